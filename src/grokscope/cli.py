@@ -1,0 +1,196 @@
+"""The `grokscope` command: options -> RunConfig -> one API call -> rendered result.
+
+Results go to standard output (the run directory last, or JSON); progress and errors to standard
+error. A GrokscopeError becomes one line and its exit code (2 for bad input, 1 for an explained
+runtime failure); anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from . import run as api
+from .config import PRESETS, RunConfig, get_preset, parse_seeds
+from .errors import ConfigError, GrokscopeError
+from .tasks import OPERATIONS
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Reproduce grokking and see the hidden progress under the loss curve.")
+err = Console(stderr=True, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+KILL_ENV = "GROKSCOPE_KILL_AFTER_STEP"  # test hook: SIGKILL the process after this many updates
+
+
+def _fail(error: GrokscopeError) -> None:
+    err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
+    raise typer.Exit(error.exit_code)
+
+
+def _numbers(field: str, text: str | None) -> float | tuple[float, ...] | None:
+    """`0.3` or a per-member list `0.3,0.5`."""
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"{field}: expected a number or a comma list of numbers, got {text!r}") from None
+    return values[0] if len(values) == 1 else values
+
+
+def _parse_set(items: list[str]) -> dict[str, Any]:
+    """`--set field=value`: the value is read as JSON where it parses (numbers, true, lists), else as text."""
+    changes: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"set: expected FIELD=VALUE, got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            changes[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            changes[key.strip()] = raw
+    return changes
+
+
+def _after_step_hook() -> Callable[[int], None] | None:
+    kill_after = os.environ.get(KILL_ENV)
+    if kill_after is None:
+        return None
+    limit = int(kill_after)
+
+    def kill(step: int) -> None:
+        if step >= limit:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return kill
+
+
+def build_config(preset: str, overrides: dict[str, Any]) -> RunConfig:
+    """The preset with CLI overrides applied (None means not given), validated."""
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return get_preset(preset).replace(**changes)
+
+
+@app.command()
+def train(
+    preset: Annotated[str, typer.Option(help=f"Starting point: {', '.join(PRESETS)}.")] = "quickstart",
+    task: Annotated[Optional[str], typer.Option(help="Operation, e.g. 'x+y' or its slug 'add' (see `grokscope tasks`).")] = None,
+    p: Annotated[Optional[int], typer.Option(help="Modulus (or the degree n of S_n).")] = None,
+    frac: Annotated[Optional[str], typer.Option(help="Training fraction in (0, 1); a comma list gives one per member.")] = None,
+    seeds: Annotated[Optional[str], typer.Option(help="Seeds, one member each: 0, 0-7 or 1,5,9.")] = None,
+    lr: Annotated[Optional[str], typer.Option(help="Learning rate, or one per member (comma list).")] = None,
+    wd: Annotated[Optional[str], typer.Option(help="Weight decay, or one per member (comma list).")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Step budget.")] = None,
+    eval_every: Annotated[Optional[int], typer.Option(help="Evaluate every N steps.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Minibatch size (default: the preset's; full batch for Nanda).")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda or auto.")] = None,
+    set_: Annotated[list[str], typer.Option("--set", help="Any config field: --set d_model=64 (repeatable).")] = [],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory that receives the run directory.")] = Path("runs"),
+    resume: Annotated[Optional[Path], typer.Option(help="Continue this run from its last checkpoint.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and estimates; write nothing.")] = False,
+) -> None:
+    """Train an ensemble (one member per seed); prints the run directory last."""
+    from .progress import progress_bar, plan
+
+    try:
+        if resume is not None:
+            run = api.load(resume)
+            with progress_bar(err, run.config) as on_progress:
+                run = api.resume(resume, progress=on_progress, after_step=_after_step_hook())
+        else:
+            config = build_config(preset, {
+                "task": task, "p": p, "frac": _numbers("frac", frac), "lr": _numbers("lr", lr),
+                "wd": _numbers("wd", wd), "seeds": None if seeds is None else parse_seeds(seeds),
+                "max_steps": max_steps, "eval_every": eval_every, "batch_size": batch_size, "device": device,
+                **_parse_set(set_),
+            })
+            if dry_run:
+                out.print(plan(config))
+                return
+            with progress_bar(err, config) as on_progress:
+                run = api.train(config, out_dir, progress=on_progress, after_step=_after_step_hook())
+    except GrokscopeError as error:
+        _fail(error)
+    out.print(str(run.path))
+
+
+@app.command()
+def runs(root: Annotated[Path, typer.Argument(help="Directory of run directories.")] = Path("runs")) -> None:
+    """List the runs under a directory."""
+    from .progress import runs_table
+
+    try:
+        out.print(runs_table(api.list_runs(root)))
+    except GrokscopeError as error:
+        _fail(error)
+
+
+@app.command()
+def show(run: Annotated[Path, typer.Argument(help="A run directory.")],
+         as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False) -> None:
+    """Summarize each member: steps to memorize and to generalize, grokking delay, final accuracies."""
+    from .progress import summary_table
+
+    try:
+        summary = api.load(run).summary()
+    except GrokscopeError as error:
+        _fail(error)
+    if as_json:
+        out.print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        out.print(summary_table(summary))
+
+
+@app.command()
+def tasks() -> None:
+    """List the operations of the registry."""
+    from rich.table import Table
+
+    table = Table("name", "slug", "group", "commutative", "definition")
+    for op in OPERATIONS.values():
+        group = "Z_p" + (" (p prime)" if op.needs_prime else "") if op.group == "Zp" else "S_n (n = 3, 4, 5)"
+        table.add_row(op.name, op.slug, group, "yes" if op.commutative else "no", escape(op.description))
+    out.print(table)
+
+
+@app.command()
+def presets() -> None:
+    """List the presets and their settings."""
+    for name, config in PRESETS.items():
+        out.print(f"[bold]{name}[/bold]: {json.dumps({k: v for k, v in config.to_dict().items() if v is not None})}")
+
+
+@app.command()
+def demo(out_dir: Annotated[Path, typer.Option("--out", help="Directory that receives the run directory.")] = Path("runs")) -> None:
+    """The quickstart: train the quickstart preset and write what a newcomer should look at."""
+    from .progress import progress_bar, summary_table
+    from .demo_files import write_demo_files
+
+    config = get_preset("quickstart")
+    try:
+        with progress_bar(err, config) as on_progress:
+            run = api.train(config, out_dir, progress=on_progress)
+        written = write_demo_files(run)
+    except GrokscopeError as error:
+        _fail(error)
+    out.print(summary_table(run.summary()))
+    for path in written:
+        out.print(f"wrote {path}")
+    out.print(str(run.path))
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

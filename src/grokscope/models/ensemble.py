@@ -1,0 +1,57 @@
+"""Ensemble: E independent networks held as one set of [E, ...] parameter tensors."""
+
+from __future__ import annotations
+
+import torch
+
+from ..config import RunConfig
+from .fast import fast_last_logits, supports_fast_path
+from .forward import Cache, Params, mlp_logits, transformer_logits
+from .init import init_params, is_trainable
+from .spec import ModelSpec
+
+
+class Ensemble:
+    """E networks of one architecture; every parameter is [E, ...] under its TransformerLens path.
+
+    `logits(tokens)` is the plain forward; `run_with_cache(tokens)` adds named activations;
+    `member(e)` is member e's state dict (TransformerLens-shaped for the nanda arch).
+    """
+
+    def __init__(self, spec: ModelSpec, params: Params):
+        self.spec = spec
+        self.params = params
+        for name, tensor in params.items():
+            tensor.requires_grad_(is_trainable(spec, name))
+
+    @classmethod
+    def create(cls, config: RunConfig, *, device: torch.device | str = "cpu") -> "Ensemble":
+        spec = ModelSpec.from_config(config)
+        dtype = getattr(torch, config.param_dtype)
+        params = init_params(spec, config.seeds, dtype)
+        return cls(spec, {name: t.to(device) for name, t in params.items()})
+
+    @property
+    def n_members(self) -> int:
+        return next(iter(self.params.values())).shape[0]
+
+    def trainable(self) -> dict[str, torch.Tensor]:
+        return {name: t for name, t in self.params.items() if t.requires_grad}
+
+    def logits(self, tokens: torch.Tensor, cache: Cache | None = None) -> torch.Tensor:
+        """[E, B, n_out, d_vocab_out] logits at the readout positions; tokens [N, pos] or [E, B, pos]."""
+        if self.spec.arch == "mlp":
+            return mlp_logits(self.params, self.spec, tokens, cache)
+        if cache is None and supports_fast_path(self.spec):
+            return fast_last_logits(self.params, self.spec, tokens[..., 0], tokens[..., 1], equals=self.spec.d_vocab - 1)
+        return transformer_logits(self.params, self.spec, tokens, cache)
+
+    def run_with_cache(self, tokens: torch.Tensor) -> tuple[torch.Tensor, Cache]:
+        """Logits and every named activation (TransformerLens hook names, member axis first)."""
+        cache: Cache = {}
+        logits = self.logits(tokens, cache)
+        return logits, cache
+
+    def member(self, e: int) -> dict[str, torch.Tensor]:
+        """Member e's parameters without the member axis (detached copies)."""
+        return {name: t[e].detach().clone() for name, t in self.params.items()}

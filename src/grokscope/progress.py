@@ -1,0 +1,114 @@
+"""Rendering for the CLI: the live progress bar, run and member tables, and the dry-run plan."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any, Callable, Iterator
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .config import RunConfig
+from .models import Ensemble
+from .store import metric_names as names
+from .train import Progress
+from .train.data import BatchSampler, RunData
+
+MEMBERS_LISTED = 4  # beyond this many members the bar shows min/median/max instead
+
+
+def _accuracies(values: torch.Tensor) -> str:
+    v = values.detach().double().cpu()
+    if v.numel() <= MEMBERS_LISTED:
+        return " ".join(f"{x:.2f}" for x in v.tolist())
+    return f"min {v.min():.2f} med {v.median():.2f} max {v.max():.2f}"
+
+
+@contextlib.contextmanager
+def progress_bar(console: Console, config: RunConfig) -> Iterator[Callable[[Progress], None]]:
+    """A Rich bar on standard error: step, train/test accuracy per member (or their spread), steps/s."""
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("{task.fields[accs]}"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn())
+    with RichProgress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(f"{config.task} mod {config.p}", total=config.max_steps, accs="", rate="")
+
+        def update(progress: Progress) -> None:
+            test = progress.metrics.get(names.MIRROR_ACC, progress.metrics[names.TEST_ACC])
+            label = "mirror" if names.MIRROR_ACC in progress.metrics else "test"
+            accs = f"train {_accuracies(progress.metrics[names.TRAIN_ACC])} | {label} {_accuracies(test)}"
+            bar.update(task, completed=progress.step, accs=accs, rate=f"{progress.steps_per_second:.0f} steps/s")
+
+        yield update
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    """`grokscope show`: one row per member."""
+    config = summary["config"]
+    table = Table(title=f"{summary['path']}: {config['task']} mod {config['p']}, {summary['steps']} steps, "
+                        f"threshold {summary['threshold']:.2f} ({summary['status'].get('state')})")
+    mirror = any("steps_to_generalize_mirror" in m for m in summary["members"])
+    headers = ["member", "seed", "frac", "memorize", "generalize"] + (["generalize (mirror)"] if mirror else [])
+    headers += ["delay", "final train", "final test"] + (["final mirror"] if mirror else [])
+    table = Table(*headers, title=table.title)
+    for m in summary["members"]:
+        row = [m["member"], m["seed"], m["frac"], m["steps_to_memorize"], m["steps_to_generalize"]]
+        row += [m.get("steps_to_generalize_mirror")] if mirror else []
+        row += [m["grokking_delay"], m["final_train_acc"], m["final_test_acc"]]
+        row += [m.get("final_test_mirror_acc")] if mirror else []
+        table.add_row(*(_fmt(v) for v in row))
+    return table
+
+
+def runs_table(runs: list) -> Table:
+    table = Table("run", "task", "p", "frac", "members", "state", "step")
+    for run in runs:
+        status = run.status()
+        frac = run.config.frac if isinstance(run.config.frac, float) else "per member"
+        table.add_row(run.path.name, run.config.task, str(run.config.p), str(frac), str(run.config.n_members),
+                      str(status.get("state")), str(status.get("step", "-")))
+    return table
+
+
+def plan(config: RunConfig) -> str:
+    """The dry run: what would train, its memory, and a time estimate from a few timed steps in memory."""
+    from .train.trainer import Trainer, resolve_device  # noqa: F401 - same device rule as training
+
+    device = resolve_device(config.device)
+    data = RunData.build(config, device)
+    model = Ensemble.create(config, device=device)
+    sampler = BatchSampler(data, config.seeds, config.batch_size)
+    n_params = sum(t[0].numel() for t in model.params.values())
+    bytes_per = 4 if config.param_dtype == "float32" else 8
+    state_bytes = 4 * n_params * config.n_members * bytes_per  # weights, grads, two moments
+    batch = int(sampler.batch.max())
+    act_bytes = config.n_members * batch * model.spec.n_ctx * (4 * model.spec.d_model + 2 * model.spec.d_mlp) * bytes_per * model.spec.n_layers
+    rows, weights = sampler.batch_at(0)
+    from .train.loss import per_example_loss
+
+    loss_dtype = getattr(torch, config.loss_dtype)
+    timings = []
+    for _ in range(4):
+        start = time.perf_counter()
+        logits = model.logits(data.inputs[rows])
+        loss, _ = per_example_loss(logits, data.targets[rows], loss_dtype=loss_dtype)
+        (loss * weights.to(loss.dtype)).sum().backward()
+        timings.append(time.perf_counter() - start)
+    per_step = sorted(timings[1:])[len(timings[1:]) // 2]
+    lines = [
+        f"pack: 1 ensemble of E={config.n_members} members, arch {config.arch}, {n_params:,} parameters per member",
+        f"task: {config.task} mod {config.p}, {data.inputs.shape[0]} pairs, train per member {data.n_train.tolist()}",
+        f"batch: {'full' if config.batch_size is None else batch} per member, device {device}",
+        f"memory: ~{(state_bytes + act_bytes) / 2**20:.1f} MiB (weights, gradients, moments, one batch of activations)",
+        f"time: ~{per_step * 1e3:.1f} ms/step forward+backward, ~{per_step * config.max_steps / 60:.1f} min for {config.max_steps} steps",
+        "nothing written (dry run)",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,135 @@
+"""The Python API: `train(config) -> Run`, `resume(path)`, `load(path)`, and what a Run can tell."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from .config import RunConfig
+from .models import Ensemble
+from .store import metric_names as names
+from .store.checkpoints import checkpoint_path, load_weights, weight_steps
+from .store.metrics import MetricsStore
+from .store.run_dir import RunLock, check_output_dir, new_run_dir, read_config, read_status, write_config
+from .train import Progress, Trainer, resolve_device
+
+
+def first_step_reaching(steps: list[int], values: list[float | None], threshold: float) -> int | None:
+    """The first step whose value is >= threshold, or None if none is."""
+    for step, value in zip(steps, values):
+        if value is not None and value >= threshold:
+            return step
+    return None
+
+
+@dataclass
+class Run:
+    """A run directory, read back: its config, metrics, checkpoints and summary."""
+
+    path: Path
+    config: RunConfig
+    provenance: dict[str, Any]
+
+    def metrics(self) -> MetricsStore:
+        """The run's metrics database, read-only (safe while the run is still training)."""
+        return MetricsStore(self.path / "metrics.sqlite", readonly=True)
+
+    def status(self) -> dict[str, Any]:
+        return read_status(self.path)
+
+    def checkpoint_steps(self) -> list[int]:
+        return weight_steps(self.path)
+
+    def model(self, step: int | None = None, *, device: str = "cpu") -> Ensemble:
+        """The ensemble as checkpointed at `step` (the last checkpoint by default)."""
+        if step is None:
+            step = self.checkpoint_steps()[-1]
+        _, params = load_weights(checkpoint_path(self.path, step))
+        model = Ensemble.create(self.config, device=device)
+        with torch.no_grad():
+            for name, tensor in model.params.items():
+                tensor.copy_(params[name])
+        return model
+
+    def summary(self, threshold: float | None = None) -> dict[str, Any]:
+        """What `grokscope show --json` prints: config, evaluated steps, and per member the steps to
+        memorize (train acc >= threshold) and to generalize (test acc >= threshold), the delay between
+        them, and final accuracies (None where not reached). Commutative tasks add the same for the
+        mirror-held-out accuracy, the honest generalization signal."""
+        threshold = self.config.generalize_acc if threshold is None else threshold
+        store = self.metrics()
+        try:
+            series = {name: store.series(name) for name in (names.TRAIN_ACC, names.TEST_ACC, names.MIRROR_ACC, names.DIVERGED)}
+        finally:
+            store.close()
+        steps = series[names.TRAIN_ACC][0]
+        members = []
+        for e, seed in enumerate(self.config.seeds):
+            train = series[names.TRAIN_ACC][1].get(e, [])
+            test = series[names.TEST_ACC][1].get(e, [])
+            memorize = first_step_reaching(steps, train, threshold)
+            generalize = first_step_reaching(steps, test, threshold)
+            member = {
+                "member": e, "seed": seed, "frac": self.config.fracs[e], "lr": self.config.lrs[e], "wd": self.config.wds[e],
+                "steps_to_memorize": memorize, "steps_to_generalize": generalize,
+                "grokking_delay": None if memorize is None or generalize is None else generalize - memorize,
+                "final_train_acc": train[-1] if train else None, "final_test_acc": test[-1] if test else None,
+                "diverged": any(v for v in series[names.DIVERGED][1].get(e, []) if v),
+            }
+            mirror = series[names.MIRROR_ACC][1].get(e)
+            if mirror is not None:
+                member["steps_to_generalize_mirror"] = first_step_reaching(steps, mirror, threshold)
+                member["final_test_mirror_acc"] = mirror[-1]
+            members.append(member)
+        return {"path": str(self.path), "config": self.config.to_dict(), "status": self.status(),
+                "steps": steps[-1] if steps else 0, "threshold": threshold, "members": members}
+
+
+def load(path: str | Path) -> Run:
+    """Open an existing run directory."""
+    path = Path(path)
+    config, prov = read_config(path)
+    return Run(path, config, prov)
+
+
+def _train_into(run_dir: Path, config: RunConfig, device: torch.device,
+                progress: Callable[[Progress], None] | None, after_step: Callable[[int], None] | None) -> Run:
+    with RunLock(run_dir):
+        Trainer(config, run_dir, device=device, on_progress=progress, after_step=after_step).run()
+    return load(run_dir)
+
+
+def train(config: RunConfig, out: str | Path = "runs", *, progress: Callable[[Progress], None] | None = None,
+          after_step: Callable[[int], None] | None = None) -> Run:
+    """Train a new run under `out`; returns it when training stops.
+
+    Args:
+        config: a validated RunConfig (invalid ones never get here: RunConfig raises ConfigError).
+        out: the parent directory of run directories.
+        progress: called at every evaluation with a Progress.
+        after_step: called after every update with the step count (tests use it to interrupt a run).
+    """
+    out = Path(out)
+    check_output_dir(out)
+    device = resolve_device(config.device)
+    run_dir = new_run_dir(out, config)
+    write_config(run_dir, config, device)
+    return _train_into(run_dir, config, device, progress, after_step)
+
+
+def resume(path: str | Path, *, progress: Callable[[Progress], None] | None = None,
+           after_step: Callable[[int], None] | None = None) -> Run:
+    """Continue a run from its resume checkpoint to its stop rule (from step 0 if it never wrote one)."""
+    run = load(path)
+    return _train_into(run.path, run.config, resolve_device(run.config.device), progress, after_step)
+
+
+def list_runs(root: str | Path) -> list[Run]:
+    """Every run directory directly under `root`, oldest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return [load(p) for p in sorted(root.iterdir()) if (p / "config.json").is_file()]

@@ -1,0 +1,80 @@
+"""Checkpoints in safetensors, written atomically.
+
+Weights checkpoints (`checkpoints/step_XXXXXXXX.safetensors`) hold the parameters under their
+TransformerLens paths, [E, ...]. The one resume checkpoint (`resume.safetensors`) also holds the
+optimizer moments and the trainer's state, and is replaced as training goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+
+from ..errors import CheckpointError
+from .atomic import write_atomic
+
+WEIGHTS_FORMAT = "grokscope-weights-1"
+RESUME_FORMAT = "grokscope-resume-1"
+
+
+def _save(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    cpu = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
+    write_atomic(path, lambda tmp: save_file(cpu, str(tmp), metadata=metadata))
+
+
+def _load(path: Path, expected_format: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({err})") from None
+    if metadata.get("format") != expected_format:
+        raise CheckpointError(f"{path}: format {metadata.get('format')!r}, expected {expected_format!r}")
+    return tensors, metadata
+
+
+def checkpoint_path(run_dir: Path, step: int) -> Path:
+    return run_dir / "checkpoints" / f"step_{step:08d}.safetensors"
+
+
+def save_weights(run_dir: Path, step: int, params: dict[str, torch.Tensor]) -> Path:
+    path = checkpoint_path(run_dir, step)
+    path.parent.mkdir(exist_ok=True)
+    _save(path, params, {"format": WEIGHTS_FORMAT, "step": str(step)})
+    return path
+
+
+def load_weights(path: Path) -> tuple[int, dict[str, torch.Tensor]]:
+    """(step, name -> [E, ...]) from a weights checkpoint."""
+    tensors, metadata = _load(path, WEIGHTS_FORMAT)
+    return int(metadata["step"]), tensors
+
+
+def weight_steps(run_dir: Path) -> list[int]:
+    """Steps with a weights checkpoint, ascending (temporary files are ignored)."""
+    folder = run_dir / "checkpoints"
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.stem.split("_")[1]) for p in folder.glob("step_*.safetensors"))
+
+
+def save_resume(run_dir: Path, tensors: dict[str, torch.Tensor], state: dict) -> None:
+    _save(run_dir / "resume.safetensors", tensors, {"format": RESUME_FORMAT, "state": json.dumps(state)})
+
+
+def load_resume(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict] | None:
+    """(tensors, trainer state) of the resume checkpoint, or None when the run never wrote one."""
+    path = run_dir / "resume.safetensors"
+    if not path.exists():
+        return None
+    tensors, metadata = _load(path, RESUME_FORMAT)
+    try:
+        return tensors, json.loads(metadata["state"])
+    except (KeyError, json.JSONDecodeError):
+        raise CheckpointError(f"{path}: resume state missing or corrupt") from None

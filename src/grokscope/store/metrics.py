@@ -1,0 +1,97 @@
+"""The metrics database of a run: SQLite in WAL mode, long format, one transaction per evaluation.
+
+WAL lets a dashboard read while the trainer writes; a transaction per evaluation means a reader
+sees all rows of an evaluation or none (never a torn row).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Iterable
+
+import torch
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS scalars (
+    member INTEGER NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, value REAL,
+    PRIMARY KEY (name, member, step)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vectors (
+    member INTEGER NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, idx INTEGER NOT NULL, value REAL,
+    PRIMARY KEY (name, member, step, idx)
+) WITHOUT ROWID;
+"""
+
+
+class MetricsStore:
+    """Reads and writes one run's `metrics.sqlite`."""
+
+    def __init__(self, path: Path, *, readonly: bool = False):
+        self.path = path
+        if readonly:
+            self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        else:
+            self.conn = sqlite3.connect(path)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            with self.conn:
+                self.conn.executescript(_SCHEMA)
+                self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def schema_version(self) -> int:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0])
+
+    def write_scalars(self, step: int, values: dict[str, torch.Tensor]) -> None:
+        """One evaluation: name -> [E] values at `step`, in one transaction (replacing a resumed run's rows)."""
+        rows = [
+            (member, step, name, None if v != v else float(v))  # NaN is stored as NULL
+            for name, tensor in values.items()
+            for member, v in enumerate(tensor.detach().double().cpu().tolist())
+        ]
+        with self.conn:
+            self.conn.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", rows)
+
+    def write_vectors(self, step: int, values: dict[str, torch.Tensor]) -> None:
+        """name -> [E, n] values at `step`, in one transaction."""
+        rows = [
+            (member, step, name, idx, float(v))
+            for name, tensor in values.items()
+            for member, row in enumerate(tensor.detach().double().cpu().tolist())
+            for idx, v in enumerate(row)
+        ]
+        with self.conn:
+            self.conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?)", rows)
+
+    def names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT name FROM scalars ORDER BY name")]
+
+    def series(self, name: str) -> tuple[list[int], dict[int, list[float | None]]]:
+        """Steps and, per member, the values of one scalar metric (None where missing or NaN)."""
+        rows = self.conn.execute("SELECT member, step, value FROM scalars WHERE name = ? ORDER BY step", (name,)).fetchall()
+        steps = sorted({step for _, step, _ in rows})
+        position = {step: i for i, step in enumerate(steps)}
+        by_member: dict[int, list[float | None]] = {}
+        for member, step, value in rows:
+            by_member.setdefault(member, [None] * len(steps))[position[step]] = value
+        return steps, by_member
+
+    def rows(self, names: Iterable[str] | None = None) -> list[tuple[int, int, str, float | None]]:
+        """(member, step, name, value) rows, all or of the given names."""
+        if names is None:
+            return self.conn.execute("SELECT member, step, name, value FROM scalars ORDER BY name, member, step").fetchall()
+        names = list(names)
+        marks = ",".join("?" * len(names))
+        query = f"SELECT member, step, name, value FROM scalars WHERE name IN ({marks}) ORDER BY name, member, step"
+        return self.conn.execute(query, names).fetchall()
+
+    def last_step(self) -> int | None:
+        row = self.conn.execute("SELECT MAX(step) FROM scalars").fetchone()
+        return row[0]

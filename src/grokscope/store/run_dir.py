@@ -1,0 +1,123 @@
+"""A run directory: config.json, status.json, metrics.sqlite, checkpoints/, resume.safetensors, .lock."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..config import RunConfig
+from ..errors import ConfigError, RunLockedError, RunNotFoundError
+from .atomic import write_text_atomic
+
+CONFIG_FILE = "config.json"
+STATUS_FILE = "status.json"
+METRICS_FILE = "metrics.sqlite"
+
+
+def check_output_dir(out: Path) -> None:
+    """Raise ConfigError if `out` cannot hold run directories (it is a file, or under one)."""
+    for parent in (out, *out.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"out: {parent} is a file, not a directory")
+            break
+
+
+def _git_commit() -> str | None:
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                                text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def provenance(device: torch.device, config: RunConfig) -> dict[str, Any]:
+    """Versions, device and numerics settings that a result depends on (notes-on-issues: provenance)."""
+    from .. import __version__
+
+    return {
+        "grokscope_version": __version__,
+        "git_commit": _git_commit(),
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "param_dtype": config.param_dtype,
+        "loss_dtype": config.loss_dtype,
+        "tf32": config.tf32,
+        "threads": torch.get_num_threads(),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def new_run_dir(out: Path, config: RunConfig) -> Path:
+    """Create a fresh, uniquely named run directory under `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{config.table().op.slug}-p{config.p}-e{config.n_members}"
+    for suffix in range(1000):
+        path = out / (base if suffix == 0 else f"{base}-{suffix}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RunLockedError(f"out: could not create a unique run directory under {out}")
+
+
+def write_config(run_dir: Path, config: RunConfig, device: torch.device) -> None:
+    document = {"config": config.to_dict(), "provenance": provenance(device, config)}
+    write_text_atomic(run_dir / CONFIG_FILE, json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def read_config(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        raise RunNotFoundError(f"run: {run_dir} holds no {CONFIG_FILE}; not a grokscope run directory")
+    document = json.loads(path.read_text(encoding="utf-8"))
+    return RunConfig.from_dict(document["config"]), document.get("provenance", {})
+
+
+def write_status(run_dir: Path, **status: Any) -> None:
+    write_text_atomic(run_dir / STATUS_FILE, json.dumps(status, indent=2))
+
+
+def read_status(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / STATUS_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"state": "unknown"}
+
+
+class RunLock:
+    """An exclusive advisory lock on a run directory, held by its one writer."""
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / ".lock"
+        self.handle = None
+
+    def __enter__(self) -> "RunLock":
+        self.handle = open(self.path, "a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            raise RunLockedError(f"run: {self.path.parent} is being written by another process") from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(str(os.getpid()))
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.handle is not None
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()

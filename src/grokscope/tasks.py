@@ -1,0 +1,319 @@
+"""Power et al. (2022) operation tables: the registry, full (a, b) -> c tables, token layouts and splits.
+
+Elements are numbered 0..n_elements-1 (residues mod p, or the permutations of S_n in lexicographic
+order). Special tokens follow the elements: `=` is n_elements, the operator n_elements + 1 and
+`<eos>` n_elements + 2, so a layout's vocabulary is the elements plus the specials it uses.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import torch
+
+from .counter_rng import random_permutations
+from .errors import ConfigError
+
+Layout = Literal["a b =", "a op b =", "eos a op b = c eos", "a b"]
+LAYOUTS: tuple[str, ...] = ("a b =", "a op b =", "eos a op b = c eos", "a b")
+SplitMethod = Literal["counter", "python_random"]
+SPLIT_METHODS: tuple[str, ...] = ("counter", "python_random")
+
+# Random streams of counter_rng; one per use so that they never correlate.
+SPLIT_STREAM = 1
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One binary operation of the registry.
+
+    `group` is "Zp" (residues mod p; `p` is the modulus) or "Sn" (permutations; `p` is the degree n).
+    `rule` maps int64 tensors (a, b) and p to c, for Zp; Sn tasks use `perm_rule` on permutation tuples.
+    """
+
+    name: str
+    slug: str
+    group: Literal["Zp", "Sn"]
+    needs_prime: bool
+    commutative: bool
+    description: str
+    rule: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor] | None = None
+    perm_rule: Callable[[tuple[int, ...], tuple[int, ...]], tuple[int, ...]] | None = None
+    excludes_zero_b: bool = False
+
+
+def _inverse_mod(b: torch.Tensor, p: int) -> torch.Tensor:
+    """b^(p-2) mod p, the inverse of b in Z_p* by Fermat's little theorem (p prime, b != 0)."""
+    return torch.tensor([pow(int(v), p - 2, p) for v in b.tolist()], dtype=torch.int64)
+
+
+def _compose(x: tuple[int, ...], y: tuple[int, ...]) -> tuple[int, ...]:
+    """openai/grok's S_n product: c = y[x], i.e. c[i] = y[x[i]] (notes-on-issues: follow its order)."""
+    return tuple(y[i] for i in x)
+
+
+def _invert(x: tuple[int, ...]) -> tuple[int, ...]:
+    inverse = [0] * len(x)
+    for position, value in enumerate(x):
+        inverse[value] = position
+    return tuple(inverse)
+
+
+OPERATIONS: dict[str, Operation] = {
+    op.name: op
+    for op in (
+        Operation("x+y", "add", "Zp", False, True, "x + y mod p", rule=lambda a, b, p: (a + b) % p),
+        Operation("x-y", "sub", "Zp", False, False, "x - y mod p", rule=lambda a, b, p: (a - b) % p),
+        Operation(
+            "x/y", "div", "Zp", True, False, "x * y^-1 mod p, y != 0",
+            rule=lambda a, b, p: (a * _inverse_mod(b, p)) % p, excludes_zero_b=True,
+        ),
+        Operation(
+            "x/y if y odd else x-y", "div_odd_sub", "Zp", True, False,
+            "x * y^-1 mod p when y is odd, else x - y mod p (y = 0 is even)",
+            rule=lambda a, b, p: torch.where(b % 2 == 1, (a * _inverse_mod(b.clamp(min=1), p)) % p, (a - b) % p),
+        ),
+        Operation("x^2+y^2", "sq_sum", "Zp", False, True, "x^2 + y^2 mod p", rule=lambda a, b, p: (a * a + b * b) % p),
+        Operation(
+            "x^2+xy+y^2", "quad", "Zp", False, True, "x^2 + xy + y^2 mod p",
+            rule=lambda a, b, p: (a * a + a * b + b * b) % p,
+        ),
+        Operation(
+            "x^2+xy+y^2+x", "quad_x", "Zp", False, False, "x^2 + xy + y^2 + x mod p",
+            rule=lambda a, b, p: (a * a + a * b + b * b + a) % p,
+        ),
+        Operation("x^3+xy", "cube_xy", "Zp", False, False, "x^3 + xy mod p", rule=lambda a, b, p: (a**3 + a * b) % p),
+        Operation(
+            "x^3+xy^2+y", "cube_xy2_y", "Zp", False, False, "x^3 + xy^2 + y mod p",
+            rule=lambda a, b, p: (a**3 + a * b * b + b) % p,
+        ),
+        Operation("x*y", "mul", "Zp", True, True, "x * y mod p", rule=lambda a, b, p: (a * b) % p),
+        Operation("x∘y", "perm_xy", "Sn", False, False, "composition in S_n, c = y[x] (openai/grok)", perm_rule=_compose),
+        Operation(
+            "x∘y∘x⁻¹", "perm_xyx_inv", "Sn", False, False, "conjugation in S_n: (x∘y)∘x⁻¹",
+            perm_rule=lambda x, y: _compose(_compose(x, y), _invert(x)),
+        ),
+        Operation(
+            "x∘y∘x", "perm_xyx", "Sn", False, False, "x∘y∘x in S_n",
+            perm_rule=lambda x, y: _compose(_compose(x, y), x),
+        ),
+    )
+}
+_BY_SLUG = {op.slug: op for op in OPERATIONS.values()}
+SN_DEGREES = (3, 4, 5)
+
+
+def get_operation(name: str) -> Operation:
+    """The registry entry for a name (`x+y`) or its slug (`add`).
+
+    Raises:
+        ConfigError: the name is in neither.
+    """
+    if name in OPERATIONS:
+        return OPERATIONS[name]
+    if name in _BY_SLUG:
+        return _BY_SLUG[name]
+    allowed = ", ".join(f"{op.name} ({op.slug})" for op in OPERATIONS.values())
+    raise ConfigError(f"task: unknown operation {name!r}; allowed: {allowed}")
+
+
+def is_prime(n: int) -> bool:
+    return n >= 2 and all(n % k for k in range(2, math.isqrt(n) + 1))
+
+
+def check_modulus(op: Operation, p: int) -> None:
+    """Raise ConfigError when p does not suit op (prime where a field is needed, degree 3..5 for S_n)."""
+    if op.group == "Sn":
+        if p not in SN_DEGREES:
+            raise ConfigError(f"p: the degree n of S_n for task {op.name!r} must be one of {SN_DEGREES}, got {p}")
+    elif p < 3:
+        raise ConfigError(f"p: must be at least 3, got {p}")
+    elif op.needs_prime and not is_prime(p):
+        raise ConfigError(f"p: task {op.name!r} needs a prime modulus, got {p}")
+
+
+def permutations(n: int) -> list[tuple[int, ...]]:
+    """The elements of S_n in lexicographic order; element i is permutations(n)[i]."""
+    return list(itertools.permutations(range(n)))
+
+
+@dataclass(frozen=True)
+class TaskTable:
+    """Every (a, b) -> c of one operation, in row-major order of (a, b) with excluded pairs removed.
+
+    a, b, c: [N] int64 element indices. n_elements: residues or permutations (also the answer classes).
+    """
+
+    op: Operation
+    p: int
+    a: torch.Tensor
+    b: torch.Tensor
+    c: torch.Tensor
+    n_elements: int
+
+    @property
+    def n_pairs(self) -> int:
+        return self.a.shape[0]
+
+    @property
+    def equals_token(self) -> int:
+        return self.n_elements
+
+    @property
+    def op_token(self) -> int:
+        return self.n_elements + 1
+
+    @property
+    def eos_token(self) -> int:
+        return self.n_elements + 2
+
+    def mirror_index(self) -> torch.Tensor:
+        """[N] int64: the row holding (b, a) for each row (a, b); -1 where the mirror is not in the table."""
+        size = self.n_elements
+        row_of = torch.full((size * size,), -1, dtype=torch.int64)
+        row_of[self.a * size + self.b] = torch.arange(self.n_pairs)
+        return row_of[self.b * size + self.a]
+
+
+def build_table(task: str, p: int) -> TaskTable:
+    """The full operation table of `task` over Z_p (or S_p for permutation tasks).
+
+    Raises:
+        ConfigError: unknown task, or p unsuitable for it.
+    """
+    op = get_operation(task)
+    check_modulus(op, p)
+    if op.group == "Zp":
+        grid_a, grid_b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
+        a, b = grid_a.reshape(-1), grid_b.reshape(-1)
+        if op.excludes_zero_b:
+            keep = b != 0
+            a, b = a[keep], b[keep]
+        assert op.rule is not None
+        return TaskTable(op, p, a, b, op.rule(a, b, p), n_elements=p)
+    elements = permutations(p)
+    index_of = {perm: i for i, perm in enumerate(elements)}
+    assert op.perm_rule is not None
+    pairs = [(i, j, index_of[op.perm_rule(x, y)]) for i, x in enumerate(elements) for j, y in enumerate(elements)]
+    a, b, c = torch.tensor(pairs, dtype=torch.int64).T
+    return TaskTable(op, p, a, b, c, n_elements=len(elements))
+
+
+def vocab_size(layout: str, n_elements: int) -> int:
+    """Tokens a layout uses: the elements plus its special tokens."""
+    return n_elements + {"a b": 0, "a b =": 1, "a op b =": 2, "eos a op b = c eos": 3}[layout]
+
+
+def encode(table: TaskTable, layout: str) -> torch.Tensor:
+    """[N, pos] int64 input tokens of every pair in a layout.
+
+    "a b =" (Nanda et al. 2023), "a op b =" (Power et al. 2022's equation without the answer),
+    "eos a op b = c eos" (openai/grok's full sequence: the model reads it shifted by one and predicts
+    each next token), "a b" (an MLP on the two operands).
+    """
+    n = table.n_pairs
+    eq, op, eos = (torch.full((n,), t, dtype=torch.int64) for t in (table.equals_token, table.op_token, table.eos_token))
+    columns = {
+        "a b": (table.a, table.b),
+        "a b =": (table.a, table.b, eq),
+        "a op b =": (table.a, op, table.b, eq),
+        "eos a op b = c eos": (eos, table.a, op, table.b, eq, table.c, eos),
+    }[layout]
+    return torch.stack(columns, dim=1)
+
+
+def inputs_and_targets(table: TaskTable, layout: str) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
+    """What a model reads and predicts for every pair.
+
+    Returns:
+        inputs: [N, pos] int64 tokens; targets: [N, n_out] int64 tokens to predict; readout: the n_out
+        input positions whose outputs predict them. For "eos a op b = c eos" (openai/grok) the model
+        reads the sequence without its last token and is scored on the right-hand side: `=` predicts
+        c and c predicts `<eos>` (loss and accuracy over both, as in openai/grok's training step).
+    """
+    tokens = encode(table, layout)
+    if layout == "eos a op b = c eos":
+        return tokens[:, :-1], tokens[:, 5:], (4, 5)
+    return tokens, table.c[:, None], (tokens.shape[1] - 1,)
+
+
+def split_masks(
+    table: TaskTable,
+    seeds: tuple[int, ...],
+    fracs: tuple[float, ...],
+    *,
+    method: str = "counter",
+    symmetric: bool = False,
+) -> torch.Tensor:
+    """[E, N] bool training masks, one row per member, from that member's (seed, fraction) only.
+
+    Each member trains on int(frac * N) pairs (Nanda et al.'s `int(frac_train * len(pairs))`).
+    method "counter": a counter-based permutation (vectorized, the default). "python_random": the
+    Nanda et al. code's `random.seed(seed); random.shuffle(pairs)` over the row-major pair list,
+    which the `nanda2023` preset uses to reproduce the paper's split exactly.
+    symmetric: a pair and its mirror always fall on the same side (commutative tasks), so no held-out
+    pair can be answered by memorizing its mirror; the count is then the smallest whole number of
+    mirror groups reaching int(frac * N).
+    """
+    if len(seeds) != len(fracs):
+        raise ConfigError(f"frac: needs one value or one per member ({len(seeds)}), got {len(fracs)}")
+    n = table.n_pairs
+    orders = _orders(table, seeds, method=method, symmetric=symmetric)  # [E, N] rows in draw order
+    counts = torch.tensor([int(f * n) for f in fracs])
+    if symmetric:
+        group = _mirror_group(table)  # [N] representative row of each mirror group
+        # A group enters with its first member drawn; the whole group then counts, so take prefixes
+        # of the group order until the pair count reaches the target.
+        masks = torch.zeros(len(seeds), n, dtype=torch.bool)
+        for e in range(len(seeds)):  # setup only, once per run: split lengths differ by member
+            drawn_groups = group[orders[e]]
+            first = torch.ones(n, dtype=torch.bool)
+            seen: set[int] = set()
+            for i, g in enumerate(drawn_groups.tolist()):
+                first[i] = g not in seen
+                seen.add(g)
+            group_order = drawn_groups[first]
+            sizes = torch.bincount(group, minlength=n)[group_order]
+            taken = int(torch.searchsorted(torch.cumsum(sizes, 0), counts[e]).item()) + 1
+            masks[e] = torch.isin(group, group_order[:taken])
+        return masks
+    ranks = torch.empty_like(orders)
+    ranks.scatter_(1, orders, torch.arange(n).expand(len(seeds), n))
+    return ranks < counts[:, None]
+
+
+def _orders(table: TaskTable, seeds: tuple[int, ...], *, method: str, symmetric: bool) -> torch.Tensor:
+    n = table.n_pairs
+    if method == "counter":
+        return random_permutations(torch.tensor(seeds, dtype=torch.int64), SPLIT_STREAM, n)
+    if method == "python_random":
+        rows = []
+        for seed in seeds:  # setup only: Python's Mersenne Twister has no batched form
+            order = list(range(n))
+            random.seed(seed)
+            random.shuffle(order)
+            rows.append(order)
+        return torch.tensor(rows, dtype=torch.int64)
+    raise ConfigError(f"split: must be one of {SPLIT_METHODS}, got {method!r}")
+
+
+def _mirror_group(table: TaskTable) -> torch.Tensor:
+    """[N] int64: for each row, the smaller of its own row index and its mirror's."""
+    mirror = table.mirror_index()
+    own = torch.arange(table.n_pairs)
+    return torch.where(mirror >= 0, torch.minimum(own, mirror), own)
+
+
+def mirror_heldout_masks(table: TaskTable, train_masks: torch.Tensor) -> torch.Tensor:
+    """[E, N] bool: held-out pairs whose mirror (b, a) is held out too (or absent from the table).
+
+    For commutative tasks this is the honest generalization set: a held-out pair whose mirror was
+    trained on is answered by memorization plus symmetry (reference, "Pitfalls").
+    """
+    mirror = table.mirror_index()
+    mirror_trained = torch.where(mirror >= 0, train_masks[:, mirror.clamp(min=0)], torch.zeros_like(train_masks))
+    return ~train_masks & ~mirror_trained

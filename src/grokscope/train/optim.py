@@ -1,0 +1,74 @@
+"""AdamW with per-member learning rate and weight decay (Loshchilov & Hutter 2019, decoupled decay).
+
+The update is torch.optim.AdamW's, written once for [E, ...] tensors with lr and wd as [E] vectors,
+so member e follows exactly the trajectory torch's AdamW gives a lone model (tested).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _per_member(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """[E] -> [E, 1, ..., 1] broadcastable against `like`."""
+    return values.reshape(-1, *(1,) * (like.dim() - 1))
+
+
+class MemberAdamW:
+    """AdamW over a dict of [E, ...] parameters.
+
+    Args:
+        params: name -> [E, ...] leaf tensors requiring grad.
+        lr, wd: [E] per-member base learning rate and weight decay.
+        betas, eps: shared, as torch's AdamW.
+    """
+
+    def __init__(self, params: dict[str, torch.Tensor], *, lr: torch.Tensor, wd: torch.Tensor,
+                 betas: tuple[float, float] = (0.9, 0.98), eps: float = 1e-8):
+        self.params = params
+        self.lr, self.wd = lr, wd
+        self.beta1, self.beta2 = betas
+        self.eps = eps
+        self.step_count = 0
+        self.exp_avg = {name: torch.zeros_like(p) for name, p in params.items()}
+        self.exp_avg_sq = {name: torch.zeros_like(p) for name, p in params.items()}
+
+    @torch.no_grad()
+    def step(self, lr_scale: float, active: torch.Tensor | None = None) -> None:
+        """One update with learning rate lr * lr_scale; members where `active` [E] is False stay frozen."""
+        self.step_count += 1
+        lr = self.lr * lr_scale  # [E]
+        bias_correction1 = 1 - self.beta1**self.step_count
+        bias_correction2_sqrt = (1 - self.beta2**self.step_count) ** 0.5
+        for name, param in self.params.items():
+            grad = param.grad
+            if grad is None:
+                continue
+            m, v = self.exp_avg[name], self.exp_avg_sq[name]
+            lr_e = _per_member(lr, param)
+            if active is not None:
+                old = (param.clone(), m.clone(), v.clone())
+            param.mul_(1 - lr_e * _per_member(self.wd, param))
+            m.lerp_(grad, 1 - self.beta1)
+            v.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
+            denom = (v.sqrt() / bias_correction2_sqrt).add_(self.eps)
+            param.sub_(m / denom * (lr_e / bias_correction1))
+            if active is not None:
+                keep = _per_member(active, param)
+                for tensor, before in zip((param, m, v), old):
+                    tensor.copy_(torch.where(keep, tensor, before))
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {**{f"exp_avg/{n}": t for n, t in self.exp_avg.items()},
+                **{f"exp_avg_sq/{n}": t for n, t in self.exp_avg_sq.items()}}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor], step_count: int) -> None:
+        for name in self.params:
+            self.exp_avg[name].copy_(tensors[f"exp_avg/{name}"])
+            self.exp_avg_sq[name].copy_(tensors[f"exp_avg_sq/{name}"])
+        self.step_count = step_count
+
+
+def warmup_scale(step: int, warmup_steps: int) -> float:
+    """min(step / warmup_steps, 1): Nanda et al.'s and openai/grok's LambdaLR; the first step runs at lr 0."""
+    return 1.0 if warmup_steps == 0 else min(step / warmup_steps, 1.0)

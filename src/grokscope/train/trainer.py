@@ -1,0 +1,195 @@
+"""The training loop: AdamW per member, evaluation on all pairs, checkpoints, stop rule, resume."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..config import RunConfig
+from ..models import Ensemble
+from ..store import metric_names as names
+from ..store.checkpoints import load_resume, save_resume, save_weights
+from ..store.metrics import MetricsStore
+from ..store.run_dir import write_status
+from ..errors import CheckpointError
+from .data import BatchSampler, RunData
+from .loss import per_example_loss
+from .optim import MemberAdamW, warmup_scale
+from .schedule import checkpoint_steps, is_eval_step
+
+EVAL_CHUNK_ELEMENTS = 1 << 24  # activations per evaluation chunk (E * pairs * d_mlp), bounds memory
+
+
+@dataclass
+class Progress:
+    """What a progress callback receives at every evaluation."""
+
+    step: int
+    max_steps: int
+    metrics: dict[str, torch.Tensor]
+    steps_per_second: float
+    done: bool = False
+
+
+@dataclass
+class TrainState:
+    """The trainer's state beyond weights and moments, saved in the resume checkpoint."""
+
+    step: int = 0
+    active: list[bool] = field(default_factory=list)
+    all_generalized_at: int | None = None
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@torch.no_grad()
+def evaluate(model: Ensemble, data: RunData, *, loss_dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Loss and accuracy of every member on its train and held-out pairs: name -> [E].
+
+    All pairs go through the model in chunks, shared by all members, so an E = 256 ensemble never
+    holds every activation at once.
+    """
+    n_pairs = data.inputs.shape[0]
+    chunk = max(1, EVAL_CHUNK_ELEMENTS // (model.n_members * model.spec.d_mlp * model.spec.n_ctx))
+    losses, corrects = [], []
+    for start in range(0, n_pairs, chunk):
+        logits = model.logits(data.inputs[start : start + chunk])  # [E, chunk, n_out, d_vocab_out]
+        loss, correct = per_example_loss(logits, data.targets[start : start + chunk], loss_dtype=loss_dtype)
+        losses.append(loss)
+        corrects.append(correct)
+    loss, correct = torch.cat(losses, dim=1), torch.cat(corrects, dim=1).to(loss_dtype)  # [E, N]
+
+    def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return (values * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+    out = {
+        names.TRAIN_LOSS: masked_mean(loss, data.train_mask), names.TRAIN_ACC: masked_mean(correct, data.train_mask),
+        names.TEST_LOSS: masked_mean(loss, data.test_mask), names.TEST_ACC: masked_mean(correct, data.test_mask),
+    }
+    if data.mirror_mask is not None:
+        out[names.MIRROR_LOSS] = masked_mean(loss, data.mirror_mask)
+        out[names.MIRROR_ACC] = masked_mean(correct, data.mirror_mask)
+    return out
+
+
+class Trainer:
+    """Trains one ensemble into one run directory; `run()` starts or resumes it."""
+
+    def __init__(self, config: RunConfig, run_dir: Path, *, device: torch.device,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 after_step: Callable[[int], None] | None = None):
+        self.config = config
+        self.run_dir = run_dir
+        self.device = device
+        self.on_progress = on_progress
+        self.after_step = after_step
+        self.loss_dtype = getattr(torch, config.loss_dtype)
+        if device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = config.tf32
+            torch.backends.cudnn.allow_tf32 = config.tf32
+        self.data = RunData.build(config, device)
+        self.model = Ensemble.create(config, device=device)
+        self.sampler = BatchSampler(self.data, config.seeds, config.batch_size)
+        as_tensor = lambda values: torch.tensor(values, dtype=getattr(torch, config.param_dtype), device=device)
+        self.optimizer = MemberAdamW(self.model.trainable(), lr=as_tensor(config.lrs), wd=as_tensor(config.wds),
+                                     betas=(config.beta1, config.beta2), eps=config.eps)
+        self.state = TrainState(active=[True] * config.n_members)
+        self.checkpoint_at = checkpoint_steps(config.max_steps, config.checkpoints)
+
+    # resume
+    def _save_resume(self) -> None:
+        tensors = {f"param/{n}": t for n, t in self.model.params.items()} | self.optimizer.state_tensors()
+        state = {"step": self.state.step, "active": self.state.active,
+                 "all_generalized_at": self.state.all_generalized_at, "optimizer_steps": self.optimizer.step_count}
+        save_resume(self.run_dir, tensors, state)
+
+    def _load_resume(self) -> None:
+        loaded = load_resume(self.run_dir)
+        if loaded is None:
+            return
+        tensors, state = loaded
+        with torch.no_grad():
+            for name, param in self.model.params.items():
+                saved = tensors.get(f"param/{name}")
+                if saved is None or saved.shape != param.shape:
+                    raise CheckpointError(f"{self.run_dir / 'resume.safetensors'}: parameter {name} missing or of another shape")
+                param.copy_(saved)
+        try:
+            self.optimizer.load_state_tensors({k: v.to(self.device) for k, v in tensors.items()}, state["optimizer_steps"])
+        except KeyError as err:
+            raise CheckpointError(f"{self.run_dir / 'resume.safetensors'}: optimizer state {err} missing") from None
+        self.state = TrainState(step=state["step"], active=state["active"], all_generalized_at=state["all_generalized_at"])
+
+    # one step
+    def _train_step(self, step: int, active: torch.Tensor | None) -> None:
+        rows, weights = self.sampler.batch_at(step)  # [E, B], [E, B]
+        logits = self.model.logits(self.data.inputs[rows])  # [E, B, n_out, d_vocab_out]
+        loss, _ = per_example_loss(logits, self.data.targets[rows], loss_dtype=self.loss_dtype)
+        # Members are independent: the gradient of the sum gives each member its own mean loss's gradient.
+        (loss * weights.to(loss.dtype)).sum().backward()
+        self.optimizer.step(warmup_scale(step, self.config.warmup_steps), active)
+        for param in self.optimizer.params.values():
+            param.grad = None
+
+    def _record(self, metrics: MetricsStore, step: int) -> dict[str, torch.Tensor]:
+        values = evaluate(self.model, self.data, loss_dtype=self.loss_dtype)
+        finite = torch.isfinite(values[names.TRAIN_LOSS]).cpu().tolist()
+        newly_diverged = [a and not f for a, f in zip(self.state.active, finite)]
+        self.state.active = [a and f for a, f in zip(self.state.active, finite)]
+        values[names.DIVERGED] = torch.tensor([float(d) for d in newly_diverged])
+        values[names.LR] = self.optimizer.lr.cpu() * warmup_scale(step, self.config.warmup_steps)
+        metrics.write_scalars(step, values)
+        acc = values[names.TEST_ACC].cpu()
+        done = [not a or float(v) >= self.config.generalize_acc for a, v in zip(self.state.active, acc)]
+        if all(done) and self.state.all_generalized_at is None:
+            self.state.all_generalized_at = step
+        return values
+
+    def run(self) -> str:
+        """Train from the resume checkpoint (or from scratch) to the stop rule; returns the stop reason."""
+        self._load_resume()
+        config, state = self.config, self.state
+        metrics = MetricsStore(self.run_dir / "metrics.sqlite")
+        write_status(self.run_dir, state="running", step=state.step)
+        started, started_step = time.perf_counter(), state.step
+        reason = "max_steps"
+        try:
+            while True:
+                step = state.step
+                if step in self.checkpoint_at:
+                    save_weights(self.run_dir, step, self.model.params)
+                if is_eval_step(step, eval_every=config.eval_every, max_steps=config.max_steps):
+                    values = self._record(metrics, step)
+                    stop = state.all_generalized_at is not None and step >= state.all_generalized_at + config.patience
+                    if stop:
+                        reason = "generalized"
+                    if self.on_progress is not None:
+                        rate = (step - started_step) / max(time.perf_counter() - started, 1e-9)
+                        self.on_progress(Progress(step, config.max_steps, values, rate, done=stop or step >= config.max_steps))
+                    if stop:
+                        break
+                if step >= config.max_steps or not any(state.active):
+                    reason = reason if any(state.active) else "all_diverged"
+                    break
+                if step > 0 and step % config.resume_every == 0:
+                    self._save_resume()
+                active = None if all(state.active) else torch.tensor(state.active, device=self.device)
+                self._train_step(step, active)
+                state.step = step + 1
+                if self.after_step is not None:
+                    self.after_step(state.step)
+            if state.step not in self.checkpoint_at:
+                save_weights(self.run_dir, state.step, self.model.params)
+            self._save_resume()
+            write_status(self.run_dir, state="finished", step=state.step, stop_reason=reason)
+        finally:
+            metrics.close()
+        return reason

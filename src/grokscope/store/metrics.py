@@ -45,6 +45,12 @@ class MetricsStore:
     def close(self) -> None:
         self.conn.close()
 
+    def __enter__(self) -> "MetricsStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def schema_version(self) -> int:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return int(row[0])

@@ -1,0 +1,85 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from grokscope import cli, get_preset, load
+from grokscope.run import Run
+
+runner = CliRunner()
+
+
+def _fake_train(received):
+    def fake(config, out, **kwargs):
+        received["config"], received["out"] = config, out
+        return Run(out / "fake-run", config, {})
+    return fake
+
+
+def test_train_options_reach_the_config(monkeypatch, tmp_path):
+    received = {}
+    monkeypatch.setattr(cli.api, "train", _fake_train(received))
+    result = runner.invoke(cli.app, ["train", "--preset", "nanda2023", "--task", "x-y", "--p", "97", "--frac", "0.3,0.5",
+                                     "--seeds", "0-1", "--lr", "2e-3", "--wd", "0.5", "--max-steps", "100",
+                                     "--set", "d_model=64", "--set", "symmetric_split=false", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    config = received["config"]
+    assert config == get_preset("nanda2023").replace(task="x-y", p=97, frac=(0.3, 0.5), seeds=(0, 1), lr=2e-3, wd=0.5,
+                                                     max_steps=100, d_model=64, symmetric_split=False)
+    assert result.stdout.strip().splitlines()[-1] == str(tmp_path / "fake-run")
+
+
+@pytest.mark.parametrize("args,field", [
+    (["--task", "x**y"], "task"),
+    (["--task", "x/y", "--p", "12"], "p"),
+    (["--frac", "1.5"], "frac"),
+    (["--wd", "-1"], "wd"),
+    (["--seeds", "3-1"], "seeds"),
+    (["--set", "d_modle=3"], "d_modle"),
+    (["--device", "tpu"], "device"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, field):
+    out = tmp_path / "runs"
+    result = runner.invoke(cli.app, ["train", *args, "--out", str(out)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {field}:")
+    assert not out.exists()
+
+
+def test_output_directory_that_is_a_file(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(cli.app, ["train", "--out", str(blocker)])
+    assert result.exit_code == 2 and "out:" in result.stderr
+    assert blocker.read_text() == "x"
+
+
+def test_dry_run_writes_nothing(tmp_path):
+    out = tmp_path / "runs"
+    result = runner.invoke(cli.app, ["train", "--set", "p=13", "--set", "d_model=16", "--set", "d_mlp=32", "--dry-run",
+                                     "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "E=1" in result.stdout and "ms/step" in result.stdout
+    assert not out.exists()
+
+
+def test_show_runs_and_tasks(tmp_path):
+    result = runner.invoke(cli.app, ["train", "--set", "p=13", "--set", "d_model=16", "--set", "d_mlp=32",
+                                     "--max-steps", "10", "--eval-every", "5", "--seeds", "0,1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    run_dir = result.stdout.strip().splitlines()[-1]
+    shown = runner.invoke(cli.app, ["show", run_dir, "--json"])
+    summary = json.loads(shown.stdout)
+    assert set(summary) >= {"config", "steps", "members"} and summary["steps"] == 10
+    assert [m["seed"] for m in summary["members"]] == [0, 1]
+    assert set(summary["members"][0]) >= {"seed", "steps_to_memorize", "steps_to_generalize", "final_train_acc", "final_test_acc"}
+    assert load(run_dir).config.seeds == (0, 1)
+    listed = runner.invoke(cli.app, ["runs", str(tmp_path)])
+    assert listed.exit_code == 0 and "finished" in listed.stdout
+    assert "x∘y∘x⁻¹" in runner.invoke(cli.app, ["tasks"]).stdout
+
+
+def test_show_of_a_non_run_is_exit_1(tmp_path):
+    result = runner.invoke(cli.app, ["show", str(tmp_path)])
+    assert result.exit_code == 1 and "not a grokscope run directory" in result.stderr

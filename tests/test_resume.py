@@ -1,0 +1,42 @@
+import os
+import subprocess
+import sys
+
+import torch
+
+from grokscope import load
+
+ARGS = ["train", "--set", "p=13", "--set", "d_model=16", "--set", "d_mlp=32", "--set", "param_dtype=float64",
+        "--set", "resume_every=5", "--max-steps", "30", "--eval-every", "5", "--seeds", "0,1", "--frac", "0.5",
+        "--set", "batch_size=16", "--device", "cpu"]
+
+
+def _grokscope(args, out, kill_after=None):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("GROKSCOPE_KILL_AFTER_STEP", None)
+    if kill_after is not None:
+        env["GROKSCOPE_KILL_AFTER_STEP"] = str(kill_after)
+    return subprocess.run([sys.executable, "-m", "grokscope", *args, "--out", str(out)] if out else
+                          [sys.executable, "-m", "grokscope", *args], env=env, capture_output=True, text=True)
+
+
+def test_killed_run_resumes_to_the_uninterrupted_trajectory(tmp_path):
+    whole = _grokscope(ARGS, tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr
+    reference = load(whole.stdout.strip().splitlines()[-1])
+
+    killed = _grokscope(ARGS, tmp_path / "killed", kill_after=13)
+    assert killed.returncode == -9  # SIGKILL after step 13: no cleanup ran
+    run_dir = next((tmp_path / "killed").iterdir())
+    assert load(run_dir).status()["state"] == "running"
+    resumed = _grokscope(["train", "--resume", str(run_dir)], None)
+    assert resumed.returncode == 0, resumed.stderr
+    run = load(run_dir)
+    assert run.status()["state"] == "finished"
+
+    assert run.checkpoint_steps() == reference.checkpoint_steps()
+    for name, tensor in reference.model().params.items():
+        assert torch.equal(run.model().params[name], tensor), name
+    with run.metrics() as ours, reference.metrics() as theirs:
+        assert ours.rows() == theirs.rows()
+        assert len(ours.rows()) > 0

@@ -1,0 +1,87 @@
+import torch
+
+from conftest import tiny_config
+from grokscope import load, train
+from grokscope.store import metric_names as names
+from grokscope.train.data import BatchSampler, RunData
+
+
+def _final_params(run):
+    return run.model().params
+
+
+def test_packed_member_trains_like_a_lone_run(tmp_path):
+    """Member e of an E=3 ensemble with its own lr, wd, fraction and seed ends where a lone run of it ends."""
+    config = tiny_config(seeds=(3, 4, 5), lr=(1e-3, 3e-3, 1e-2), wd=(1.0, 0.5, 0.0), frac=(0.3, 0.5, 0.7), max_steps=15)
+    packed = train(config, tmp_path / "packed")
+    packed_params = _final_params(packed)
+    for e in range(3):
+        lone = train(config.replace(seeds=(config.seeds[e],), lr=config.lrs[e], wd=config.wds[e], frac=config.fracs[e]),
+                     tmp_path / f"lone{e}")
+        for name, tensor in _final_params(lone).items():
+            torch.testing.assert_close(packed_params[name][e : e + 1], tensor, rtol=1e-10, atol=1e-12)
+    assert not torch.allclose(packed_params["embed.W_E"][0], packed_params["embed.W_E"][1])
+
+
+def test_packed_member_trains_like_a_lone_run_minibatch(tmp_path):
+    config = tiny_config(seeds=(1, 2), frac=(0.4, 0.6), batch_size=16, max_steps=12)
+    packed = _final_params(train(config, tmp_path / "packed"))
+    lone = _final_params(train(config.replace(seeds=(2,), frac=0.6), tmp_path / "lone"))
+    for name, tensor in lone.items():
+        torch.testing.assert_close(packed[name][1:2], tensor, rtol=1e-10, atol=1e-12)
+
+
+def test_minibatches_cover_each_epoch_once():
+    config = tiny_config(seeds=(0, 1), frac=(0.5, 0.3), batch_size=20)
+    data = RunData.build(config, torch.device("cpu"))
+    sampler = BatchSampler(data, config.seeds, config.batch_size)
+    n_train = data.n_train.tolist()
+    for e in range(2):
+        spe = sampler.steps_per_epoch[e]
+        seen = []
+        for step in range(spe):
+            rows, weights = sampler.batch_at(step)
+            seen += rows[e][weights[e] > 0].tolist()
+        assert sorted(seen) == sorted(torch.nonzero(data.train_mask[e]).flatten().tolist())
+        assert len(seen) == n_train[e]
+    first, _ = sampler.batch_at(0)
+    next_epoch, _ = sampler.batch_at(sampler.steps_per_epoch[0])
+    assert not torch.equal(first[0], next_epoch[0])  # reshuffled every epoch
+
+
+def test_metrics_and_checkpoints_written(tmp_path):
+    config = tiny_config(seeds=(0, 1), max_steps=20, eval_every=5)
+    run = train(config, tmp_path)
+    store = run.metrics()
+    steps, by_member = store.series(names.TEST_ACC)
+    assert steps == [0, 5, 10, 15, 20] and set(by_member) == {0, 1}
+    assert names.MIRROR_ACC in store.names()  # x+y is commutative
+    assert store.schema_version() == 1
+    store.close()
+    assert run.checkpoint_steps()[0] == 0 and run.checkpoint_steps()[-1] == 20
+    assert run.status()["state"] == "finished"
+    reloaded = load(run.path)
+    assert reloaded.config == config and reloaded.provenance["torch_version"] == torch.__version__
+
+
+def test_diverged_member_is_frozen_and_others_carry_on(tmp_path):
+    config = tiny_config(seeds=(0, 1), lr=(1e-3, 1e30), wd=0.0, max_steps=30, eval_every=5, loss_dtype="float32",
+                         param_dtype="float32")
+    run = train(config, tmp_path / "pack")
+    summary = run.summary()
+    assert summary["members"][0]["diverged"] is False
+    assert summary["members"][1]["diverged"] is True
+    assert run.status()["step"] == 30
+    lone = train(config.replace(seeds=(0,), lr=1e-3), tmp_path / "lone")
+    torch.testing.assert_close(run.model().params["embed.W_E"][:1], lone.model().params["embed.W_E"])
+
+
+def test_stops_after_patience_once_every_member_generalized(tmp_path):
+    config = tiny_config(task="x+y", p=5, frac=0.9, seeds=(0,), lr=3e-2, wd=0.0, max_steps=2_000, eval_every=10,
+                         patience=30, generalize_acc=0.2)
+    run = train(config, tmp_path)
+    summary = run.summary()
+    generalized = summary["members"][0]["steps_to_generalize"]
+    assert generalized is not None
+    assert summary["steps"] == generalized + 30
+    assert run.status()["stop_reason"] == "generalized"

@@ -170,13 +170,14 @@ def presets() -> None:
 
 
 @app.command()
-def demo(out_dir: Annotated[Path, typer.Option("--out", help="Directory that receives the run directory.")] = Path("runs")) -> None:
+def demo(out_dir: Annotated[Path, typer.Option("--out", help="Directory that receives the run directory.")] = Path("runs"),
+         preset: Annotated[str, typer.Option(help="Preset to train (quickstart; tiny is faster).")] = "quickstart") -> None:
     """The quickstart: train the quickstart preset and write what a newcomer should look at."""
     from .progress import progress_bar, summary_table
     from .demo_files import write_demo_files
 
-    config = get_preset("quickstart")
     try:
+        config = get_preset(preset)
         with progress_bar(err, config) as on_progress:
             run = api.train(config, out_dir, progress=on_progress)
         written = write_demo_files(run)

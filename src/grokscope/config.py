@@ -249,10 +249,18 @@ class RunConfig:
 
 
 PRESETS: dict[str, RunConfig] = {
-    # Groks in well under a minute on a 2-core CPU, with a clear plateau (measured: see README).
+    # Groks in well under a minute on a 2-core CPU with a long plateau (measured, seeds 0-3: training
+    # accuracy 99% at step 50, held-out accuracy 99% at steps 675-1,200). Symmetric split, so plain
+    # held-out accuracy is honest for this commutative task.
     "quickstart": RunConfig(
-        task="x-y", p=47, frac=0.4, arch="nanda", d_model=64, n_heads=4, d_mlp=256,
-        lr=3e-3, wd=1.0, max_steps=4_000, eval_every=20, patience=200, checkpoints=40, resume_every=250,
+        task="x+y", p=47, frac=0.6, symmetric_split=True, arch="nanda", d_model=64, n_heads=4, d_mlp=256,
+        lr=1e-2, wd=1.0, max_steps=5_000, eval_every=25, patience=200, checkpoints=40, resume_every=250,
+    ),
+    # Sized for tests and CI: groks in seconds on a 2-core CPU (measured: seeds 0-7 memorize by step
+    # 75-100 and 7 of 8 generalize by step 1,325). Symmetric split, so plain test accuracy is honest.
+    "tiny": RunConfig(
+        task="x+y", p=31, frac=0.8, symmetric_split=True, arch="nanda", d_model=32, n_heads=4, d_mlp=128,
+        lr=1e-2, wd=1.0, max_steps=1_500, eval_every=25, patience=100, checkpoints=20, resume_every=250,
     ),
     # Nanda et al. 2023, the paper's code: 50,000 full-batch epochs, 10-step warm-up from lr 0,
     # biases trained, float64 loss over all p+1 logits, split by Python's random with seed 0.

@@ -115,6 +115,14 @@ def mlp_neurons(params: Params, spec: ModelSpec, prefix: str, x: torch.Tensor, c
     return post
 
 
+def _residual(params: Params, spec: ModelSpec, x: torch.Tensor, sublayer_out: torch.Tensor, norm: str) -> torch.Tensor:
+    """x + sublayer(x), then the LayerNorm `norm` where the model is post-LN (openai/grok)."""
+    x = x + sublayer_out
+    if spec.normalization == "post":
+        x = layer_norm(x, params[f"{norm}.w"], params[f"{norm}.b"])
+    return x
+
+
 def transformer_logits(params: Params, spec: ModelSpec, tokens: torch.Tensor, cache: Cache | None = None) -> torch.Tensor:
     """[E, B, n_out, d_vocab_out] logits at the readout positions of a decoder-only transformer.
 
@@ -126,17 +134,13 @@ def transformer_logits(params: Params, spec: ModelSpec, tokens: torch.Tensor, ca
         if cache is not None:
             cache[f"{pre}.hook_resid_pre"] = x
         attn_out = attention(params, spec, layer, x, cache)
-        x = x + attn_out
-        if spec.normalization == "post":
-            x = layer_norm(x, params[f"{pre}.ln1.w"], params[f"{pre}.ln1.b"])
+        x = _residual(params, spec, x, attn_out, f"{pre}.ln1")
         if cache is not None:
             cache[f"{pre}.hook_attn_out"] = attn_out
             cache[f"{pre}.hook_resid_mid"] = x
         post = mlp_neurons(params, spec, f"{pre}.", x, cache)  # [E, B, pos, d_mlp]
         mlp_out = _add_bias(member_matmul(post, params[f"{pre}.mlp.W_out"]), _bias(params, f"{pre}.mlp.b_out"))
-        x = x + mlp_out
-        if spec.normalization == "post":
-            x = layer_norm(x, params[f"{pre}.ln2.w"], params[f"{pre}.ln2.b"])
+        x = _residual(params, spec, x, mlp_out, f"{pre}.ln2")
         if cache is not None:
             cache[f"{pre}.hook_mlp_out"] = mlp_out
             cache[f"{pre}.hook_resid_post"] = x

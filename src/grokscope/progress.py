@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import statistics
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
@@ -12,10 +14,9 @@ from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeE
 from rich.table import Table
 
 from .config import RunConfig
-from .models import Ensemble
 from .store import metric_names as names
 from .train import Progress
-from .train.data import BatchSampler, RunData
+from .train.trainer import Trainer, resolve_device
 
 MEMBERS_LISTED = 4  # beyond this many members the bar shows min/median/max instead
 
@@ -80,35 +81,27 @@ def runs_table(runs: list) -> Table:
 
 def plan(config: RunConfig) -> str:
     """The dry run: what would train, its memory, and a time estimate from a few timed steps in memory."""
-    from .train.trainer import Trainer, resolve_device  # noqa: F401 - same device rule as training
-
     device = resolve_device(config.device)
-    data = RunData.build(config, device)
-    model = Ensemble.create(config, device=device)
-    sampler = BatchSampler(data, config.seeds, config.batch_size)
+    trainer = Trainer(config, Path("(dry run: nothing written)"), device=device)
+    model, data = trainer.model, trainer.data
     n_params = sum(t[0].numel() for t in model.params.values())
     bytes_per = 4 if config.param_dtype == "float32" else 8
     state_bytes = 4 * n_params * config.n_members * bytes_per  # weights, grads, two moments
-    batch = int(sampler.batch.max())
-    act_bytes = config.n_members * batch * model.spec.n_ctx * (4 * model.spec.d_model + 2 * model.spec.d_mlp) * bytes_per * model.spec.n_layers
-    rows, weights = sampler.batch_at(0)
-    from .train.loss import per_example_loss
-
-    loss_dtype = getattr(torch, config.loss_dtype)
+    batch = int(trainer.sampler.batch.max())
+    spec = model.spec
+    act_bytes = config.n_members * batch * spec.n_ctx * (4 * spec.d_model + 2 * spec.d_mlp) * bytes_per * spec.n_layers
     timings = []
-    for _ in range(4):
+    for step in range(4):  # the first step pays for allocation; the median of the rest is the estimate
         start = time.perf_counter()
-        logits = model.logits(data.inputs[rows])
-        loss, _ = per_example_loss(logits, data.targets[rows], loss_dtype=loss_dtype)
-        (loss * weights.to(loss.dtype)).sum().backward()
+        trainer.train_step(step, None)
         timings.append(time.perf_counter() - start)
-    per_step = sorted(timings[1:])[len(timings[1:]) // 2]
+    per_step = statistics.median(timings[1:])
     lines = [
         f"pack: 1 ensemble of E={config.n_members} members, arch {config.arch}, {n_params:,} parameters per member",
         f"task: {config.task} mod {config.p}, {data.inputs.shape[0]} pairs, train per member {data.n_train.tolist()}",
         f"batch: {'full' if config.batch_size is None else batch} per member, device {device}",
         f"memory: ~{(state_bytes + act_bytes) / 2**20:.1f} MiB (weights, gradients, moments, one batch of activations)",
-        f"time: ~{per_step * 1e3:.1f} ms/step forward+backward, ~{per_step * config.max_steps / 60:.1f} min for {config.max_steps} steps",
+        f"time: ~{per_step * 1e3:.1f} ms/step, ~{per_step * config.max_steps / 60:.1f} min for {config.max_steps} steps (evaluation not included)",
         "nothing written (dry run)",
     ]
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from ..store.metrics import MetricsStore
 from ..store.run_dir import write_status
 from ..errors import CheckpointError
 from .data import BatchSampler, RunData
-from .loss import per_example_loss
+from .loss import exact_match, per_example_loss
 from .optim import MemberAdamW, warmup_scale
 from .schedule import checkpoint_steps, is_eval_step
 
@@ -62,9 +62,9 @@ def evaluate(model: Ensemble, data: RunData, *, loss_dtype: torch.dtype) -> dict
     losses, corrects = [], []
     for start in range(0, n_pairs, chunk):
         logits = model.logits(data.inputs[start : start + chunk])  # [E, chunk, n_out, d_vocab_out]
-        loss, correct = per_example_loss(logits, data.targets[start : start + chunk], loss_dtype=loss_dtype)
-        losses.append(loss)
-        corrects.append(correct)
+        targets = data.targets[start : start + chunk]
+        losses.append(per_example_loss(logits, targets, loss_dtype=loss_dtype))
+        corrects.append(exact_match(logits, targets))
     loss, correct = torch.cat(losses, dim=1), torch.cat(corrects, dim=1).to(loss_dtype)  # [E, N]
 
     def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -129,10 +129,11 @@ class Trainer:
         self.state = TrainState(step=state["step"], active=state["active"], all_generalized_at=state["all_generalized_at"])
 
     # one step
-    def _train_step(self, step: int, active: torch.Tensor | None) -> None:
+    def train_step(self, step: int, active: torch.Tensor | None) -> None:
+        """One update on step's batch; members where `active` [E] is False stay frozen (None: all train)."""
         rows, weights = self.sampler.batch_at(step)  # [E, B], [E, B]
         logits = self.model.logits(self.data.inputs[rows])  # [E, B, n_out, d_vocab_out]
-        loss, _ = per_example_loss(logits, self.data.targets[rows], loss_dtype=self.loss_dtype)
+        loss = per_example_loss(logits, self.data.targets[rows], loss_dtype=self.loss_dtype)
         # Members are independent: the gradient of the sum gives each member its own mean loss's gradient.
         (loss * weights.to(loss.dtype)).sum().backward()
         self.optimizer.step(warmup_scale(step, self.config.warmup_steps), active)
@@ -182,7 +183,7 @@ class Trainer:
                 if step > 0 and step % config.resume_every == 0:
                     self._save_resume()
                 active = None if all(state.active) else torch.tensor(state.active, device=self.device)
-                self._train_step(step, active)
+                self.train_step(step, active)
                 state.step = step + 1
                 if self.after_step is not None:
                     self.after_step(state.step)

@@ -26,7 +26,8 @@ from .tasks import OPERATIONS
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Reproduce grokking and see the hidden progress under the loss curve.")
 err = Console(stderr=True, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+# Piped output gets room for a member table instead of Rich's 80-column default.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 KILL_ENV = "GROKSCOPE_KILL_AFTER_STEP"  # test hook: SIGKILL the process after this many updates
 

@@ -249,12 +249,13 @@ class RunConfig:
 
 
 PRESETS: dict[str, RunConfig] = {
-    # Groks in well under a minute on a 2-core CPU with a long plateau (measured, seeds 0-3: training
-    # accuracy 99% at step 50, held-out accuracy 99% at steps 675-1,200). Symmetric split, so plain
+    # Groks in well under a minute on a 2-core CPU after a plateau 6-20 times as long as memorization
+    # (measured, seeds 0-7: training accuracy 99% at step 50-75, held-out accuracy 99% at steps
+    # 400-1,100, all eight). x+y mod 59 as in the reference's measured run; symmetric split, so plain
     # held-out accuracy is honest for this commutative task.
     "quickstart": RunConfig(
-        task="x+y", p=47, frac=0.6, symmetric_split=True, arch="nanda", d_model=64, n_heads=4, d_mlp=256,
-        lr=1e-2, wd=1.0, max_steps=5_000, eval_every=25, patience=200, checkpoints=40, resume_every=250,
+        task="x+y", p=59, frac=0.6, symmetric_split=True, arch="nanda", d_model=64, n_heads=4, d_mlp=256,
+        lr=1e-2, wd=1.0, max_steps=5_000, eval_every=25, patience=300, checkpoints=40, resume_every=250,
     ),
     # Sized for tests and CI: groks in seconds on a 2-core CPU (measured: seeds 0-7 memorize by step
     # 75-100 and 7 of 8 generalize by step 1,325). Symmetric split, so plain test accuracy is honest.

@@ -57,9 +57,9 @@ def summary_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"{summary['path']}: {config['task']} mod {config['p']}, {summary['steps']} steps, "
                         f"threshold {summary['threshold']:.2f} ({summary['status'].get('state')})")
     mirror = any("steps_to_generalize_mirror" in m for m in summary["members"])
-    headers = ["member", "seed", "frac", "memorize", "generalize"] + (["generalize (mirror)"] if mirror else [])
-    headers += ["delay", "final train", "final test"] + (["final mirror"] if mirror else [])
-    table = Table(*headers, title=table.title)
+    headers = ["member", "seed", "frac", "memorize", "generalize"] + (["gen. mirror"] if mirror else [])
+    headers += ["delay", "train acc", "test acc"] + (["mirror acc"] if mirror else [])
+    table = Table(*headers, title=table.title, caption="memorize / generalize: first step with accuracy >= threshold; acc: final")
     for m in summary["members"]:
         row = [m["member"], m["seed"], m["frac"], m["steps_to_memorize"], m["steps_to_generalize"]]
         row += [m.get("steps_to_generalize_mirror")] if mirror else []

@@ -50,7 +50,7 @@ def _compare(model: Ensemble, params: Params, g: torch.Generator, shared: bool) 
     torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
     scale = max(float(grad.abs().max()) for grad in ref_grads.values())
     for name, grad in ref_grads.items():
-        torch.testing.assert_close(grads[name], grad, rtol=1e-10, atol=1e-12 * scale, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(grads[name], grad, rtol=1e-10, atol=1e-12 * scale, msg=lambda m, name=name: f"{name}: {m}")
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["per_member_tokens", "shared_tokens"])

@@ -94,7 +94,7 @@ def train(
     eval_every: Annotated[Optional[int], typer.Option(help="Evaluate every N steps.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Minibatch size (default: the preset's; full batch for Nanda).")] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda or auto.")] = None,
-    set_: Annotated[list[str], typer.Option("--set", help="Any config field: --set d_model=64 (repeatable).")] = [],
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any config field: --set d_model=64 (repeatable).")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Directory that receives the run directory.")] = Path("runs"),
     resume: Annotated[Optional[Path], typer.Option(help="Continue this run from its last checkpoint.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and estimates; write nothing.")] = False,
@@ -112,7 +112,7 @@ def train(
                 "task": task, "p": p, "frac": _numbers("frac", frac), "lr": _numbers("lr", lr),
                 "wd": _numbers("wd", wd), "seeds": None if seeds is None else parse_seeds(seeds),
                 "max_steps": max_steps, "eval_every": eval_every, "batch_size": batch_size, "device": device,
-                **_parse_set(set_),
+                **_parse_set(set_ or []),
             })
             if dry_run:
                 out.print(plan(config))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from .errors import ConfigError
 from .tasks import LAYOUTS, SPLIT_METHODS, build_table, check_modulus, get_operation

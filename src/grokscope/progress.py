@@ -30,7 +30,11 @@ def _accuracies(values: torch.Tensor) -> str:
 
 @contextlib.contextmanager
 def progress_bar(console: Console, config: RunConfig) -> Iterator[Callable[[Progress], None]]:
-    """A Rich bar on standard error: step, train/test accuracy per member (or their spread), steps/s."""
+    """A Rich bar on standard error: step, train/test accuracy per member (or their spread), steps/s.
+
+    Where standard error is not a terminal (a log file, CI), a bar cannot redraw: a plain line is
+    printed instead at every tenth of the budget and at the end.
+    """
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("{task.fields[accs]}"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn())
     with RichProgress(*columns, console=console, transient=False) as bar:
@@ -40,8 +44,13 @@ def progress_bar(console: Console, config: RunConfig) -> Iterator[Callable[[Prog
             test = progress.metrics.get(names.MIRROR_ACC, progress.metrics[names.TEST_ACC])
             label = "mirror" if names.MIRROR_ACC in progress.metrics else "test"
             accs = f"train {_accuracies(progress.metrics[names.TRAIN_ACC])} | {label} {_accuracies(test)}"
-            bar.update(task, completed=progress.step, accs=accs, rate=f"{progress.steps_per_second:.0f} steps/s")
+            rate = f"{progress.steps_per_second:.0f} steps/s"
+            bar.update(task, completed=progress.step, accs=accs, rate=rate)
+            if not console.is_terminal and (progress.done or progress.step >= next_line[0]):
+                console.print(f"step {progress.step}/{progress.max_steps} {accs} {rate}", highlight=False)
+                next_line[0] = progress.step + max(1, progress.max_steps // 10)
 
+        next_line = [0]
         yield update
 
 

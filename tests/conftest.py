@@ -16,5 +16,5 @@ def _two_threads():
 def tiny_config(**changes) -> RunConfig:
     """p = 13, d_model 16, float64: the size for equivalence tests."""
     base = dict(task="x+y", p=13, frac=0.5, seeds=(0,), d_model=16, n_heads=4, d_mlp=32, param_dtype="float64",
-                max_steps=20, eval_every=5, checkpoints=4, resume_every=5, device="cpu")
+                max_steps=20, eval_every=5, eval_log_points=0, checkpoints=4, resume_every=5, device="cpu")
     return RunConfig(**{**base, **changes})

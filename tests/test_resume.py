@@ -6,7 +6,7 @@ import torch
 
 from grokscope import load
 
-ARGS = ["train", "--set", "p=13", "--set", "d_model=16", "--set", "d_mlp=32", "--set", "param_dtype=float64",
+ARGS = ["train", "--set", "eval_log_points=0", "--set", "p=13", "--set", "d_model=16", "--set", "d_mlp=32", "--set", "param_dtype=float64",
         "--set", "resume_every=5", "--max-steps", "30", "--eval-every", "5", "--seeds", "0,1", "--frac", "0.5",
         "--set", "batch_size=16", "--device", "cpu"]
 

@@ -74,3 +74,11 @@ def test_checkpoint_schedule_dense_early():
     assert steps[0] == 0 and steps[-1] == 10_000 and len(steps) <= 22
     early = [s for s in steps if s <= 1_000]
     assert len(early) > len(steps) / 2
+
+
+def test_eval_schedule_sees_the_first_steps():
+    from grokscope.train.schedule import eval_steps
+
+    steps = eval_steps(5_000, eval_every=25, log_points=100)
+    assert {0, 25, 5_000} <= steps and {1, 2, 3, 5, 10} <= steps
+    assert eval_steps(20, eval_every=5, log_points=0) == {0, 5, 10, 15, 20}

@@ -110,6 +110,7 @@ class RunConfig:
     # schedule
     max_steps: int = 50_000
     eval_every: int = 100
+    eval_log_points: int = 100
     generalize_acc: float = 0.99
     patience: int = 1_000
     checkpoints: int = 60
@@ -179,7 +180,7 @@ class RunConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name}: must be a positive integer, got {value!r}")
-        for name in ("warmup_steps", "patience"):
+        for name in ("warmup_steps", "patience", "eval_log_points"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name}: must be a non-negative integer, got {value!r}")

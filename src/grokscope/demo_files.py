@@ -34,12 +34,17 @@ def _panel(series: dict[str, tuple[list[int], list[float | None]]], *, title: st
              f'<rect x="{MARGIN}" y="{y_offset + MARGIN}" width="{w}" height="{h}" fill="none" stroke="#888"/>']
     for decade in range(int(x_max) + 1):
         x = MARGIN + w * decade / x_max
-        parts.append(f'<text x="{x:.1f}" y="{y_offset + HEIGHT - MARGIN + 16}" font-size="11" text-anchor="middle">1e{decade}</text>')
+        parts.append(f'<text x="{x:.1f}" y="{y_offset + HEIGHT - MARGIN + 16}" font-size="11" text-anchor="middle">{10**decade:g}</text>')
+    ticks = [10.0**k for k in range(math.ceil(lo), math.floor(hi) + 1)] if log_y else [0.0, 0.5, 1.0]
+    for tick in ticks:
+        y = xy(1, tick).split(",")[1]
+        parts.append(f'<text x="{MARGIN - 6}" y="{y}" font-size="11" text-anchor="end" dominant-baseline="middle">{tick:g}</text>')
     for i, (name, (steps, values)) in enumerate(series.items()):
+        color = _COLORS.get(name, "#333")
         points = " ".join(xy(s, v) for s, v in zip(steps, values) if v is not None)
-        parts.append(f'<polyline points="{points}" fill="none" stroke="{_COLORS.get(name, "#333")}" stroke-width="1.5"/>')
-        parts.append(f'<text x="{WIDTH - MARGIN - 150}" y="{y_offset + MARGIN + 16 + 14 * i}" font-size="12" '
-                     f'fill="{_COLORS.get(name, "#333")}">{name}</text>')
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="1.5"/>')
+        parts.append(f'<text x="{WIDTH - MARGIN - 130 * (len(series) - i)}" y="{y_offset + MARGIN - 12}" font-size="12" '
+                     f'fill="{color}">{name}</text>')
     return parts
 
 
@@ -60,8 +65,8 @@ def curves_svg(run: Run, member: int = 0) -> str:
     losses = {k: v for k, v in series.items() if k.endswith("/loss")}
     finite = [v for _, values in losses.values() for v in values if v is not None and v > 0]
     loss_range = (max(min(finite, default=1e-6), 1e-8), max(finite, default=10.0))
-    body = _panel(accs, title=f"accuracy, member {member} (step, log scale)", y_range=(0.0, 1.0), y_offset=0, log_y=False)
-    body += _panel(losses, title="loss (log scale)", y_range=loss_range, y_offset=HEIGHT, log_y=True)
+    body = _panel(accs, title=f"accuracy, member {member}", y_range=(0.0, 1.0), y_offset=0, log_y=False)
+    body += _panel(losses, title="loss (step and loss on log scales)", y_range=loss_range, y_offset=HEIGHT, log_y=True)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{2 * HEIGHT}" '
             f'font-family="sans-serif">{"".join(body)}</svg>\n')
 

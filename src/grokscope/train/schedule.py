@@ -5,9 +5,15 @@ from __future__ import annotations
 import math
 
 
-def is_eval_step(step: int, *, eval_every: int, max_steps: int) -> bool:
-    """Evaluate at step 0, every eval_every steps, and after the last update."""
-    return step % eval_every == 0 or step == max_steps
+def log_spaced_steps(max_steps: int, count: int) -> set[int]:
+    """`count` steps spaced evenly in log(step) from 1 to max_steps (fewer where they round together)."""
+    return {int(round(math.exp(math.log(max_steps) * (i + 1) / count))) for i in range(count)} if count else set()
+
+
+def eval_steps(max_steps: int, *, eval_every: int, log_points: int) -> set[int]:
+    """Evaluate at step 0, every eval_every steps, after the last update, and at `log_points`
+    log-spaced steps, so that the first hundred steps (where memorization happens) are seen too."""
+    return set(range(0, max_steps + 1, eval_every)) | {max_steps} | log_spaced_steps(max_steps, log_points)
 
 
 def checkpoint_steps(max_steps: int, count: int) -> set[int]:
@@ -16,7 +22,4 @@ def checkpoint_steps(max_steps: int, count: int) -> set[int]:
     The instruments need the early steps (memorization happens in the first few hundred), and the
     late ones change slowly, so log spacing spends the retention budget where the model changes.
     """
-    steps = {0, max_steps}
-    for i in range(count):
-        steps.add(int(round(math.exp(math.log(max_steps) * (i + 1) / count))))
-    return steps
+    return {0, max_steps} | log_spaced_steps(max_steps, count)

@@ -19,7 +19,7 @@ from ..errors import CheckpointError
 from .data import BatchSampler, RunData
 from .loss import exact_match, per_example_loss
 from .optim import MemberAdamW, warmup_scale
-from .schedule import checkpoint_steps, is_eval_step
+from .schedule import checkpoint_steps, eval_steps
 
 EVAL_CHUNK_ELEMENTS = 1 << 24  # activations per evaluation chunk (E * pairs * d_mlp), bounds memory
 
@@ -103,6 +103,7 @@ class Trainer:
                                      betas=(config.beta1, config.beta2), eps=config.eps)
         self.state = TrainState(active=[True] * config.n_members)
         self.checkpoint_at = checkpoint_steps(config.max_steps, config.checkpoints)
+        self.eval_at = eval_steps(config.max_steps, eval_every=config.eval_every, log_points=config.eval_log_points)
 
     # resume
     def _save_resume(self) -> None:
@@ -167,7 +168,7 @@ class Trainer:
                 step = state.step
                 if step in self.checkpoint_at:
                     save_weights(self.run_dir, step, self.model.params)
-                if is_eval_step(step, eval_every=config.eval_every, max_steps=config.max_steps):
+                if step in self.eval_at:
                     values = self._record(metrics, step)
                     stop = state.all_generalized_at is not None and step >= state.all_generalized_at + config.patience
                     if stop:

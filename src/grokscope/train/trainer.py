@@ -183,6 +183,7 @@ class Trainer:
                     break
                 if step > 0 and step % config.resume_every == 0:
                     self._save_resume()
+                    write_status(self.run_dir, state="running", step=step)
                 active = None if all(state.active) else torch.tensor(state.active, device=self.device)
                 self.train_step(step, active)
                 state.step = step + 1

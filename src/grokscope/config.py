@@ -111,6 +111,7 @@ class RunConfig:
     max_steps: int = 50_000
     eval_every: int = 100
     eval_log_points: int = 100
+    instruments: bool = True
     generalize_acc: float = 0.99
     patience: int = 1_000
     checkpoints: int = 60

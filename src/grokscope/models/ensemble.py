@@ -31,6 +31,12 @@ class Ensemble:
         params = init_params(spec, config.seeds, dtype)
         return cls(spec, {name: t.to(device) for name, t in params.items()})
 
+    def members(self, index: slice) -> "Ensemble":
+        """The members at `index` as an Ensemble of detached views (for evaluation; nothing trains)."""
+        view = object.__new__(Ensemble)
+        view.spec, view.params = self.spec, {name: t.detach()[index] for name, t in self.params.items()}
+        return view
+
     @property
     def n_members(self) -> int:
         return next(iter(self.params.values())).shape[0]

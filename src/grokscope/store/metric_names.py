@@ -14,4 +14,21 @@ MIRROR_ACC = "test_mirror/acc"
 LR = "train/lr"
 DIVERGED = "train/diverged"  # 1.0 at the evaluation where a member's loss stopped being finite
 
-SCALARS = (TRAIN_LOSS, TRAIN_ACC, TEST_LOSS, TEST_ACC, MIRROR_LOSS, MIRROR_ACC, LR, DIVERGED)
+
+# Progress measures (Nanda et al. 2023), logged at every evaluation when the task has an additive
+# Fourier view (instruments/grid.py). `_live` ones use the key frequencies admitted at that
+# checkpoint (instruments/fourier.live_key_frequencies), not the final model's.
+WEIGHT_NORM_SQ = "measure/weight_norm_sq"
+GINI_EMBED = "measure/gini_embed"
+GINI_NEURON_LOGIT = "measure/gini_neuron_logit"
+N_KEY_FREQUENCIES_LIVE = "measure/n_key_frequencies_live"
+RESTRICTED_LOSS_LIVE = "measure/restricted_loss_live"
+EXCLUDED_LOSS_LIVE = "measure/excluded_loss_live"
+
+# Vectors (member, step, name, idx, value): idx k-1 is frequency k.
+EMBED_NORMS = "fourier/embed_norms"
+KEY_FREQUENCIES_LIVE = "fourier/key_frequencies_live"
+
+SCALARS = (TRAIN_LOSS, TRAIN_ACC, TEST_LOSS, TEST_ACC, MIRROR_LOSS, MIRROR_ACC, LR, DIVERGED, WEIGHT_NORM_SQ,
+           GINI_EMBED, GINI_NEURON_LOGIT, N_KEY_FREQUENCIES_LIVE, RESTRICTED_LOSS_LIVE, EXCLUDED_LOSS_LIVE)
+VECTORS = (EMBED_NORMS, KEY_FREQUENCIES_LIVE)

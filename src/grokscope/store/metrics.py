@@ -51,6 +51,27 @@ class MetricsStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def set_meta(self, key: str, value: str) -> None:
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def vector_series(self, name: str, member: int) -> tuple[list[int], list[list[float]]]:
+        """Steps and, at each, the vector metric's values (index order) for one member."""
+        rows = self.conn.execute("SELECT step, idx, value FROM vectors WHERE name = ? AND member = ? ORDER BY step, idx",
+                                 (name, member)).fetchall()
+        steps: list[int] = []
+        values: list[list[float]] = []
+        for step, _, value in rows:
+            if not steps or steps[-1] != step:
+                steps.append(step)
+                values.append([])
+            values[-1].append(value)
+        return steps, values
+
     def schema_version(self) -> int:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return int(row[0])

@@ -1,5 +1,6 @@
 """Training: per-member AdamW, losses, batches, schedules and the loop."""
 
-from .trainer import Progress, Trainer, evaluate, resolve_device
+from .evaluate import Evaluator
+from .trainer import Progress, Trainer, resolve_device
 
-__all__ = ["Progress", "Trainer", "evaluate", "resolve_device"]
+__all__ = ["Evaluator", "Progress", "Trainer", "resolve_device"]

@@ -17,11 +17,11 @@ from ..store.metrics import MetricsStore
 from ..store.run_dir import write_status
 from ..errors import CheckpointError
 from .data import BatchSampler, RunData
-from .loss import exact_match, per_example_loss
+from .evaluate import Evaluator
+from .loss import per_example_loss
 from .optim import MemberAdamW, warmup_scale
 from .schedule import checkpoint_steps, eval_steps
 
-EVAL_CHUNK_ELEMENTS = 1 << 24  # activations per evaluation chunk (E * pairs * d_mlp), bounds memory
 
 
 @dataclass
@@ -50,36 +50,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-@torch.no_grad()
-def evaluate(model: Ensemble, data: RunData, *, loss_dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """Loss and accuracy of every member on its train and held-out pairs: name -> [E].
-
-    All pairs go through the model in chunks, shared by all members, so an E = 256 ensemble never
-    holds every activation at once.
-    """
-    n_pairs = data.inputs.shape[0]
-    chunk = max(1, EVAL_CHUNK_ELEMENTS // (model.n_members * model.spec.d_mlp * model.spec.n_ctx))
-    losses, corrects = [], []
-    for start in range(0, n_pairs, chunk):
-        logits = model.logits(data.inputs[start : start + chunk])  # [E, chunk, n_out, d_vocab_out]
-        targets = data.targets[start : start + chunk]
-        losses.append(per_example_loss(logits, targets, loss_dtype=loss_dtype))
-        corrects.append(exact_match(logits, targets))
-    loss, correct = torch.cat(losses, dim=1), torch.cat(corrects, dim=1).to(loss_dtype)  # [E, N]
-
-    def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return (values * mask).sum(1) / mask.sum(1).clamp(min=1)
-
-    out = {
-        names.TRAIN_LOSS: masked_mean(loss, data.train_mask), names.TRAIN_ACC: masked_mean(correct, data.train_mask),
-        names.TEST_LOSS: masked_mean(loss, data.test_mask), names.TEST_ACC: masked_mean(correct, data.test_mask),
-    }
-    if data.mirror_mask is not None:
-        out[names.MIRROR_LOSS] = masked_mean(loss, data.mirror_mask)
-        out[names.MIRROR_ACC] = masked_mean(correct, data.mirror_mask)
-    return out
-
-
 class Trainer:
     """Trains one ensemble into one run directory; `run()` starts or resumes it."""
 
@@ -103,6 +73,7 @@ class Trainer:
                                      betas=(config.beta1, config.beta2), eps=config.eps)
         self.state = TrainState(active=[True] * config.n_members)
         self.checkpoint_at = checkpoint_steps(config.max_steps, config.checkpoints)
+        self.evaluator = Evaluator(config, self.data, device)
         self.eval_at = eval_steps(config.max_steps, eval_every=config.eval_every, log_points=config.eval_log_points)
 
     # resume
@@ -142,13 +113,15 @@ class Trainer:
             param.grad = None
 
     def _record(self, metrics: MetricsStore, step: int) -> dict[str, torch.Tensor]:
-        values = evaluate(self.model, self.data, loss_dtype=self.loss_dtype)
+        values, vectors = self.evaluator(self.model)
         finite = torch.isfinite(values[names.TRAIN_LOSS]).cpu().tolist()
         newly_diverged = [a and not f for a, f in zip(self.state.active, finite)]
         self.state.active = [a and f for a, f in zip(self.state.active, finite)]
         values[names.DIVERGED] = torch.tensor([float(d) for d in newly_diverged])
         values[names.LR] = self.optimizer.lr.cpu() * warmup_scale(step, self.config.warmup_steps)
         metrics.write_scalars(step, values)
+        if vectors:
+            metrics.write_vectors(step, vectors)
         acc = values[names.TEST_ACC].cpu()
         done = [not a or float(v) >= self.config.generalize_acc for a, v in zip(self.state.active, acc)]
         if all(done) and self.state.all_generalized_at is None:
@@ -160,6 +133,8 @@ class Trainer:
         self._load_resume()
         config, state = self.config, self.state
         metrics = MetricsStore(self.run_dir / "metrics.sqlite")
+        if self.evaluator.note is not None:
+            metrics.set_meta("instrument_note", self.evaluator.note)
         write_status(self.run_dir, state="running", step=state.step)
         started, started_step = time.perf_counter(), state.step
         reason = "max_steps"

@@ -1,0 +1,1 @@
+"""Instruments: what the loss curve hides, measured (Nanda et al. 2023)."""

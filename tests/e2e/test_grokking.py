@@ -40,3 +40,30 @@ def test_demo_memorizes_then_groks(tmp_path):
     assert member["steps_to_memorize"] == steps[memorized]
     assert member["steps_to_generalize"] == steps[generalized]
     assert member["final_test_acc"] >= 0.95  # it stays generalized through the patience window
+
+
+@pytest.mark.slow
+def test_measures_see_the_circuit_before_the_test_loss(tmp_path):
+    """Nanda et al.'s picture on the tiny preset: few key frequencies, restricted loss falling long
+    before test loss, excluded loss on the training pairs rising through the plateau."""
+    from grokscope import get_preset, train
+
+    run = train(get_preset("tiny"), tmp_path)
+    with run.metrics() as store:
+        _, keys = store.vector_series(names.KEY_FREQUENCIES, 0)
+        steps, restricted = store.series(names.RESTRICTED_LOSS)
+        _, excluded = store.series(names.EXCLUDED_LOSS)
+        eval_steps, test_loss = store.series(names.TEST_LOSS)
+        _, train_acc = store.series(names.TRAIN_ACC)
+    restricted, excluded = restricted[0], excluded[0]
+    test_at = dict(zip(eval_steps, test_loss[0]))  # checkpoint steps are evaluation steps too
+    assert 1 <= sum(keys[-1]) <= 6
+    memorized = next(s for s, acc in zip(eval_steps, train_acc[0]) if acc >= 0.99)
+    late = [i for i, s in enumerate(steps) if s >= memorized]
+    assert all(restricted[i] < test_at[steps[i]] for i in late)
+    first_restricted = next(s for s, v in zip(steps, restricted) if v < 0.1)
+    first_test = next(s for s, v in zip(eval_steps, test_loss[0]) if v < 0.1)
+    assert first_restricted < first_test
+    at_memorization = excluded[steps.index(min(s for s in steps if s >= memorized))]
+    plateau = [excluded[i] for i in late if steps[i] < first_test]
+    assert max(plateau) > at_memorization > excluded[0]

@@ -25,10 +25,17 @@ N_KEY_FREQUENCIES_LIVE = "measure/n_key_frequencies_live"
 RESTRICTED_LOSS_LIVE = "measure/restricted_loss_live"
 EXCLUDED_LOSS_LIVE = "measure/excluded_loss_live"
 
+# Retrospective (instruments/retro.py): every weights checkpoint measured, after training, with the
+# final model's key frequencies (neuron clusters), as the paper's figures are.
+RESTRICTED_LOSS = "measure/restricted_loss"
+EXCLUDED_LOSS = "measure/excluded_loss"
+
 # Vectors (member, step, name, idx, value): idx k-1 is frequency k.
 EMBED_NORMS = "fourier/embed_norms"
 KEY_FREQUENCIES_LIVE = "fourier/key_frequencies_live"
+KEY_FREQUENCIES = "fourier/key_frequencies"  # the final model's, written once at the last checkpoint
 
 SCALARS = (TRAIN_LOSS, TRAIN_ACC, TEST_LOSS, TEST_ACC, MIRROR_LOSS, MIRROR_ACC, LR, DIVERGED, WEIGHT_NORM_SQ,
-           GINI_EMBED, GINI_NEURON_LOGIT, N_KEY_FREQUENCIES_LIVE, RESTRICTED_LOSS_LIVE, EXCLUDED_LOSS_LIVE)
-VECTORS = (EMBED_NORMS, KEY_FREQUENCIES_LIVE)
+           GINI_EMBED, GINI_NEURON_LOGIT, N_KEY_FREQUENCIES_LIVE, RESTRICTED_LOSS_LIVE, EXCLUDED_LOSS_LIVE,
+           RESTRICTED_LOSS, EXCLUDED_LOSS)
+VECTORS = (EMBED_NORMS, KEY_FREQUENCIES_LIVE, KEY_FREQUENCIES)

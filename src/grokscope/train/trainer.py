@@ -12,6 +12,7 @@ import torch
 from ..config import RunConfig
 from ..models import Ensemble
 from ..store import metric_names as names
+from ..instruments.retro import record_retrospective
 from ..store.checkpoints import load_resume, save_resume, save_weights
 from ..store.metrics import MetricsStore
 from ..store.run_dir import write_status
@@ -167,6 +168,8 @@ class Trainer:
             if state.step not in self.checkpoint_at:
                 save_weights(self.run_dir, state.step, self.model.params)
             self._save_resume()
+            if config.instruments:
+                record_retrospective(self.run_dir, self.model, self.data, metrics)
             write_status(self.run_dir, state="finished", step=state.step, stop_reason=reason)
         finally:
             metrics.close()

@@ -83,3 +83,29 @@ def test_show_runs_and_tasks(tmp_path):
 def test_show_of_a_non_run_is_exit_1(tmp_path):
     result = runner.invoke(cli.app, ["show", str(tmp_path)])
     assert result.exit_code == 1 and "not a grokscope run directory" in result.stderr
+
+
+@pytest.mark.parametrize("extra", [["--dry-run"], ["--lr", "0.1"], ["--out", "elsewhere"]])
+def test_resume_refuses_other_options(tmp_path, extra):
+    result = runner.invoke(cli.app, ["train", "--resume", str(tmp_path), *extra])
+    assert result.exit_code == 2 and result.stderr.startswith("error: resume:")
+
+
+def test_cuda_asked_without_cuda_is_bad_input(tmp_path, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    result = runner.invoke(cli.app, ["train", "--device", "cuda", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "device:" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_show_reads_runs_with_odd_names_and_refuses_broken_ones(tmp_path):
+    odd = tmp_path / "we#ird ?dir"
+    result = runner.invoke(cli.app, ["train", "--set", "p=13", "--set", "d_model=16", "--set", "d_mlp=32",
+                                     "--max-steps", "5", "--out", str(odd)])
+    assert result.exit_code == 0, result.output
+    run_dir = result.stdout.strip().splitlines()[-1]
+    assert runner.invoke(cli.app, ["show", run_dir, "--json"]).exit_code == 0
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+    broken = runner.invoke(cli.app, ["show", str(tmp_path / "broken")])
+    assert broken.exit_code == 1 and broken.stderr.startswith("error: run:")

@@ -23,6 +23,11 @@ from grokscope.errors import ConfigError
     (dict(task="x-y", symmetric_split=True), "symmetric_split"),
     (dict(arch="power", logits_over="answers"), "logits_over"),
     (dict(batch_size=0), "batch_size"),
+    (dict(symmetric_split="False"), "symmetric_split"),
+    (dict(p=13.0), "p"),
+    (dict(generalize_acc="0.9"), "generalize_acc"),
+    (dict(p=13, frac=0.001), "frac"),
+    (dict(p=13, frac=0.995, symmetric_split=True), "frac"),
 ])
 def test_invalid_fields_name_the_field(changes, field):
     with pytest.raises(ConfigError, match=f"^{field}:"):

@@ -83,3 +83,34 @@ def test_nanda_init_scales():
     assert abs(params["embed.W_E"].std().item() - 128**-0.5) < 0.01
     assert abs(params["unembed.W_U"].std().item() - 114**-0.5) < 0.01
     assert params["blocks.0.mlp.b_in"].abs().max() == 0
+
+
+def _reference_nanda_logits(params, tokens):
+    """One member of Nanda et al.'s model written independently: plain loops over heads, -inf causal mask."""
+    x = params["embed.W_E"][tokens] + params["pos_embed.W_pos"][: tokens.shape[1]]  # [N, pos, d]
+    n_heads = params["blocks.0.attn.W_Q"].shape[0]
+    out = torch.zeros_like(x)
+    for h in range(n_heads):
+        q = x @ params["blocks.0.attn.W_Q"][h] + params["blocks.0.attn.b_Q"][h]
+        k = x @ params["blocks.0.attn.W_K"][h] + params["blocks.0.attn.b_K"][h]
+        v = x @ params["blocks.0.attn.W_V"][h] + params["blocks.0.attn.b_V"][h]
+        scores = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+        scores = scores + torch.full_like(scores[0], float("-inf")).triu(1)
+        out = out + scores.softmax(-1) @ v @ params["blocks.0.attn.W_O"][h]
+    x = x + out + params["blocks.0.attn.b_O"]
+    hidden = torch.relu(x @ params["blocks.0.mlp.W_in"] + params["blocks.0.mlp.b_in"])
+    x = x + hidden @ params["blocks.0.mlp.W_out"] + params["blocks.0.mlp.b_out"]
+    return (x @ params["unembed.W_U"] + params["unembed.b_U"])[:, -1]
+
+
+def test_nanda_forward_matches_an_independent_implementation():
+    config = tiny_config(seeds=(3,), init="transformer_lens")
+    model = Ensemble.create(config)
+    with torch.no_grad():  # biases non-zero so that every term is checked
+        for name, tensor in model.params.items():
+            if ".b_" in name:
+                tensor.copy_(0.1 * torch.randn(tensor.shape, generator=torch.Generator().manual_seed(1), dtype=tensor.dtype))
+    inputs, _ = _tokens(config)
+    expected = _reference_nanda_logits(model.member(0), inputs)
+    torch.testing.assert_close(transformer_logits(model.params, model.spec, inputs)[0, :, 0], expected)
+    torch.testing.assert_close(model.logits(inputs)[0, :, 0], expected)  # the fast path too

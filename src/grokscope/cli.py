@@ -104,6 +104,12 @@ def train(
 
     try:
         if resume is not None:
+            given = [name for name, value in (("preset", preset != "quickstart"), ("task", task), ("p", p), ("frac", frac),
+                     ("seeds", seeds), ("lr", lr), ("wd", wd), ("max_steps", max_steps), ("eval_every", eval_every),
+                     ("batch_size", batch_size), ("device", device), ("set", set_), ("dry_run", dry_run),
+                     ("out", out_dir != Path("runs"))) if value]
+            if given:
+                raise ConfigError(f"resume: continues a run with its own config; --{given[0].replace('_', '-')} cannot be combined with it")
             run = api.load(resume)
             with progress_bar(err, run.config) as on_progress:
                 run = api.resume(resume, progress=on_progress, after_step=_after_step_hook())

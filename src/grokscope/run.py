@@ -9,6 +9,7 @@ from typing import Any, Callable
 import torch
 
 from .config import RunConfig
+from .errors import CheckpointError
 from .models import Ensemble
 from .store import metric_names as names
 from .store.checkpoints import checkpoint_path, load_weights, weight_steps
@@ -45,12 +46,20 @@ class Run:
 
     def model(self, step: int | None = None, *, device: str = "cpu") -> Ensemble:
         """The ensemble as checkpointed at `step` (the last checkpoint by default)."""
+        steps = self.checkpoint_steps()
+        if not steps:
+            raise CheckpointError(f"{self.path}: no weights checkpoint yet")
         if step is None:
-            step = self.checkpoint_steps()[-1]
-        _, params = load_weights(checkpoint_path(self.path, step))
+            step = steps[-1]
+        if step not in steps:
+            raise CheckpointError(f"{self.path}: no checkpoint at step {step}; checkpoints at {steps}")
+        path = checkpoint_path(self.path, step)
+        _, params = load_weights(path)
         model = Ensemble.create(self.config, device=device)
         with torch.no_grad():
             for name, tensor in model.params.items():
+                if name not in params or params[name].shape != tensor.shape:
+                    raise CheckpointError(f"{path}: parameter {name} missing or of another shape")
                 tensor.copy_(params[name])
         return model
 

@@ -1,7 +1,8 @@
 """Initial weights, drawn per member from that member's seed only.
 
-Each scheme follows the code it names, in parameter creation order, so that a member's weights
-depend on its seed alone (never on its pack). Drawing is setup, not a hot path: one generator per
+Each scheme follows the code it names, in parameter creation order and in the parameter dtype (so a
+float32 member draws what `torch.randn` draws in that code after `manual_seed(seed)`), and a
+member's weights depend on its seed alone (never on its pack). Drawing is setup, not a hot path: one generator per
 member is a Python loop by necessity (torch generators do not batch).
 """
 
@@ -14,53 +15,53 @@ import torch
 from .spec import ModelSpec
 
 
-def _nanda2023(spec: ModelSpec, g: torch.Generator) -> dict[str, torch.Tensor]:
+def _nanda2023(spec: ModelSpec, g: torch.Generator, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """Nanda et al. 2023's `transformers.py`: randn / sqrt(d_model) everywhere, W_U / sqrt(d_vocab).
 
     Drawn in the paper's shapes and order (W_E as [d_model, d_vocab], W_O as [d_model, H*d_head], ...)
     and transposed into TransformerLens orientation.
     """
     d, h, dh, m = spec.d_model, spec.n_heads, spec.d_head, spec.d_mlp
-    scale = 1 / math.sqrt(d)
+    scale = math.sqrt(d)  # the code divides by np.sqrt(d_model); dividing keeps its rounding
     out = {
-        "embed.W_E": (torch.randn(d, spec.d_vocab, generator=g, dtype=torch.float64) * scale).T,
-        "pos_embed.W_pos": torch.randn(spec.n_ctx, d, generator=g, dtype=torch.float64) * scale,
+        "embed.W_E": (torch.randn(d, spec.d_vocab, generator=g, dtype=dtype) / scale).T,
+        "pos_embed.W_pos": torch.randn(spec.n_ctx, d, generator=g, dtype=dtype) / scale,
     }
     for layer in range(spec.n_layers):
         pre = f"blocks.{layer}"
         for name in ("W_K", "W_Q", "W_V"):
-            out[f"{pre}.attn.{name}"] = (torch.randn(h, dh, d, generator=g, dtype=torch.float64) * scale).transpose(1, 2)
-        w_o = torch.randn(d, h * dh, generator=g, dtype=torch.float64) * scale  # [d_model, H*d_head]
+            out[f"{pre}.attn.{name}"] = (torch.randn(h, dh, d, generator=g, dtype=dtype) / scale).transpose(1, 2)
+        w_o = torch.randn(d, h * dh, generator=g, dtype=dtype) / scale  # [d_model, H*d_head]
         out[f"{pre}.attn.W_O"] = w_o.T.reshape(h, dh, d)
-        out[f"{pre}.mlp.W_in"] = (torch.randn(m, d, generator=g, dtype=torch.float64) * scale).T
-        out[f"{pre}.mlp.W_out"] = (torch.randn(d, m, generator=g, dtype=torch.float64) * scale).T
-    out["unembed.W_U"] = torch.randn(d, spec.d_vocab_out, generator=g, dtype=torch.float64) / math.sqrt(spec.d_vocab)
+        out[f"{pre}.mlp.W_in"] = (torch.randn(m, d, generator=g, dtype=dtype) / scale).T
+        out[f"{pre}.mlp.W_out"] = (torch.randn(d, m, generator=g, dtype=dtype) / scale).T
+    out["unembed.W_U"] = torch.randn(d, spec.d_vocab_out, generator=g, dtype=dtype) / math.sqrt(spec.d_vocab)
     return out
 
 
-def _transformer_lens(spec: ModelSpec, g: torch.Generator) -> dict[str, torch.Tensor]:
+def _transformer_lens(spec: ModelSpec, g: torch.Generator, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """TransformerLens's "gpt2" init: every W_ ~ N(0, initializer_range = 0.8 / sqrt(d_model)), biases 0."""
     std = 0.8 / math.sqrt(spec.d_model)
-    return {name: torch.randn(shape, generator=g, dtype=torch.float64) * std for name, shape in weight_shapes(spec).items()}
+    return {name: torch.randn(shape, generator=g, dtype=dtype) * std for name, shape in weight_shapes(spec).items()}
 
 
-def _torch_default(spec: ModelSpec, g: torch.Generator) -> dict[str, torch.Tensor]:
+def _torch_default(spec: ModelSpec, g: torch.Generator, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """openai/grok's model has no custom init: nn.Embedding N(0, 1); bias-free nn.Linear U(±1/sqrt(fan_in))."""
     out = {}
     for name, shape in weight_shapes(spec).items():
         if name == "embed.W_E":
-            out[name] = torch.randn(shape, generator=g, dtype=torch.float64)
+            out[name] = torch.randn(shape, generator=g, dtype=dtype)
         else:
             fan_in = shape[-2] * (shape[0] if name.endswith("W_O") else 1)  # W_O reads all heads' d_head
             bound = 1 / math.sqrt(fan_in)
-            out[name] = (torch.rand(shape, generator=g, dtype=torch.float64) * 2 - 1) * bound
+            out[name] = (torch.rand(shape, generator=g, dtype=dtype) * 2 - 1) * bound
     return out
 
 
-def _gromov(spec: ModelSpec, g: torch.Generator) -> dict[str, torch.Tensor]:
+def _gromov(spec: ModelSpec, g: torch.Generator, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """N(0, sqrt(0.25) / (2 d_mlp)^(1/3)) for every weight, as d-doshi/Grokking's `fcn` (Gromov 2023's MLP)."""
     std = math.sqrt(0.25) / (2 * spec.d_mlp) ** (1 / 3)
-    return {name: torch.randn(shape, generator=g, dtype=torch.float64) * std for name, shape in weight_shapes(spec).items()}
+    return {name: torch.randn(shape, generator=g, dtype=dtype) * std for name, shape in weight_shapes(spec).items()}
 
 
 _SCHEMES = {"nanda2023": _nanda2023, "transformer_lens": _transformer_lens, "torch_default": _torch_default, "gromov": _gromov}
@@ -110,8 +111,8 @@ def init_params(spec: ModelSpec, seeds: tuple[int, ...], dtype: torch.dtype) -> 
     members = []
     for seed in seeds:  # setup only; see the module docstring
         g = torch.Generator().manual_seed(seed)
-        members.append(scheme(spec, g))
-    params = {name: torch.stack([m[name] for m in members]).to(dtype) for name in weight_shapes(spec)}
+        members.append(scheme(spec, g, dtype))
+    params = {name: torch.stack([m[name] for m in members]) for name in weight_shapes(spec)}
     for name, (shape, value) in other_shapes(spec).items():
         params[name] = torch.full((len(seeds), *shape), value, dtype=dtype)
     return params

@@ -12,6 +12,8 @@ from typing import Iterable
 
 import torch
 
+from ..errors import CheckpointError, RunNotFoundError
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -33,7 +35,12 @@ class MetricsStore:
     def __init__(self, path: Path, *, readonly: bool = False):
         self.path = path
         if readonly:
-            self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            if not path.is_file():
+                raise RunNotFoundError(f"run: {path} does not exist yet (the run has not started training)")
+            self.conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+            version = self.schema_version()
+            if version != SCHEMA_VERSION:
+                raise CheckpointError(f"{path}: metrics schema version {version}, this grokscope reads {SCHEMA_VERSION}")
         else:
             self.conn = sqlite3.connect(path)
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -73,7 +80,12 @@ class MetricsStore:
         return steps, values
 
     def schema_version(self) -> int:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as err:
+            raise CheckpointError(f"{self.path}: not a grokscope metrics database ({err})") from None
+        if row is None:
+            raise CheckpointError(f"{self.path}: metrics database has no schema version")
         return int(row[0])
 
     def write_scalars(self, step: int, values: dict[str, torch.Tensor]) -> None:

@@ -32,12 +32,16 @@ def check_output_dir(out: Path) -> None:
 
 
 def _git_commit() -> str | None:
+    """The commit of grokscope's own checkout (an editable install), or None for an installed package."""
+    checkout = Path(__file__).resolve().parents[3]  # src/grokscope/store/run_dir.py -> the repository root
+    if not (checkout / ".git").exists() or not (checkout / "src" / "grokscope").is_dir():
+        return None
     try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True,
                                 text=True, timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
+    return (result.stdout.strip() or None) if result.returncode == 0 else None
 
 
 def provenance(device: torch.device, config: RunConfig) -> dict[str, Any]:
@@ -84,8 +88,12 @@ def read_config(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
     path = run_dir / CONFIG_FILE
     if not path.is_file():
         raise RunNotFoundError(f"run: {run_dir} holds no {CONFIG_FILE}; not a grokscope run directory")
-    document = json.loads(path.read_text(encoding="utf-8"))
-    return RunConfig.from_dict(document["config"]), document.get("provenance", {})
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        config = document["config"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise RunNotFoundError(f"run: {path} is not a grokscope config (unreadable or without 'config')") from None
+    return RunConfig.from_dict(config), document.get("provenance", {})
 
 
 def write_status(run_dir: Path, **status: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -55,19 +54,15 @@ class BatchSampler:
 
     def __init__(self, data: RunData, seeds: tuple[int, ...], batch_size: int | None):
         self.data = data
-        self.seeds = torch.tensor(seeds, dtype=torch.int64, device=data.inputs.device)
-        n_train = data.n_train.cpu()
+        device = data.inputs.device
+        self.seeds = torch.tensor(seeds, dtype=torch.int64, device=device)
+        n_train = data.n_train  # [E]
         self.full_batch = batch_size is None
-        if self.full_batch:
-            self.batch = n_train.clone()
-            width = int(n_train.max())
-        else:
-            self.batch = torch.minimum(torch.full_like(n_train, batch_size), (n_train + 1) // 2)
-            width = int(self.batch.max())
-        self.steps_per_epoch = [math.ceil(int(n) / int(b)) for n, b in zip(n_train, self.batch)]
-        self.columns = torch.arange(width, device=data.inputs.device)
+        self.batch = n_train.clone() if self.full_batch else torch.minimum(torch.full_like(n_train, batch_size), (n_train + 1) // 2)
+        self.steps_per_epoch = -(-n_train // self.batch)  # [E] ceil
+        self.columns = torch.arange(int(self.batch.max()), device=device)
         self._orders: torch.Tensor | None = None
-        self._epochs: tuple[int, ...] | None = None
+        self._epochs: torch.Tensor | None = None
         if self.full_batch:
             self._orders = self._train_first(torch.zeros_like(data.train_mask, dtype=torch.int64))
 
@@ -78,17 +73,15 @@ class BatchSampler:
 
     def batch_at(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Row indices [E, B] and weights [E, B] (1/batch_e on real rows, 0 on padding) of step's batch."""
-        counts = self.batch.to(self.columns.device)
+        counts = self.batch
         if self.full_batch:
             offsets = torch.zeros_like(counts)
         else:
-            epochs = tuple(step // spe for spe in self.steps_per_epoch)
-            if epochs != self._epochs:  # reshuffle only when some member starts an epoch
-                streams = torch.tensor(epochs, dtype=torch.int64, device=self.seeds.device) + EPOCH_STREAM_BASE
-                keys = random_keys(self.seeds, streams, self.data.train_mask.shape[1])  # [E, N]
+            epochs = step // self.steps_per_epoch  # [E]
+            if self._epochs is None or not torch.equal(epochs, self._epochs):  # reshuffle when some member starts an epoch
+                keys = random_keys(self.seeds, epochs + EPOCH_STREAM_BASE, self.data.train_mask.shape[1])  # [E, N]
                 self._orders, self._epochs = self._train_first(keys), epochs
-            offsets = torch.tensor([(step % spe) * int(b) for spe, b in zip(self.steps_per_epoch, self.batch)],
-                                   device=counts.device)
+            offsets = (step % self.steps_per_epoch) * self.batch  # [E]
             counts = torch.minimum(counts, self.data.n_train - offsets)  # the epoch's last batch may be short
         assert self._orders is not None
         positions = offsets[:, None] + self.columns[None, :]  # [E, B]

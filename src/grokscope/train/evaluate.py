@@ -16,8 +16,8 @@ EVAL_BYTES = 1 << 28  # activations per chunk of members: bounds evaluation memo
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """[E] mean of values [E, N] over mask [E, N]."""
-    return (values * mask).sum(1) / mask.sum(1).clamp(min=1)
+    """[E] mean of values [E, N] over mask [E, N] (an infinite value outside the mask stays outside)."""
+    return torch.where(mask, values, torch.zeros_like(values)).sum(1) / mask.sum(1).clamp(min=1)
 
 
 class Evaluator:

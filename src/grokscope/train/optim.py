@@ -1,7 +1,8 @@
 """AdamW with per-member learning rate and weight decay (Loshchilov & Hutter 2019, decoupled decay).
 
 The update is torch.optim.AdamW's, written once for [E, ...] tensors with lr and wd as [E] vectors,
-so member e follows exactly the trajectory torch's AdamW gives a lone model (tested).
+so member e follows the trajectory torch's AdamW gives a lone model: to 1e-12 in float64 (tested);
+in float32 the two differ by rounding (~1e-7 after 50 steps), as lr enters as a tensor, not a scalar.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from ..instruments.retro import record_retrospective
 from ..store.checkpoints import load_resume, save_resume, save_weights
 from ..store.metrics import MetricsStore
 from ..store.run_dir import write_status
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from .data import BatchSampler, RunData
 from .evaluate import Evaluator
 from .loss import per_example_loss
@@ -41,13 +41,20 @@ class TrainState:
     """The trainer's state beyond weights and moments, saved in the resume checkpoint."""
 
     step: int = 0
-    active: list[bool] = field(default_factory=list)
-    all_generalized_at: int | None = None
+    diverged_at: list[int | None] = field(default_factory=list)  # per member: the evaluation that froze it
+    all_generalized_at: int | None = None  # since when every member has held the threshold
+
+    @property
+    def active(self) -> list[bool]:
+        return [d is None for d in self.diverged_at]
 
 
 def resolve_device(name: str) -> torch.device:
+    """The torch device for a config's `device` field ("auto": CUDA when available)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device: cuda was asked for but torch sees no CUDA device; use cpu or auto")
     return torch.device(name)
 
 
@@ -72,15 +79,16 @@ class Trainer:
         as_tensor = lambda values: torch.tensor(values, dtype=getattr(torch, config.param_dtype), device=device)
         self.optimizer = MemberAdamW(self.model.trainable(), lr=as_tensor(config.lrs), wd=as_tensor(config.wds),
                                      betas=(config.beta1, config.beta2), eps=config.eps)
-        self.state = TrainState(active=[True] * config.n_members)
+        self.state = TrainState(diverged_at=[None] * config.n_members)
         self.checkpoint_at = checkpoint_steps(config.max_steps, config.checkpoints)
         self.evaluator = Evaluator(config, self.data, device)
-        self.eval_at = eval_steps(config.max_steps, eval_every=config.eval_every, log_points=config.eval_log_points)
+        # Every checkpoint is evaluated too, so its weights and its metrics line up.
+        self.eval_at = eval_steps(config.max_steps, eval_every=config.eval_every, log_points=config.eval_log_points) | self.checkpoint_at
 
     # resume
     def _save_resume(self) -> None:
         tensors = {f"param/{n}": t for n, t in self.model.params.items()} | self.optimizer.state_tensors()
-        state = {"step": self.state.step, "active": self.state.active,
+        state = {"step": self.state.step, "diverged_at": self.state.diverged_at,
                  "all_generalized_at": self.state.all_generalized_at, "optimizer_steps": self.optimizer.step_count}
         save_resume(self.run_dir, tensors, state)
 
@@ -99,7 +107,7 @@ class Trainer:
             self.optimizer.load_state_tensors({k: v.to(self.device) for k, v in tensors.items()}, state["optimizer_steps"])
         except KeyError as err:
             raise CheckpointError(f"{self.run_dir / 'resume.safetensors'}: optimizer state {err} missing") from None
-        self.state = TrainState(step=state["step"], active=state["active"], all_generalized_at=state["all_generalized_at"])
+        self.state = TrainState(step=state["step"], diverged_at=state["diverged_at"], all_generalized_at=state["all_generalized_at"])
 
     # one step
     def train_step(self, step: int, active: torch.Tensor | None) -> None:
@@ -114,18 +122,22 @@ class Trainer:
             param.grad = None
 
     def _record(self, metrics: MetricsStore, step: int) -> dict[str, torch.Tensor]:
+        """Evaluate, freeze members whose loss stopped being finite, write the rows, update the stop rule."""
         values, vectors = self.evaluator(self.model)
-        finite = torch.isfinite(values[names.TRAIN_LOSS]).cpu().tolist()
-        newly_diverged = [a and not f for a, f in zip(self.state.active, finite)]
-        self.state.active = [a and f for a, f in zip(self.state.active, finite)]
-        values[names.DIVERGED] = torch.tensor([float(d) for d in newly_diverged])
+        diverged_at = torch.tensor([-1 if d is None else d for d in self.state.diverged_at])  # [E], -1: active
+        newly = (diverged_at < 0) & ~torch.isfinite(values[names.TRAIN_LOSS].cpu())
+        diverged_at = torch.where(newly, step, diverged_at)
+        self.state.diverged_at = [None if d < 0 else d for d in diverged_at.tolist()]
+        # Rewritten identically when a resumed run evaluates this step again.
+        values[names.DIVERGED] = (diverged_at == step).double()
         values[names.LR] = self.optimizer.lr.cpu() * warmup_scale(step, self.config.warmup_steps)
         metrics.write_scalars(step, values)
         if vectors:
             metrics.write_vectors(step, vectors)
-        acc = values[names.TEST_ACC].cpu()
-        done = [not a or float(v) >= self.config.generalize_acc for a, v in zip(self.state.active, acc)]
-        if all(done) and self.state.all_generalized_at is None:
+        held = (diverged_at >= 0) | (values[names.TEST_ACC].cpu() >= self.config.generalize_acc)  # [E]
+        if not bool(held.all()):
+            self.state.all_generalized_at = None  # generalization has to hold through the patience window
+        elif self.state.all_generalized_at is None:
             self.state.all_generalized_at = step
         return values
 

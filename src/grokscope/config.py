@@ -135,6 +135,7 @@ class RunConfig:
     # device
     device: str = "auto"
     tf32: bool = False
+    cuda_graph: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.task, str):
@@ -143,7 +144,7 @@ class RunConfig:
         object.__setattr__(self, "task", op.name)
         _integer("p", self.p, 2)
         check_modulus(op, self.p)
-        for name in ("symmetric_split", "train_biases", "tf32", "instruments"):
+        for name in ("symmetric_split", "train_biases", "tf32", "cuda_graph", "instruments"):
             _boolean(name, getattr(self, name))
         if self.use_biases is not None:
             _boolean("use_biases", self.use_biases)

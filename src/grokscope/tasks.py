@@ -171,12 +171,16 @@ class TaskTable:
     def eos_token(self) -> int:
         return self.n_elements + 2
 
-    def mirror_index(self) -> torch.Tensor:
-        """[N] int64: the row holding (b, a) for each row (a, b); -1 where the mirror is not in the table."""
+    def row_index(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The table rows holding the pairs (a, b) (int64 tensors of one shape); -1 where a pair is not in the table."""
         size = self.n_elements
         row_of = torch.full((size * size,), -1, dtype=torch.int64)
         row_of[self.a * size + self.b] = torch.arange(self.n_pairs)
-        return row_of[self.b * size + self.a]
+        return row_of[a * size + b]
+
+    def mirror_index(self) -> torch.Tensor:
+        """[N] int64: the row holding (b, a) for each row (a, b); -1 where the mirror is not in the table."""
+        return self.row_index(self.b, self.a)
 
 
 def build_table(task: str, p: int) -> TaskTable:

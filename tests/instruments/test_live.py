@@ -21,7 +21,7 @@ def test_measures_logged_for_additive_tasks(tmp_path):
 
 
 def test_other_tasks_skip_fourier_measures_with_a_note(tmp_path):
-    run = train(tiny_config(task="x/y", p=13), tmp_path)
+    run = train(tiny_config(task="x^2+y^2", p=13), tmp_path)
     with run.metrics() as store:
         assert names.WEIGHT_NORM_SQ in store.names() and names.GINI_EMBED not in store.names()
         assert "skipped" in store.meta("instrument_note")

@@ -30,17 +30,26 @@ class MemberAdamW:
         self.lr, self.wd = lr, wd
         self.beta1, self.beta2 = betas
         self.eps = eps
-        self.step_count = 0
+        # A device tensor, not a Python int, so that a captured CUDA graph advances it on replay.
+        self.step_t = torch.zeros((), dtype=torch.float64, device=lr.device)
         self.exp_avg = {name: torch.zeros_like(p) for name, p in params.items()}
         self.exp_avg_sq = {name: torch.zeros_like(p) for name, p in params.items()}
 
+    @property
+    def step_count(self) -> int:
+        return int(self.step_t.item())
+
     @torch.no_grad()
-    def step(self, lr_scale: float, active: torch.Tensor | None = None) -> None:
-        """One update with learning rate lr * lr_scale; members where `active` [E] is False stay frozen."""
-        self.step_count += 1
+    def step(self, lr_scale: float | torch.Tensor, active: torch.Tensor | None = None) -> None:
+        """One update with learning rate lr * lr_scale; members where `active` [E] is False stay frozen.
+
+        Every quantity that changes from step to step is a device tensor (lr_scale may be a 0-dim
+        one), so the update can be captured in a CUDA graph and replayed.
+        """
+        self.step_t += 1
         lr = self.lr * lr_scale  # [E]
-        bias_correction1 = 1 - self.beta1**self.step_count
-        bias_correction2_sqrt = (1 - self.beta2**self.step_count) ** 0.5
+        bias_correction1 = 1 - torch.pow(self.beta1, self.step_t)  # 0-dim: keeps the parameters' dtype
+        bias_correction2_sqrt = (1 - torch.pow(self.beta2, self.step_t)).sqrt()
         for name, param in self.params.items():
             grad = param.grad
             if grad is None:
@@ -67,7 +76,7 @@ class MemberAdamW:
         for name in self.params:
             self.exp_avg[name].copy_(tensors[f"exp_avg/{name}"])
             self.exp_avg_sq[name].copy_(tensors[f"exp_avg_sq/{name}"])
-        self.step_count = step_count
+        self.step_t.fill_(step_count)
 
 
 def warmup_scale(step: int, warmup_steps: int) -> float:

@@ -18,6 +18,7 @@ from ..store.metrics import MetricsStore
 from ..store.run_dir import write_status
 from ..errors import CheckpointError, ConfigError
 from .data import BatchSampler, RunData
+from .cuda_graph import GraphedStep
 from .evaluate import Evaluator
 from .loss import per_example_loss
 from .optim import MemberAdamW, warmup_scale
@@ -81,6 +82,7 @@ class Trainer:
                                      betas=(config.beta1, config.beta2), eps=config.eps)
         self.state = TrainState(diverged_at=[None] * config.n_members)
         self.checkpoint_at = checkpoint_steps(config.max_steps, config.checkpoints)
+        self.graphed = GraphedStep(self) if device.type == "cuda" and config.cuda_graph else None
         self.evaluator = Evaluator(config, self.data, device)
         # Every checkpoint is evaluated too, so its weights and its metrics line up.
         self.eval_at = eval_steps(config.max_steps, eval_every=config.eval_every, log_points=config.eval_log_points) | self.checkpoint_at
@@ -112,12 +114,20 @@ class Trainer:
     # one step
     def train_step(self, step: int, active: torch.Tensor | None) -> None:
         """One update on step's batch; members where `active` [E] is False stay frozen (None: all train)."""
+        if self.graphed is not None:
+            self.graphed(step, active)
+            return
         rows, weights = self.sampler.batch_at(step)  # [E, B], [E, B]
+        self.update(rows, weights, warmup_scale(step, self.config.warmup_steps), active)
+
+    def update(self, rows: torch.Tensor, weights: torch.Tensor, lr_scale: float | torch.Tensor,
+               active: torch.Tensor | None) -> None:
+        """Forward, loss, backward and AdamW on a batch: rows [E, B] into the pair table, weights [E, B]."""
         logits = self.model.logits(self.data.inputs[rows])  # [E, B, n_out, d_vocab_out]
         loss = per_example_loss(logits, self.data.targets[rows], loss_dtype=self.loss_dtype)
         # Members are independent: the gradient of the sum gives each member its own mean loss's gradient.
         (loss * weights.to(loss.dtype)).sum().backward()
-        self.optimizer.step(warmup_scale(step, self.config.warmup_steps), active)
+        self.optimizer.step(lr_scale, active)
         for param in self.optimizer.params.values():
             param.grad = None
 

@@ -109,3 +109,14 @@ def test_show_reads_runs_with_odd_names_and_refuses_broken_ones(tmp_path):
     (tmp_path / "broken" / "config.json").write_text("{not json")
     broken = runner.invoke(cli.app, ["show", str(tmp_path / "broken")])
     assert broken.exit_code == 1 and broken.stderr.startswith("error: run:")
+
+
+def test_analyze_prints_a_report_and_json(tmp_path):
+    result = runner.invoke(cli.app, ["train", "--preset", "tiny", "--max-steps", "30", "--out", str(tmp_path)])
+    run_dir = result.stdout.strip().splitlines()[-1]
+    text = runner.invoke(cli.app, ["analyze", run_dir])
+    assert text.exit_code == 0 and "key frequencies" in text.stdout and "verdict" in text.stdout
+    report = json.loads(runner.invoke(cli.app, ["analyze", run_dir, "--json", "--step", "0"]).stdout)
+    assert report["step"] == 0 and report["n"] == 31 and report["chance_loss"] == pytest.approx(3.434, abs=1e-3)
+    assert runner.invoke(cli.app, ["analyze", run_dir, "--member", "3"]).exit_code == 2
+    assert runner.invoke(cli.app, ["analyze", run_dir, "--step", "7"]).exit_code == 1

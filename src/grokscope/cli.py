@@ -158,6 +158,25 @@ def show(run: Annotated[Path, typer.Argument(help="A run directory.")],
 
 
 @app.command()
+def analyze(run: Annotated[Path, typer.Argument(help="A run directory.")],
+            step: Annotated[Optional[int], typer.Option(help="Checkpoint step (default: the last).")] = None,
+            member: Annotated[int, typer.Option(help="Ensemble member.")] = 0,
+            as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False) -> None:
+    """The mechanistic report of a checkpoint: key frequencies, clock, neuron clusters, logit fit, ablations."""
+    from .instruments.mechanism import summary_lines
+
+    try:
+        report = api.load(run).analyze(step, member)
+    except GrokscopeError as error:
+        _fail(error)
+    if as_json:
+        out.print(json.dumps(report.to_dict()))
+    else:
+        for line in summary_lines(report):
+            out.print(escape(line))
+
+
+@app.command()
 def tasks() -> None:
     """List the operations of the registry."""
     from rich.table import Table

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
 from .config import RunConfig
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError
 from .models import Ensemble
 from .store import metric_names as names
 from .store.checkpoints import checkpoint_path, load_weights, weight_steps
 from .store.metrics import MetricsStore
 from .store.run_dir import RunLock, check_output_dir, new_run_dir, read_config, read_status, write_config
 from .train import Progress, Trainer, resolve_device
+
+if TYPE_CHECKING:
+    from .instruments.mechanism import MechanismReport
 
 
 def first_step_reaching(steps: list[int], values: list[float | None], threshold: float) -> int | None:
@@ -62,6 +65,20 @@ class Run:
                     raise CheckpointError(f"{path}: parameter {name} missing or of another shape")
                 tensor.copy_(params[name])
         return model
+
+    def analyze(self, step: int | None = None, member: int = 0) -> "MechanismReport":
+        """The mechanistic report of one member at one checkpoint (the last by default)."""
+        from .instruments.mechanism import analyze_member
+        from .train.data import RunData
+
+        if not 0 <= member < self.config.n_members:
+            raise ConfigError(f"member: must be in 0..{self.config.n_members - 1}, got {member}")
+        model = self.model(step)
+        step = self.checkpoint_steps()[-1] if step is None else step
+        single = self.config.replace(seeds=(self.config.seeds[member],), frac=self.config.fracs[member],
+                                     lr=self.config.lrs[member], wd=self.config.wds[member])
+        data = RunData.build(single, torch.device("cpu"))
+        return analyze_member(model.members(slice(member, member + 1)), data, member=member, step=step)
 
     def summary(self, threshold: float | None = None) -> dict[str, Any]:
         """What `grokscope show --json` prints: config, evaluated steps, and per member the steps to

@@ -71,3 +71,17 @@ def test_measures_see_the_circuit_before_the_test_loss(demo_run):
     plateau = [excluded[i] for i in late if steps[i] < first_test]
     assert max(plateau) > plateau[0] + 1.0  # rises after memorization, while the test loss is still high
     assert gini_embed[0][-1] > 2 * gini_embed[0][0]  # the embedding becomes sparse in frequency
+
+
+@pytest.mark.slow
+def test_mechanistic_report_verifies_the_clock(demo_run):
+    report = demo_run.analyze()
+    assert 1 <= len(report.key_frequencies) <= 6
+    assert report.key_frequencies_clustered == report.key_frequencies
+    assert all(f.clock_angle_fit > 0.9 for f in report.frequencies)  # residues sit at angle w_k a on each clock
+    assert report.neurons_clustered_fraction > 0.5
+    assert report.logit_fit_explained_variance > 0.8
+    assert report.loss_key_frequencies_only < 0.1  # keeping only the clock keeps the loss low
+    assert report.loss_key_frequencies_removed > 0.8 * report.chance_loss  # removing it destroys the predictions
+    early = demo_run.analyze(step=demo_run.checkpoint_steps()[1])
+    assert early.neurons_clustered_fraction < 0.1 and early.logit_fit_explained_variance < report.logit_fit_explained_variance

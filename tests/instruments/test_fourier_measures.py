@@ -95,3 +95,11 @@ def test_neuron_clustering_finds_each_neurons_frequency():
     assert (fve > 0.999).all()
     key = key_frequencies_from_neurons(best, fve, n)
     assert key[0].nonzero().flatten().add(1).tolist() == [2, 4]
+
+
+def test_logit_fit_of_a_clock_is_complete():
+    from grokscope.instruments.mechanism import _logit_fit
+
+    logits = _clock_logits(13, [2, 5])[0] + 0.7  # a constant offset is centered away
+    assert _logit_fit(logits, [2, 5], 13) == pytest.approx(1.0)
+    assert _logit_fit(logits, [2], 13) == pytest.approx(0.5)

@@ -22,14 +22,20 @@ from .measures import excluded_loss, restricted_loss
 MEMBERS_PER_CHUNK = 4  # neuron activations of every pair are [E, n, n, d_mlp]: bound the memory
 
 
-def neuron_grid(model: Ensemble, inputs: torch.Tensor, grid: AdditiveGrid) -> torch.Tensor:
-    """[E, n, n, d_mlp] activations of the last MLP's neurons at the readout position, on the additive grid."""
-    _, cache = model.run_with_cache(inputs[grid.order])
-    last = f"blocks.{model.spec.n_layers - 1}.mlp.hook_post" if model.spec.arch != "mlp" else "mlp.hook_post"
+def neurons_on_grid(cache: dict[str, torch.Tensor], spec, n: int) -> torch.Tensor:
+    """[E, n, n, d_mlp] the last MLP's neuron activations at the readout position, from a cache of a
+    forward pass over the grid's pairs in grid order."""
+    last = f"blocks.{spec.n_layers - 1}.mlp.hook_post" if spec.arch != "mlp" else "mlp.hook_post"
     post = cache[last]
     if post.dim() == 4:  # [E, N, pos, d_mlp]: the position read out
-        post = post[:, :, model.spec.readout[-1]]
-    return post.reshape(post.shape[0], grid.n, grid.n, -1)
+        post = post[:, :, spec.readout[-1]]
+    return post.reshape(post.shape[0], n, n, -1)
+
+
+def neuron_grid(model: Ensemble, inputs: torch.Tensor, grid: AdditiveGrid) -> torch.Tensor:
+    """[E, n, n, d_mlp] neuron activations of the last MLP on the additive grid (one cached forward pass)."""
+    _, cache = model.run_with_cache(inputs[grid.order])
+    return neurons_on_grid(cache, model.spec, grid.n)
 
 
 @torch.no_grad()

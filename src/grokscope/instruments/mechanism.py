@@ -1,0 +1,153 @@
+"""The mechanistic report: which algorithm a trained checkpoint uses, verified (Nanda et al. 2023, §4).
+
+For one member of one checkpoint: the key frequencies (from neuron clusters, the paper's rule), the
+embedding on each key frequency's (cos, sin) plane (the "clock"), neurons grouped by frequency, the
+attention from `=` to the operands, the fit of the logits to Σ_k α_k cos(w_k(a+b−c)) and two
+ablations: keep only the key frequencies' components (loss stays low if the algorithm is the clock)
+and remove them (loss goes to chance).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+
+from ..models import Ensemble
+from ..train.data import RunData
+from .fourier import fourier_basis, frequency_norms, key_frequencies_from_norms, neuron_frequency_fve
+from ..errors import ConfigError
+from .grid import additive_grid, skip_note
+from .measures import excluded_loss, restricted_loss
+from .retro import neurons_on_grid
+
+CLUSTERED_FVE = 0.85  # a neuron "belongs" to a frequency explaining this much of its variance (Nanda et al.)
+
+
+@dataclass
+class FrequencyFinding:
+    frequency: int
+    neurons: int  # neurons whose best frequency this is, with FVE above CLUSTERED_FVE
+    embedding_share: float  # fraction of W_E's (element rows) squared norm on this frequency
+    clock: list[list[float]]  # [n][2] the embedding of each residue on the (cos, sin) plane
+    clock_angle_fit: float  # |mean of exp(i(angle_a - w_k a))|: 1 when residues sit at angle w_k·a (up to a rotation)
+
+
+@dataclass
+class MechanismReport:
+    step: int
+    member: int
+    n: int
+    key_frequencies: list[int]  # every neuron's best frequency (the paper code's rule; the ablations use it)
+    key_frequencies_clustered: list[int]  # frequencies with at least one neuron of FVE > 0.85 (the paper's text)
+    key_frequencies_max4: list[int]  # W_E norms above max/4 (the TransformerLens demo)
+    frequencies: list[FrequencyFinding]
+    neurons_clustered_fraction: float  # neurons with FVE > 0.85 for their best frequency
+    attention_to_operands: list[float]  # per head: attention from `=` to a and b together (1-layer models)
+    logit_fit_explained_variance: float  # of the doubly centered logits by Σ_k α_k cos(w_k(a+b−c))
+    loss: float  # full loss on all pairs
+    loss_key_frequencies_only: float  # restricted loss (all pairs)
+    loss_key_frequencies_removed: float  # key components removed, all pairs
+    chance_loss: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _clock(w_e: torch.Tensor, k: int, n: int) -> tuple[torch.Tensor, float]:
+    """[n, 2] coordinates of each residue's embedding on frequency k's plane, and the angle fit."""
+    basis = fourier_basis(n, dtype=w_e.dtype, device=w_e.device)
+    plane = basis[[2 * k - 1, 2 * k] if 2 * k != n else [2 * k - 1, 2 * k - 1]]  # [2, n]
+    directions = plane @ w_e  # [2, d]: W_E's cos_k and sin_k components
+    directions = directions / directions.norm(dim=1, keepdim=True).clamp(min=1e-30)
+    coords = w_e @ directions.T  # [n, 2]
+    coords = coords - coords.mean(0)
+    angle = torch.atan2(coords[:, 1], coords[:, 0])
+    expected = 2 * math.pi * k * torch.arange(n, dtype=w_e.dtype, device=w_e.device) / n
+    phase = torch.polar(torch.ones_like(angle), angle - expected)
+    phase_reversed = torch.polar(torch.ones_like(angle), angle + expected)  # a clock may run backwards
+    fit = max(phase.mean().abs().item(), phase_reversed.mean().abs().item())
+    return coords, fit
+
+
+def _logit_fit(logits: torch.Tensor, key: list[int], n: int) -> float:
+    """Explained variance of doubly centered logits [n, n, n] by Σ_k α_k cos(w_k(a+b−c)), least squares."""
+    centered = logits - logits.mean(-1, keepdim=True)  # per input pair: softmax ignores it
+    centered = centered - centered.mean(dim=(0, 1), keepdim=True)  # per output class
+    a = torch.arange(n, dtype=logits.dtype, device=logits.device)
+    total = a[:, None, None] + a[None, :, None] - a[None, None, :]
+    residual = centered.clone()
+    for k in key:  # cos(w_k(a+b−c)) for distinct k are orthogonal: fit one at a time
+        wave = torch.cos(2 * math.pi * k * total / n)
+        residual -= (residual * wave).sum() / wave.pow(2).sum() * wave
+    return 1 - residual.pow(2).sum().item() / centered.pow(2).sum().clamp(min=1e-30).item()
+
+
+@torch.no_grad()
+def analyze_member(model: Ensemble, data: RunData, *, member: int, step: int) -> MechanismReport:
+    """The mechanistic report of one member (model holds that member alone, E = 1)."""
+    grid = additive_grid(data.table)
+    if grid is None:
+        raise ConfigError(f"task: {skip_note(data.table)}")
+    grid = grid.to(data.inputs.device)
+    n = grid.n
+    logits_full, cache = model.run_with_cache(data.inputs[grid.order])
+    answer = logits_full[:, :, -1][:, :, grid.classes].double().reshape(1, n, n, n)
+    best, fve = neuron_frequency_fve(neurons_on_grid(cache, model.spec, n).double())
+    counts = torch.bincount(best[0][fve[0] > CLUSTERED_FVE], minlength=n // 2 + 1)
+    key = sorted(set(best[0].tolist()))  # the paper code's rule: every neuron's best frequency
+    key_mask = torch.zeros(1, n // 2, dtype=torch.bool, device=answer.device)
+    key_mask[0, [k - 1 for k in key]] = True
+    w_e = model.params["embed.W_E"][0, grid.classes].double()  # [n, d_model]
+    norms = frequency_norms(w_e[None])[0]
+    share = norms.pow(2) / w_e.pow(2).sum()
+    frequencies = []
+    for k in key:
+        coords, fit = _clock(w_e, k, n)
+        frequencies.append(FrequencyFinding(k, int(counts[k]), share[k - 1].item(), coords.tolist(), fit))
+    attention = []
+    pattern = cache.get("blocks.0.attn.hook_pattern")  # [1, N, n_heads, q_pos, k_pos]
+    if pattern is not None and model.spec.n_layers == 1:
+        readout = model.spec.readout[-1]
+        attention = pattern[0, :, :, readout, :readout].sum(-1).mean(0).tolist()
+    labels = grid.labels
+    everything = torch.ones(1, n, n, dtype=torch.bool, device=answer.device)
+    full = -answer.log_softmax(-1).gather(-1, labels[None, ..., None]).mean().item()
+    return MechanismReport(
+        step=step, member=member, n=n, key_frequencies=key,
+        key_frequencies_clustered=[k for k in key if counts[k] > 0],
+        key_frequencies_max4=(key_frequencies_from_norms(norms[None])[0].nonzero().flatten() + 1).tolist(),
+        frequencies=frequencies,
+        neurons_clustered_fraction=(fve[0] > CLUSTERED_FVE).double().mean().item(),
+        attention_to_operands=attention,
+        logit_fit_explained_variance=_logit_fit(answer[0], key, n),
+        loss=full,
+        loss_key_frequencies_only=restricted_loss(answer, labels, key_mask).item(),
+        loss_key_frequencies_removed=excluded_loss(answer, labels, key_mask, everything).item(),
+        chance_loss=math.log(n),
+    )
+
+
+def summary_lines(report: MechanismReport) -> list[str]:
+    """The report in words, for the terminal."""
+    lines = [
+        f"step {report.step}, member {report.member}: key frequencies {report.key_frequencies} (every neuron's "
+        f"best frequency); with a neuron of FVE > {CLUSTERED_FVE}: {report.key_frequencies_clustered}; "
+        f"W_E max/4 rule: {report.key_frequencies_max4}",
+    ]
+    for f in report.frequencies:
+        lines.append(f"  frequency {f.frequency}: {f.neurons} neurons (FVE > {CLUSTERED_FVE}), "
+                     f"{100 * f.embedding_share:.1f}% of the embedding, clock angle fit {f.clock_angle_fit:.2f}")
+    lines.append(f"neurons explained by one frequency (FVE > {CLUSTERED_FVE}): {100 * report.neurons_clustered_fraction:.0f}%")
+    if report.attention_to_operands:
+        heads = ", ".join(f"{a:.2f}" for a in report.attention_to_operands)
+        lines.append(f"attention from '=' to the operands, per head: {heads}")
+    lines.append(f"logits explained by sum_k a_k cos(w_k(a+b-c)): {100 * report.logit_fit_explained_variance:.1f}% of variance")
+    lines.append(f"loss {report.loss:.4f}; key frequencies only {report.loss_key_frequencies_only:.4f}; "
+                 f"key frequencies removed {report.loss_key_frequencies_removed:.3f} (chance {report.chance_loss:.3f})")
+    clock = (report.loss_key_frequencies_only < 0.1 and report.loss_key_frequencies_removed > 0.5 * report.chance_loss
+             and report.logit_fit_explained_variance > 0.5)
+    lines.append("verdict: the Fourier clock algorithm carries the predictions" if clock else
+                 "verdict: the Fourier clock algorithm does not (yet) carry the predictions")
+    return lines

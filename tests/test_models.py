@@ -114,3 +114,15 @@ def test_nanda_forward_matches_an_independent_implementation():
     expected = _reference_nanda_logits(model.member(0), inputs)
     torch.testing.assert_close(transformer_logits(model.params, model.spec, inputs)[0, :, 0], expected)
     torch.testing.assert_close(model.logits(inputs)[0, :, 0], expected)  # the fast path too
+
+
+def test_attention_rate_zero_is_uniform_attention_on_both_paths():
+    config = tiny_config(seeds=(0, 1), attention_rate=0.0)
+    model = Ensemble.create(config)
+    inputs, _ = _tokens(config)
+    logits, cache = model.run_with_cache(inputs)
+    pattern = cache["blocks.0.attn.hook_pattern"][:, :, :, 2]  # the `=` query
+    torch.testing.assert_close(pattern, torch.full_like(pattern, 1 / 3))
+    torch.testing.assert_close(model.logits(inputs), logits)
+    half = Ensemble.create(config.replace(attention_rate=0.5))
+    torch.testing.assert_close(half.logits(inputs), transformer_logits(half.params, half.spec, inputs))

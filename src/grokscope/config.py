@@ -111,6 +111,7 @@ class RunConfig:
     use_biases: bool | None = None
     train_biases: bool = True
     init: str | None = None
+    attention_rate: float = 1.0  # Zhong et al. 2023: 0 = constant (uniform) attention, 1 = ordinary
     # optimizer (AdamW with decoupled decay, Loshchilov & Hutter 2019)
     lr: float | tuple[float, ...] = 1e-3
     wd: float | tuple[float, ...] = 1.0
@@ -148,8 +149,10 @@ class RunConfig:
             _boolean(name, getattr(self, name))
         if self.use_biases is not None:
             _boolean("use_biases", self.use_biases)
-        for name in ("beta1", "beta2", "eps", "generalize_acc"):
+        for name in ("beta1", "beta2", "eps", "generalize_acc", "attention_rate"):
             _number(name, getattr(self, name))
+        if not 0 <= self.attention_rate <= 1:
+            raise ConfigError(f"attention_rate: must be in [0, 1], got {self.attention_rate}")
         seeds = self.seeds
         if not isinstance(seeds, (tuple, list)) or not seeds:
             raise ConfigError(f"seeds: must be a non-empty list of non-negative integers, got {seeds!r}")

@@ -20,6 +20,7 @@ from .fourier import fourier_basis, frequency_norms, key_frequencies_from_norms,
 from ..errors import ConfigError
 from .grid import additive_grid, skip_note
 from .measures import excluded_loss, restricted_loss
+from .clock_pizza import distance_irrelevance, gradient_symmetricity
 from .retro import neurons_on_grid
 
 CLUSTERED_FVE = 0.85  # a neuron "belongs" to a frequency explaining this much of its variance (Nanda et al.)
@@ -50,6 +51,8 @@ class MechanismReport:
     loss_key_frequencies_only: float  # restricted loss (all pairs)
     loss_key_frequencies_removed: float  # key components removed, all pairs
     chance_loss: float
+    gradient_symmetricity: float  # Zhong et al. 2023 Def. 4.1: near 1 for the pizza, lower for the clock
+    distance_irrelevance: float  # Zhong et al. 2023 Def. 4.2: near 1 for the clock, below 0.4 for the pizza
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -126,6 +129,8 @@ def analyze_member(model: Ensemble, data: RunData, *, member: int, step: int) ->
         loss_key_frequencies_only=restricted_loss(answer, labels, key_mask).item(),
         loss_key_frequencies_removed=excluded_loss(answer, labels, key_mask, everything).item(),
         chance_loss=math.log(n),
+        gradient_symmetricity=gradient_symmetricity(model, data.inputs, grid).item(),
+        distance_irrelevance=distance_irrelevance(answer, labels).item(),
     )
 
 
@@ -146,6 +151,8 @@ def summary_lines(report: MechanismReport) -> list[str]:
     lines.append(f"logits explained by sum_k a_k cos(w_k(a+b-c)): {100 * report.logit_fit_explained_variance:.1f}% of variance")
     lines.append(f"loss {report.loss:.4f}; key frequencies only {report.loss_key_frequencies_only:.4f}; "
                  f"key frequencies removed {report.loss_key_frequencies_removed:.3f} (chance {report.chance_loss:.3f})")
+    lines.append(f"clock or pizza (Zhong et al. 2023): gradient symmetricity {report.gradient_symmetricity:.2f} "
+                 f"(pizza ~1), distance irrelevance {report.distance_irrelevance:.2f} (clock ~1, pizza < 0.4)")
     clock = (report.loss_key_frequencies_only < 0.1 and report.loss_key_frequencies_removed > 0.5 * report.chance_loss
              and report.logit_fit_explained_variance > 0.5)
     lines.append("verdict: the Fourier clock algorithm carries the predictions" if clock else

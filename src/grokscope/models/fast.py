@@ -102,6 +102,8 @@ def fast_last_logits(params: Params, spec: ModelSpec, a: torch.Tensor, b: torch.
         dim=-2,
     )  # [E, B, 3, n_heads]
     pattern = scores.softmax(dim=-2)  # [E, B, 3, n_heads]: position 2 attends to 0, 1, 2
+    if spec.attention_rate != 1.0:  # Zhong et al.'s attention rate; see forward.mix_uniform
+        pattern = spec.attention_rate * pattern + (1 - spec.attention_rate) / 3
     heads = torch.arange(n_heads, device=a.device)
     base = members * n_rows  # [E, 1]: member e's rows start there in the flattened table
     index = torch.cat(

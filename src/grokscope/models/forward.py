@@ -36,14 +36,23 @@ def sinusoidal_positions(n_ctx: int, d_model: int, dtype: torch.dtype, device: t
     return torch.where(i % 2 == 0, torch.sin(angle), torch.cos(angle)).to(dtype=dtype, device=device)
 
 
-def embed(params: Params, spec: ModelSpec, tokens: torch.Tensor, cache: Cache | None) -> torch.Tensor:
-    """[E, B, pos, d_model] token plus positional embedding; tokens [N, pos] shared or [E, B, pos]."""
+def token_embeddings(params: Params, tokens: torch.Tensor) -> torch.Tensor:
+    """[E, B, pos, d_model] rows of W_E for tokens [N, pos] shared by all members or [E, B, pos]."""
     w_e = params["embed.W_E"]  # [E, d_vocab, d_model]
     if tokens.dim() == 2:
-        x = w_e[:, tokens]  # [E, N, pos, d_model]
-    else:
-        members = torch.arange(w_e.shape[0], device=tokens.device)[:, None, None]
-        x = w_e[members, tokens]  # [E, B, pos, d_model]
+        return w_e[:, tokens]  # [E, N, pos, d_model]
+    members = torch.arange(w_e.shape[0], device=tokens.device)[:, None, None]
+    return w_e[members, tokens]  # [E, B, pos, d_model]
+
+
+def embed(params: Params, spec: ModelSpec, tokens: torch.Tensor, cache: Cache | None,
+          token_embed: torch.Tensor | None = None) -> torch.Tensor:
+    """[E, B, pos, d_model] token plus positional embedding; tokens [N, pos] shared or [E, B, pos].
+
+    token_embed, when given, replaces the W_E lookup (the clock-vs-pizza gradient diagnostic
+    differentiates the logits with respect to it).
+    """
+    x = token_embeddings(params, tokens) if token_embed is None else token_embed
     n_pos = tokens.shape[-1]
     if cache is not None:
         cache["hook_embed"] = x
@@ -82,6 +91,19 @@ def _add_bias(x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     return x + bias.reshape(bias.shape[0], *(1,) * (x.dim() - 2), bias.shape[-1])
 
 
+def mix_uniform(pattern: torch.Tensor, allowed: torch.Tensor, rate: float) -> torch.Tensor:
+    """rate * pattern + (1 - rate) * uniform attention over the allowed keys (allowed: [q_pos, k_pos] 0/1).
+
+    The attention rate of Zhong et al. 2023: rate 0 is their constant-attention transformer (which
+    tends to the pizza algorithm), rate 1 ordinary attention. Between the two, grokscope interpolates
+    the patterns linearly.
+    """
+    if rate == 1.0:
+        return pattern
+    uniform = allowed / allowed.sum(-1, keepdim=True)
+    return rate * pattern + (1 - rate) * uniform
+
+
 def attention(params: Params, spec: ModelSpec, layer: int, x: torch.Tensor, cache: Cache | None) -> torch.Tensor:
     """[E, B, pos, d_model] causal multi-head attention output (bias b_O included)."""
     pre = f"blocks.{layer}.attn"
@@ -95,7 +117,7 @@ def attention(params: Params, spec: ModelSpec, layer: int, x: torch.Tensor, cach
     n_pos = x.shape[2]
     causal = torch.ones(n_pos, n_pos, dtype=torch.bool, device=x.device).tril()
     scores = scores.masked_fill(~causal, float("-inf"))
-    pattern = scores.softmax(dim=-1)  # [E, B, n_heads, q_pos, k_pos]
+    pattern = mix_uniform(scores.softmax(dim=-1), causal.to(scores.dtype), spec.attention_rate)  # [E, B, n_heads, q_pos, k_pos]
     z = pattern @ v  # [E, B, n_heads, q_pos, d_head]
     out = torch.einsum("ebhpk,ehkd->ebpd", z, params[f"{pre}.W_O"])  # [E, B, pos, d_model]
     out = _add_bias(out, _bias(params, f"{pre}.b_O"))
@@ -123,12 +145,13 @@ def _residual(params: Params, spec: ModelSpec, x: torch.Tensor, sublayer_out: to
     return x
 
 
-def transformer_logits(params: Params, spec: ModelSpec, tokens: torch.Tensor, cache: Cache | None = None) -> torch.Tensor:
+def transformer_logits(params: Params, spec: ModelSpec, tokens: torch.Tensor, cache: Cache | None = None,
+                       token_embed: torch.Tensor | None = None) -> torch.Tensor:
     """[E, B, n_out, d_vocab_out] logits at the readout positions of a decoder-only transformer.
 
     Nanda et al. 2023 (no LayerNorm: x + attn, x + mlp) or openai/grok (post-LN: LN(x + attn), LN(x + mlp)).
     """
-    x = embed(params, spec, tokens, cache)
+    x = embed(params, spec, tokens, cache, token_embed)
     for layer in range(spec.n_layers):
         pre = f"blocks.{layer}"
         if cache is not None:
@@ -151,10 +174,11 @@ def transformer_logits(params: Params, spec: ModelSpec, tokens: torch.Tensor, ca
     return logits
 
 
-def mlp_logits(params: Params, spec: ModelSpec, tokens: torch.Tensor, cache: Cache | None = None) -> torch.Tensor:
+def mlp_logits(params: Params, spec: ModelSpec, tokens: torch.Tensor, cache: Cache | None = None,
+               token_embed: torch.Tensor | None = None) -> torch.Tensor:
     """[E, B, 1, d_vocab_out] logits of the 2-layer MLP on concatenated embeddings (Gromov 2023):
     act([W_E[a], W_E[b]] @ W_in + b_in) @ W_U, quadratic activation by default."""
-    x = embed(params, spec, tokens, cache)  # [E, B, 2, d_model]
+    x = embed(params, spec, tokens, cache, token_embed)  # [E, B, 2, d_model]
     post = mlp_neurons(params, spec, "", x.flatten(-2), cache)  # [E, B, d_mlp]
     logits = member_matmul(post, params["unembed.W_U"])[:, :, None]  # [E, B, 1, d_vocab_out]
     if cache is not None:

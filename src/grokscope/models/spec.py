@@ -32,6 +32,7 @@ class ModelSpec:
     positional: str
     init: str
     trainable_biases: tuple[str, ...]
+    attention_rate: float = 1.0
 
     @classmethod
     def from_config(cls, config: RunConfig) -> "ModelSpec":
@@ -63,4 +64,5 @@ class ModelSpec:
             positional=config.resolved("positional"),
             init=init,
             trainable_biases=trainable,
+            attention_rate=config.attention_rate,
         )

@@ -1,0 +1,58 @@
+"""Clock or pizza? The two diagnostics of Zhong, Liu, Tegmark, Andreas 2023 ("The Clock and the Pizza", §4).
+
+The clock (Nanda et al.'s algorithm) adds angles; the pizza averages the two embeddings' angles and
+reads the answer off the slice. Two tests tell them apart on an additive task:
+- gradient symmetricity (their Definition 4.1): the mean cosine similarity between the gradients of
+  a logit Q_abc with respect to the two input embeddings E_a and E_b, over 100 random triples
+  (a, b, c), c uniform (not the answer). The pizza depends on E_a + E_b and scores near 1; the clock
+  lower (0.99 vs 0.33 in their Table 1).
+- distance irrelevance (their Definition 4.2): arrange the correct-answer logits by (a+b, a−b); the
+  mean over differences of the standard deviation over sums, divided by the standard deviation of
+  all of them. The clock's correct logit ignores the difference and scores near 1; the pizza's
+  depends on it and scores low (0.85 vs 0.17 in their paper; pizza in [0, 0.4]).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..models import Ensemble
+from ..models.forward import mlp_logits, token_embeddings, transformer_logits
+from .grid import AdditiveGrid
+
+N_TRIPLES = 100  # the paper's |S|
+
+
+def gradient_symmetricity(model: Ensemble, inputs: torch.Tensor, grid: AdditiveGrid, *, seed: int = 0) -> torch.Tensor:
+    """[E] mean cos(∂Q_abc/∂E_a, ∂Q_abc/∂E_b) over N_TRIPLES triples drawn with `seed` (Zhong et al. 2023, Def. 4.1).
+
+    Args:
+        inputs: [N, pos] tokens of every table row; grid: the task's additive view (a, b are grid coordinates).
+    """
+    g = torch.Generator().manual_seed(seed)
+    a, b, c = torch.randint(0, grid.n, (3, N_TRIPLES), generator=g).to(inputs.device)
+    tokens = inputs[grid.order[a * grid.n + b]]  # [S, pos]
+    params = {name: t.detach() for name, t in model.params.items()}
+    forward = mlp_logits if model.spec.arch == "mlp" else transformer_logits
+    with torch.enable_grad():  # callers may sit in no_grad; this diagnostic is a gradient
+        embedded = token_embeddings(params, tokens).clone().requires_grad_(True)  # [E, S, pos, d_model]
+        logits = forward(params, model.spec, tokens, token_embed=embedded)[:, :, -1]  # [E, S, d_vocab_out]
+        chosen = logits.gather(-1, grid.classes[c].expand(logits.shape[0], -1)[..., None])  # [E, S, 1]
+        (grad,) = torch.autograd.grad(chosen.sum(), embedded)
+    return torch.nn.functional.cosine_similarity(grad[:, :, 0], grad[:, :, 1], dim=-1).mean(1)  # [E]
+
+
+def distance_irrelevance(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """[E] mean over d of std_s L[s, d] over std of all L, L[(a+b), (a−b)] the correct logit (Zhong et al. 2023, Def. 4.2).
+
+    Args:
+        logits: [E, n, n, n] answer logits on the additive grid; labels: [n, n].
+    """
+    n = logits.shape[1]
+    correct = logits.gather(-1, labels.expand(logits.shape[:-1])[..., None])[..., 0]  # [E, n, n]
+    i = torch.arange(n, device=logits.device)
+    sums, diffs = (i[:, None] + i[None, :]) % n, (i[:, None] - i[None, :]) % n
+    arranged = torch.empty_like(correct)
+    arranged[:, sums, diffs] = correct  # [E, sum, difference]
+    per_difference = arranged.double().std(dim=1, unbiased=False).mean(1)  # [E]
+    return per_difference / arranged.double().flatten(1).std(dim=1, unbiased=False).clamp(min=1e-30)

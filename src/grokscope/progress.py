@@ -66,11 +66,12 @@ def summary_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"{summary['path']}: {config['task']} mod {config['p']}, {summary['steps']} steps, "
                         f"threshold {summary['threshold']:.2f} ({summary['status'].get('state')})")
     mirror = any("steps_to_generalize_mirror" in m for m in summary["members"])
-    headers = ["member", "seed", "frac", "memorize", "generalize"] + (["gen. mirror"] if mirror else [])
+    headers = ["member", "seed", "frac", "memorize", "warning", "generalize"] + (["gen. mirror"] if mirror else [])
     headers += ["delay", "train acc", "test acc"] + (["mirror acc"] if mirror else [])
-    table = Table(*headers, title=table.title, caption="memorize / generalize: first step with accuracy >= threshold; acc: final")
+    table = Table(*headers, title=table.title, caption="memorize / generalize: first step with accuracy >= threshold; warning: early-warning step "
+                          "(training-side measures only, docs/instruments.md); acc: final")
     for m in summary["members"]:
-        row = [m["member"], m["seed"], m["frac"], m["steps_to_memorize"], m["steps_to_generalize"]]
+        row = [m["member"], m["seed"], m["frac"], m["steps_to_memorize"], m.get("early_warning_step"), m["steps_to_generalize"]]
         row += [m.get("steps_to_generalize_mirror")] if mirror else []
         row += [m["grokking_delay"], m["final_train_acc"], m["final_test_acc"]]
         row += [m.get("final_test_mirror_acc")] if mirror else []

@@ -11,6 +11,7 @@ import torch
 from .config import RunConfig
 from .errors import CheckpointError, ConfigError
 from .models import Ensemble
+from .instruments.phases import run_phases
 from .store import metric_names as names
 from .store.checkpoints import checkpoint_path, load_weights, weight_steps
 from .store.metrics import MetricsStore
@@ -86,11 +87,9 @@ class Run:
         them, and final accuracies (None where not reached). Commutative tasks add the same for the
         mirror-held-out accuracy, the honest generalization signal."""
         threshold = self.config.generalize_acc if threshold is None else threshold
-        store = self.metrics()
-        try:
+        with self.metrics() as store:
             series = {name: store.series(name) for name in (names.TRAIN_ACC, names.TEST_ACC, names.MIRROR_ACC, names.DIVERGED)}
-        finally:
-            store.close()
+            phases, warnings = run_phases(store, self.config.n_members)
         steps = series[names.TRAIN_ACC][0]
         members = []
         for e, seed in enumerate(self.config.seeds):
@@ -104,7 +103,13 @@ class Run:
                 "grokking_delay": None if memorize is None or generalize is None else generalize - memorize,
                 "final_train_acc": train[-1] if train else None, "final_test_acc": test[-1] if test else None,
                 "diverged": any(v for v in series[names.DIVERGED][1].get(e, []) if v),
+                "phases": phases[e].to_dict(),
+                "early_warning_step": warnings[e],
             }
+            for level in (0.5, 0.99):  # how long before the test curve the warning came (reporting only)
+                reached = first_step_reaching(steps, test, level)
+                lead = None if reached is None or warnings[e] is None else reached - warnings[e]
+                member[f"early_warning_lead_to_test_acc_{int(level * 100)}"] = lead
             mirror = series[names.MIRROR_ACC][1].get(e)
             if mirror is not None:
                 member["steps_to_generalize_mirror"] = first_step_reaching(steps, mirror, threshold)

@@ -85,3 +85,13 @@ def test_mechanistic_report_verifies_the_clock(demo_run):
     assert report.loss_key_frequencies_removed > 0.8 * report.chance_loss  # removing it destroys the predictions
     early = demo_run.analyze(step=demo_run.checkpoint_steps()[1])
     assert early.neurons_clustered_fraction < 0.1 and early.logit_fit_explained_variance < report.logit_fit_explained_variance
+
+
+@pytest.mark.slow
+def test_phases_are_ordered_and_the_warning_comes_first(demo_run):
+    member = demo_run.summary()["members"][0]
+    phases = member["phases"]
+    assert member["steps_to_memorize"] <= phases["memorization_end"] < phases["cleanup_start"] < phases["cleanup_end"]
+    assert member["early_warning_step"] == phases["cleanup_start"]
+    assert member["early_warning_step"] < member["steps_to_generalize"]
+    assert member["early_warning_lead_to_test_acc_99"] > 0

@@ -1,0 +1,85 @@
+"""Phases of a grokking run and an early warning, from training-side measures only.
+
+Nanda et al. 2023 (§5.2) split the canonical run into memorization (0–1.4k), circuit formation
+(1.4k–9.4k) and cleanup (9.4k–13k). The test curve cannot be an input here: the point is to see
+what it does not show. grokscope's rule (documented in docs/instruments.md) reads three training-side
+signals, per member:
+
+1. memorization ends where the total squared weight norm peaks, at or after the first evaluation
+   with training accuracy >= 99%: memorizing grows the weights; once the circuit starts to take the
+   load, weight decay shrinks them. (On the quickstart preset the peak coincides with the test-loss
+   peak; on nanda2023 seed 0 it was at step ~870, where the training accuracy hit 99% at 200.)
+2. cleanup starts at the first later evaluation whose W_E spectrum admits a live key-frequency set
+   (`fourier.live_key_frequencies`: at most 6 frequencies at least 10x the median squared norm):
+   the representation has become sparse in frequency, Nanda et al.'s signature of cleanup (Gini
+   rising). This is also the early warning: it uses nothing but the current weights.
+3. cleanup ends at the first later evaluation where the weight norm has made 90% of its fall from its
+   value at the start of cleanup to its lowest value in the run.
+
+A boundary that has not happened is None (a run still memorizing, or one that never generalizes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from ..store import metric_names as names
+from ..store.metrics import MetricsStore
+
+MEMORIZED_ACC = 0.99
+CLEANUP_DONE = 0.9
+
+
+@dataclass
+class Phases:
+    memorization_end: int | None
+    cleanup_start: int | None
+    cleanup_end: int | None
+
+    def to_dict(self) -> dict[str, int | None]:
+        return asdict(self)
+
+
+def _first_index(condition: torch.Tensor) -> torch.Tensor:
+    """[E] index of the first True along dim 1, or -1 where there is none."""
+    hit = condition.any(dim=1)
+    return torch.where(hit, condition.to(torch.int8).argmax(dim=1), torch.full_like(hit, -1, dtype=torch.long))
+
+
+def phase_indices(train_acc: torch.Tensor, weight_norm: torch.Tensor, n_key_live: torch.Tensor) -> torch.Tensor:
+    """[E, 3] evaluation indices of the three boundaries (-1: not reached), from [E, S] series on a shared step axis."""
+    positions = torch.arange(train_acc.shape[1], device=train_acc.device)[None, :].expand_as(train_acc)
+    memorized = _first_index(train_acc >= MEMORIZED_ACC)  # [E]
+    after_memorized = (positions >= memorized[:, None]) & (memorized[:, None] >= 0)
+    norm_peak = torch.where(after_memorized, weight_norm, torch.full_like(weight_norm, -torch.inf)).argmax(dim=1)
+    still_growing = norm_peak == train_acc.shape[1] - 1  # the peak is the last evaluation: not over yet
+    mem_end = torch.where((memorized >= 0) & ~still_growing, norm_peak, -1)
+    cleanup_start = _first_index((positions > mem_end[:, None]) & (mem_end[:, None] >= 0) & (n_key_live > 0))
+    start_norm = weight_norm.gather(1, cleanup_start.clamp(min=0)[:, None])  # [E, 1]
+    after_start = positions >= cleanup_start[:, None]
+    lowest = torch.where(after_start, weight_norm, torch.full_like(weight_norm, torch.inf)).min(dim=1, keepdim=True).values
+    fallen = weight_norm <= start_norm - CLEANUP_DONE * (start_norm - lowest)
+    cleanup_end = _first_index(after_start & (positions > cleanup_start[:, None]) & fallen & (cleanup_start[:, None] >= 0))
+    return torch.stack((mem_end, cleanup_start, cleanup_end), dim=1)
+
+
+def _series(store: MetricsStore, name: str, n_members: int) -> tuple[list[int], torch.Tensor]:
+    steps, by_member = store.series(name)
+    values = torch.tensor([[float("nan") if v is None else v for v in by_member.get(e, [None] * len(steps))]
+                           for e in range(n_members)], dtype=torch.float64)
+    return steps, values.nan_to_num(nan=0.0)
+
+
+def run_phases(store: MetricsStore, n_members: int) -> tuple[list[Phases], list[int | None]]:
+    """Per member: the phase boundaries (steps) and the early-warning step, from a run's metrics."""
+    steps, train_acc = _series(store, names.TRAIN_ACC, n_members)
+    _, weight_norm = _series(store, names.WEIGHT_NORM_SQ, n_members)
+    _, n_key = _series(store, names.N_KEY_FREQUENCIES_LIVE, n_members)
+    if not steps or weight_norm.shape[1] != train_acc.shape[1] or n_key.shape[1] != train_acc.shape[1]:
+        return [Phases(None, None, None) for _ in range(n_members)], [None] * n_members
+    indices = phase_indices(train_acc, weight_norm, n_key).tolist()
+    at = lambda i: None if i < 0 else steps[i]
+    phases = [Phases(at(m), at(c), at(e)) for m, c, e in indices]
+    return phases, [p.cleanup_start for p in phases]

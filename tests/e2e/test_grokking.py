@@ -95,3 +95,15 @@ def test_phases_are_ordered_and_the_warning_comes_first(demo_run):
     assert member["early_warning_step"] == phases["cleanup_start"]
     assert member["early_warning_step"] < member["steps_to_generalize"]
     assert member["early_warning_lead_to_test_acc_99"] > 0
+
+
+@pytest.mark.slow
+def test_early_warning_stays_silent_when_nothing_generalizes(tmp_path):
+    """Negative controls: no weight decay, and a training fraction below the threshold."""
+    from grokscope import get_preset, train
+
+    config = get_preset("tiny").replace(seeds=(7, 7), wd=(0.0, 1.0), frac=(0.8, 0.2), patience=1_500)
+    summary = train(config, tmp_path).summary()
+    for member in summary["members"]:
+        assert member["steps_to_generalize"] is None  # the controls really do not generalize
+        assert member["early_warning_step"] is None

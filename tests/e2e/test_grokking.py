@@ -59,6 +59,7 @@ def test_measures_see_the_circuit_before_the_test_loss(demo_run):
         eval_steps, test_loss = store.series(names.TEST_LOSS)
         _, train_acc = store.series(names.TRAIN_ACC)
         _, gini_embed = store.series(names.GINI_EMBED)
+        _, ideal = store.series(names.IDEAL_FORM_FVE)
     restricted, excluded = restricted[0], excluded[0]
     test_at = dict(zip(eval_steps, test_loss[0]))  # every checkpoint is an evaluation step
     assert 1 <= sum(keys[-1]) <= 6
@@ -71,6 +72,8 @@ def test_measures_see_the_circuit_before_the_test_loss(demo_run):
     plateau = [excluded[i] for i in late if steps[i] < first_test]
     assert max(plateau) > plateau[0] + 1.0  # rises after memorization, while the test loss is still high
     assert gini_embed[0][-1] > 2 * gini_embed[0][0]  # the embedding becomes sparse in frequency
+    at_memorization = ideal[0][late[0]]
+    assert ideal[0][-1] > 0.8 > at_memorization  # the logits take the ideal form Σ α_k cos(w_k(a+b−c))
 
 
 @pytest.mark.slow

@@ -97,9 +97,18 @@ def test_neuron_clustering_finds_each_neurons_frequency():
     assert key[0].nonzero().flatten().add(1).tolist() == [2, 4]
 
 
-def test_logit_fit_of_a_clock_is_complete():
-    from grokscope.instruments.mechanism import _logit_fit
+def test_ideal_form_fit_of_a_clock_is_complete():
+    from grokscope.instruments.measures import ideal_form_explained_variance
 
-    logits = _clock_logits(13, [2, 5])[0] + 0.7  # a constant offset is centered away
-    assert _logit_fit(logits, [2, 5], 13) == pytest.approx(1.0)
-    assert _logit_fit(logits, [2], 13) == pytest.approx(0.5)
+    n = 13
+    a = torch.arange(n, dtype=torch.float64)
+    per_class = torch.randn(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    logits = _clock_logits(n, [2, 5]) + 0.7 + per_class + 3 * a[None, :, None, None]  # offsets are centered away
+    both, one, wrong = (torch.zeros(1, n // 2, dtype=torch.bool) for _ in range(3))
+    both[0, [1, 4]] = True
+    one[0, 1] = True
+    wrong[0, 0] = True
+    fit = lambda key: ideal_form_explained_variance(logits, key).item()
+    assert fit(both) == pytest.approx(1.0)
+    assert fit(one) == pytest.approx(0.5)
+    assert fit(wrong) == pytest.approx(0.0, abs=1e-12)

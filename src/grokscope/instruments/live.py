@@ -15,7 +15,7 @@ from ..models import Ensemble
 from ..store import metric_names as names
 from .fourier import frequency_norms, live_key_frequencies
 from .grid import AdditiveGrid
-from .measures import excluded_loss, gini, restricted_loss, total_sum_squared_weights
+from .measures import excluded_loss, gini, ideal_form_explained_variance, restricted_loss, total_sum_squared_weights
 
 
 def neuron_logit_map(params: dict[str, torch.Tensor], classes: torch.Tensor) -> torch.Tensor | None:
@@ -26,8 +26,8 @@ def neuron_logit_map(params: dict[str, torch.Tensor], classes: torch.Tensor) -> 
     return w_l.transpose(1, 2)
 
 
-def measure(model: Ensemble, logits: torch.Tensor, train_mask: torch.Tensor, grid: AdditiveGrid | None
-            ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+def measure(model: Ensemble, logits: torch.Tensor, train_mask: torch.Tensor, grid: AdditiveGrid | None,
+            memorized: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Scalars name -> [E] and vectors name -> [E, K] for one evaluation.
 
     Args:
@@ -35,6 +35,7 @@ def measure(model: Ensemble, logits: torch.Tensor, train_mask: torch.Tensor, gri
         logits: [E, N, n_out, d_vocab_out] on every pair of the table, in table order.
         train_mask: [E, N] bool.
         grid: the additive view of the task, or None (then only the weight norm is measured).
+        memorized: [E] bool, training accuracy >= 99% (the ideal-form fit is read only after memorization).
     """
     params = {k: v.detach() for k, v in model.params.items()}
     scalars = {names.WEIGHT_NORM_SQ: total_sum_squared_weights(params)}
@@ -57,4 +58,5 @@ def measure(model: Ensemble, logits: torch.Tensor, train_mask: torch.Tensor, gri
     admitted = key.any(1)  # an empty set measures nothing: logged as missing
     scalars[names.RESTRICTED_LOSS_LIVE] = torch.where(admitted, restricted_loss(answer_logits, grid.labels, key), none)
     scalars[names.EXCLUDED_LOSS_LIVE] = torch.where(admitted, excluded_loss(answer_logits, grid.labels, key, train_grid), none)
+    scalars[names.IDEAL_FORM_FVE_LIVE] = torch.where(admitted & memorized, ideal_form_explained_variance(answer_logits, key), none)
     return scalars, vectors

@@ -8,6 +8,8 @@ with different key sets are measured in one batched computation.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .fourier import sum_directions
@@ -88,3 +90,31 @@ def excluded_loss(logits: torch.Tensor, labels: torch.Tensor, key_mask: torch.Te
         logits: [E, n, n, C]. labels: [n, n]. key_mask: [E, n//2] bool. train_mask: [E, n, n] bool.
     """
     return _grid_cross_entropy(logits - key_frequency_components(logits, key_mask), labels, train_mask)
+
+
+def ideal_form_explained_variance(logits: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
+    """[E] fraction of logit variance explained by Σ_k α_k cos(w_k(a+b−c)) over the key frequencies.
+
+    The logits are centered per input pair (softmax ignores a per-pair constant) and per output class
+    before the least-squares fit (notes-on-issues; Nanda et al. 2023, §4, the ideal form of the
+    logits). The waves of distinct frequencies are orthogonal, so each α_k is a projection.
+    Near 0.9 at initialization, where the per-class constant dominates random logits, if not
+    centered; read it after memorization. Logged as `measure/ideal_form_fve[_live]`.
+
+    Args:
+        logits: [E, n, n, n] answer logits on the additive grid (a, b, c). key_mask: [E, n//2] bool.
+    """
+    n = logits.shape[1]
+    centered = logits.double() - logits.double().mean(-1, keepdim=True)
+    centered = centered - centered.mean(dim=(1, 2), keepdim=True)  # [E, n, n, n]
+    i = torch.arange(n, dtype=torch.float64, device=logits.device)
+    angle = 2 * math.pi * torch.arange(1, n // 2 + 1, dtype=torch.float64, device=logits.device)[:, None] * i / n  # [K, n]
+    residues = torch.arange(n, device=logits.device)
+    sums = (residues[:, None] + residues[None, :]) % n  # [n, n]: a + b
+    projection = torch.zeros(logits.shape[0], n // 2, dtype=torch.float64, device=logits.device)
+    for wave in (torch.cos, torch.sin):  # cos(w(s−c)) = cos(ws)cos(wc) + sin(ws)sin(wc)
+        per_class = torch.einsum("kab,eabc->ekc", wave(angle)[:, sums], centered)  # [E, K, n]
+        projection += torch.einsum("ekc,kc->ek", per_class, wave(angle))
+    wave_norm_sq = n * n * torch.cos(angle).pow(2).sum(-1)  # [K]: n² triples per residue of a+b−c
+    explained = (projection.pow(2) / wave_norm_sq * key_mask.double()).sum(1)
+    return explained / centered.pow(2).flatten(1).sum(1).clamp(min=1e-30)

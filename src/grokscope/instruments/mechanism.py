@@ -19,7 +19,7 @@ from ..train.data import RunData
 from .fourier import fourier_basis, frequency_norms, key_frequencies_from_norms, neuron_frequency_fve
 from ..errors import ConfigError
 from .grid import additive_grid, skip_note
-from .measures import excluded_loss, restricted_loss
+from .measures import excluded_loss, ideal_form_explained_variance, restricted_loss
 from .clock_pizza import distance_irrelevance, gradient_symmetricity
 from .retro import neurons_on_grid
 
@@ -74,19 +74,6 @@ def _clock(w_e: torch.Tensor, k: int, n: int) -> tuple[torch.Tensor, float]:
     return coords, fit
 
 
-def _logit_fit(logits: torch.Tensor, key: list[int], n: int) -> float:
-    """Explained variance of doubly centered logits [n, n, n] by Σ_k α_k cos(w_k(a+b−c)), least squares."""
-    centered = logits - logits.mean(-1, keepdim=True)  # per input pair: softmax ignores it
-    centered = centered - centered.mean(dim=(0, 1), keepdim=True)  # per output class
-    a = torch.arange(n, dtype=logits.dtype, device=logits.device)
-    total = a[:, None, None] + a[None, :, None] - a[None, None, :]
-    residual = centered.clone()
-    for k in key:  # cos(w_k(a+b−c)) for distinct k are orthogonal: fit one at a time
-        wave = torch.cos(2 * math.pi * k * total / n)
-        residual -= (residual * wave).sum() / wave.pow(2).sum() * wave
-    return 1 - residual.pow(2).sum().item() / centered.pow(2).sum().clamp(min=1e-30).item()
-
-
 @torch.no_grad()
 def analyze_member(model: Ensemble, data: RunData, *, member: int, step: int) -> MechanismReport:
     """The mechanistic report of one member (model holds that member alone, E = 1)."""
@@ -124,7 +111,7 @@ def analyze_member(model: Ensemble, data: RunData, *, member: int, step: int) ->
         frequencies=frequencies,
         neurons_clustered_fraction=(fve[0] > CLUSTERED_FVE).double().mean().item(),
         attention_to_operands=attention,
-        logit_fit_explained_variance=_logit_fit(answer[0], key, n),
+        logit_fit_explained_variance=ideal_form_explained_variance(answer, key_mask).item(),
         loss=full,
         loss_key_frequencies_only=restricted_loss(answer, labels, key_mask).item(),
         loss_key_frequencies_removed=excluded_loss(answer, labels, key_mask, everything).item(),

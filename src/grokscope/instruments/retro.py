@@ -2,8 +2,8 @@
 
 This is how the paper's figures are drawn (Nanda et al. 2023, §5: key frequencies from the final
 model's neuron clusters, applied to every checkpoint), and unlike the live measures it can only be
-done once training has ended. Logged at the checkpoint steps as `measure/restricted_loss` and
-`measure/excluded_loss`, with the key set as the vector `fourier/key_frequencies`.
+done once training has ended. Logged at the checkpoint steps as `measure/restricted_loss`,
+`measure/excluded_loss` and `measure/ideal_form_fve`, with the key set as the vector `fourier/key_frequencies`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ..store.metrics import MetricsStore
 from ..train.data import RunData
 from .fourier import key_frequencies_from_neurons, neuron_frequency_fve
 from .grid import AdditiveGrid, additive_grid
-from .measures import excluded_loss, restricted_loss
+from .measures import excluded_loss, ideal_form_explained_variance, restricted_loss
 
 MEMBERS_PER_CHUNK = 4  # neuron activations of every pair are [E, n, n, d_mlp]: bound the memory
 
@@ -74,11 +74,13 @@ def record_retrospective(run_dir, model: Ensemble, data: RunData, store: Metrics
     for step in steps:
         _, params = load_weights(checkpoint_path(run_dir, step))
         checkpoint = Ensemble(model.spec, {name: tensor.to(data.inputs.device) for name, tensor in params.items()})
-        restricted, excluded = [], []
+        restricted, excluded, ideal = [], [], []
         for start in range(0, model.n_members, MEMBERS_PER_CHUNK):
             members = slice(start, start + MEMBERS_PER_CHUNK)
             logits = _grid_logits(checkpoint.members(members), data.inputs, grid)
             restricted.append(restricted_loss(logits, grid.labels, key[members]))
             excluded.append(excluded_loss(logits, grid.labels, key[members], train_grid[members]))
-        store.write_scalars(step, {names.RESTRICTED_LOSS: torch.cat(restricted), names.EXCLUDED_LOSS: torch.cat(excluded)})
+            ideal.append(ideal_form_explained_variance(logits, key[members]))
+        store.write_scalars(step, {names.RESTRICTED_LOSS: torch.cat(restricted), names.EXCLUDED_LOSS: torch.cat(excluded),
+                                   names.IDEAL_FORM_FVE: torch.cat(ideal)})
     return key

@@ -24,11 +24,13 @@ GINI_NEURON_LOGIT = "measure/gini_neuron_logit"
 N_KEY_FREQUENCIES_LIVE = "measure/n_key_frequencies_live"
 RESTRICTED_LOSS_LIVE = "measure/restricted_loss_live"
 EXCLUDED_LOSS_LIVE = "measure/excluded_loss_live"
+IDEAL_FORM_FVE_LIVE = "measure/ideal_form_fve_live"  # missing before memorization or with no live key set
 
 # Retrospective (instruments/retro.py): every weights checkpoint measured, after training, with the
 # final model's key frequencies (neuron clusters), as the paper's figures are.
 RESTRICTED_LOSS = "measure/restricted_loss"
 EXCLUDED_LOSS = "measure/excluded_loss"
+IDEAL_FORM_FVE = "measure/ideal_form_fve"
 
 # Vectors (member, step, name, idx, value): idx k-1 is frequency k.
 EMBED_NORMS = "fourier/embed_norms"
@@ -37,5 +39,5 @@ KEY_FREQUENCIES = "fourier/key_frequencies"  # the final model's, written once a
 
 SCALARS = (TRAIN_LOSS, TRAIN_ACC, TEST_LOSS, TEST_ACC, MIRROR_LOSS, MIRROR_ACC, LR, DIVERGED, WEIGHT_NORM_SQ,
            GINI_EMBED, GINI_NEURON_LOGIT, N_KEY_FREQUENCIES_LIVE, RESTRICTED_LOSS_LIVE, EXCLUDED_LOSS_LIVE,
-           RESTRICTED_LOSS, EXCLUDED_LOSS)
+           IDEAL_FORM_FVE_LIVE, RESTRICTED_LOSS, EXCLUDED_LOSS, IDEAL_FORM_FVE)
 VECTORS = (EMBED_NORMS, KEY_FREQUENCIES_LIVE, KEY_FREQUENCIES)

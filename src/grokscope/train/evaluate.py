@@ -57,7 +57,8 @@ class Evaluator:
                     scalars[acc_name] = _masked_mean(correct, mask[members])
             vectors: dict[str, torch.Tensor] = {}
             if self.instruments:
-                measured, vectors = measure(sub, logits, data.train_mask[members], self.grid)
+                memorized = scalars[names.TRAIN_ACC] >= 0.99
+                measured, vectors = measure(sub, logits, data.train_mask[members], self.grid, memorized)
                 scalars |= measured
             parts.append((scalars, vectors))
         scalars = {name: torch.cat([p[0][name] for p in parts]) for name in parts[0][0]}

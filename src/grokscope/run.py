@@ -11,7 +11,7 @@ import torch
 from .config import RunConfig
 from .errors import CheckpointError, ConfigError
 from .models import Ensemble
-from .instruments.phases import run_phases
+from .instruments.phases import key_frequency_history, run_phases
 from .store import metric_names as names
 from .store.checkpoints import checkpoint_path, load_weights, weight_steps
 from .store.metrics import MetricsStore
@@ -90,6 +90,7 @@ class Run:
         with self.metrics() as store:
             series = {name: store.series(name) for name in (names.TRAIN_ACC, names.TEST_ACC, names.MIRROR_ACC, names.DIVERGED)}
             phases, warnings = run_phases(store, self.config.n_members)
+            histories = [key_frequency_history(store, e) for e in range(self.config.n_members)]
         steps = series[names.TRAIN_ACC][0]
         members = []
         for e, seed in enumerate(self.config.seeds):
@@ -105,6 +106,7 @@ class Run:
                 "diverged": any(v for v in series[names.DIVERGED][1].get(e, []) if v),
                 "phases": phases[e].to_dict(),
                 "early_warning_step": warnings[e],
+                **histories[e],
             }
             for level in (0.5, 0.99):  # how long before the test curve the warning came (reporting only)
                 reached = first_step_reaching(steps, test, level)

@@ -98,6 +98,8 @@ def test_phases_are_ordered_and_the_warning_comes_first(demo_run):
     assert member["early_warning_step"] == phases["cleanup_start"]
     assert member["early_warning_step"] < member["steps_to_generalize"]
     assert member["early_warning_lead_to_test_acc_99"] > 0
+    assert 1 <= len(member["key_frequencies_live"]) <= 6  # the live set at the end
+    assert member["key_frequencies_stable_since"] is not None
 
 
 @pytest.mark.slow

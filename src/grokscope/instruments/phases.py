@@ -83,3 +83,20 @@ def run_phases(store: MetricsStore, n_members: int) -> tuple[list[Phases], list[
     at = lambda i: None if i < 0 else steps[i]
     phases = [Phases(at(m), at(c), at(e)) for m, c, e in indices]
     return phases, [p.cleanup_start for p in phases]
+
+
+def key_frequency_history(store: MetricsStore, member: int) -> dict[str, list[int] | int | None]:
+    """The live key-frequency set at the last evaluation and the step since which it has not changed.
+
+    A set that changes until the end is still forming; one that has held for most of the run is the
+    algorithm's. Returns {"key_frequencies_live": [...], "key_frequencies_stable_since": step or None}.
+    """
+    steps, rows = store.vector_series(names.KEY_FREQUENCIES_LIVE, member)
+    if not steps:
+        return {"key_frequencies_live": [], "key_frequencies_stable_since": None}
+    final = rows[-1]
+    since = len(rows) - 1
+    while since > 0 and rows[since - 1] == final:
+        since -= 1
+    keys = [k + 1 for k, v in enumerate(final) if v]
+    return {"key_frequencies_live": keys, "key_frequencies_stable_since": steps[since] if keys else None}

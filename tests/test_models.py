@@ -1,7 +1,7 @@
 import pytest
 import torch
-
 from conftest import tiny_config
+
 from grokscope.models import Ensemble
 from grokscope.models.forward import transformer_logits
 from grokscope.tasks import inputs_and_targets

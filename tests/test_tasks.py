@@ -3,8 +3,16 @@ import pytest
 import torch
 
 from grokscope.errors import ConfigError
-from grokscope.tasks import (OPERATIONS, build_table, encode, get_operation, inputs_and_targets,
-                             mirror_heldout_masks, permutations, split_masks)
+from grokscope.tasks import (
+    OPERATIONS,
+    build_table,
+    encode,
+    get_operation,
+    inputs_and_targets,
+    mirror_heldout_masks,
+    permutations,
+    split_masks,
+)
 
 FORMULAS = {
     "x+y": lambda x, y, p: (x + y) % p,

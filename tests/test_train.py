@@ -1,7 +1,7 @@
 import pytest
 import torch
-
 from conftest import tiny_config
+
 from grokscope import load, train
 from grokscope.store import metric_names as names
 from grokscope.train.data import BatchSampler, RunData

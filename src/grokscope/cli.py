@@ -100,7 +100,7 @@ def train(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and estimates; write nothing.")] = False,
 ) -> None:
     """Train an ensemble (one member per seed); prints the run directory last."""
-    from .progress import progress_bar, plan
+    from .progress import plan, progress_bar
 
     try:
         if resume is not None:
@@ -199,8 +199,8 @@ def presets() -> None:
 def demo(out_dir: Annotated[Path, typer.Option("--out", help="Directory that receives the run directory.")] = Path("runs"),
          preset: Annotated[str, typer.Option(help="Preset to train (quickstart; tiny is faster).")] = "quickstart") -> None:
     """The quickstart: train the quickstart preset and write what a newcomer should look at."""
-    from .progress import progress_bar, summary_table
     from .demo_files import write_demo_files
+    from .progress import progress_bar, summary_table
 
     try:
         config = get_preset(preset)

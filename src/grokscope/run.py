@@ -10,8 +10,8 @@ import torch
 
 from .config import RunConfig
 from .errors import CheckpointError, ConfigError
-from .models import Ensemble
 from .instruments.phases import key_frequency_history, run_phases
+from .models import Ensemble
 from .store import metric_names as names
 from .store.checkpoints import checkpoint_path, load_weights, weight_steps
 from .store.metrics import MetricsStore

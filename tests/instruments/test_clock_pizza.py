@@ -1,8 +1,8 @@
 import math
 
 import torch
-
 from conftest import tiny_config
+
 from grokscope.instruments.clock_pizza import distance_irrelevance, gradient_symmetricity
 from grokscope.instruments.grid import additive_grid
 from grokscope.models import Ensemble

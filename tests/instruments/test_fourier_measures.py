@@ -3,9 +3,15 @@ import math
 import pytest
 import torch
 
-from grokscope.instruments.fourier import (fourier_basis, frequency_norms, key_frequencies_from_neurons,
-                                           key_frequencies_from_norms, live_key_frequencies, neuron_frequency_fve,
-                                           sum_directions)
+from grokscope.instruments.fourier import (
+    fourier_basis,
+    frequency_norms,
+    key_frequencies_from_neurons,
+    key_frequencies_from_norms,
+    live_key_frequencies,
+    neuron_frequency_fve,
+    sum_directions,
+)
 from grokscope.instruments.measures import excluded_loss, gini, restricted_loss, total_sum_squared_weights
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
-
 from conftest import tiny_config
+
 from grokscope import train
 from grokscope.errors import ConfigError
 from grokscope.instruments.grid import additive_grid, primitive_root_powers, skip_note

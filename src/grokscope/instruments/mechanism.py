@@ -14,13 +14,13 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from ..errors import ConfigError
 from ..models import Ensemble
 from ..train.data import RunData
+from .clock_pizza import distance_irrelevance, gradient_symmetricity
 from .fourier import fourier_basis, frequency_norms, key_frequencies_from_norms, neuron_frequency_fve
-from ..errors import ConfigError
 from .grid import additive_grid, skip_note
 from .measures import excluded_loss, ideal_form_explained_variance, restricted_loss
-from .clock_pizza import distance_irrelevance, gradient_symmetricity
 from .retro import neurons_on_grid
 
 CLUSTERED_FVE = 0.85  # a neuron "belongs" to a frequency explaining this much of its variance (Nanda et al.)

@@ -10,20 +10,19 @@ from typing import Callable
 import torch
 
 from ..config import RunConfig
+from ..errors import CheckpointError, ConfigError
+from ..instruments.retro import record_retrospective
 from ..models import Ensemble
 from ..store import metric_names as names
-from ..instruments.retro import record_retrospective
 from ..store.checkpoints import load_resume, save_resume, save_weights
 from ..store.metrics import MetricsStore
 from ..store.run_dir import write_status
-from ..errors import CheckpointError, ConfigError
-from .data import BatchSampler, RunData
 from .cuda_graph import GraphedStep
+from .data import BatchSampler, RunData
 from .evaluate import Evaluator
 from .loss import per_example_loss
 from .optim import MemberAdamW, warmup_scale
 from .schedule import checkpoint_steps, eval_steps
-
 
 
 @dataclass

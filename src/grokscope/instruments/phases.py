@@ -5,10 +5,12 @@ Nanda et al. 2023 (§5.2) split the canonical run into memorization (0–1.4k), 
 what it does not show. grokscope's rule (documented in docs/instruments.md) reads three training-side
 signals, per member:
 
-1. memorization ends where the total squared weight norm peaks, at or after the first evaluation
-   with training accuracy >= 99%: memorizing grows the weights; once the circuit starts to take the
-   load, weight decay shrinks them. (On the quickstart preset the peak coincides with the test-loss
-   peak; on nanda2023 seed 0 it was at step ~870, where the training accuracy hit 99% at 200.)
+1. memorization ends at the first evaluation, at or after 99% training accuracy, where the training
+   loss has stopped falling fast: its log-log slope since the previous evaluation is above -1
+   (d ln loss / d ln step > -1). On nanda2023 the training loss falls from 2e-2 at step 183 to
+   4e-7 at step 1,400 and then flattens at the weight-decay equilibrium, right where the test loss
+   peaks (steps 1,217-1,426 over seeds 0-7; the paper's boundary is 1.4k). A first version used the
+   weight-norm peak, which came at step 183 there: a bad proxy.
 2. cleanup starts at the first later evaluation whose W_E spectrum admits a live key-frequency set
    (`fourier.live_key_frequencies`: at most 6 frequencies at least 10x the median squared norm):
    the representation has become sparse in frequency, Nanda et al.'s signature of cleanup (Gini
@@ -29,6 +31,7 @@ from ..store import metric_names as names
 from ..store.metrics import MetricsStore
 
 MEMORIZED_ACC = 0.99
+FLAT_SLOPE = -1.0  # d ln(train loss) / d ln(step) above this: the loss has stopped falling fast
 CLEANUP_DONE = 0.9
 
 
@@ -48,14 +51,19 @@ def _first_index(condition: torch.Tensor) -> torch.Tensor:
     return torch.where(hit, condition.to(torch.int8).argmax(dim=1), torch.full_like(hit, -1, dtype=torch.long))
 
 
-def phase_indices(train_acc: torch.Tensor, weight_norm: torch.Tensor, n_key_live: torch.Tensor) -> torch.Tensor:
-    """[E, 3] evaluation indices of the three boundaries (-1: not reached), from [E, S] series on a shared step axis."""
+def phase_indices(steps: torch.Tensor, train_acc: torch.Tensor, train_loss: torch.Tensor, weight_norm: torch.Tensor,
+                  n_key_live: torch.Tensor) -> torch.Tensor:
+    """[E, 3] evaluation indices of the three boundaries (-1: not reached).
+
+    Args:
+        steps: [S] evaluated steps; train_acc, train_loss, weight_norm, n_key_live: [E, S] on those steps.
+    """
     positions = torch.arange(train_acc.shape[1], device=train_acc.device)[None, :].expand_as(train_acc)
-    memorized = _first_index(train_acc >= MEMORIZED_ACC)  # [E]
-    after_memorized = (positions >= memorized[:, None]) & (memorized[:, None] >= 0)
-    norm_peak = torch.where(after_memorized, weight_norm, torch.full_like(weight_norm, -torch.inf)).argmax(dim=1)
-    still_growing = norm_peak == train_acc.shape[1] - 1  # the peak is the last evaluation: not over yet
-    mem_end = torch.where((memorized >= 0) & ~still_growing, norm_peak, -1)
+    log_step = steps.double().clamp(min=1).log()
+    log_loss = train_loss.double().clamp(min=1e-300).log()
+    slope = torch.full_like(log_loss, -torch.inf)
+    slope[:, 1:] = (log_loss[:, 1:] - log_loss[:, :-1]) / (log_step[1:] - log_step[:-1]).clamp(min=1e-12)
+    mem_end = _first_index((train_acc >= MEMORIZED_ACC) & (slope > FLAT_SLOPE))
     cleanup_start = _first_index((positions > mem_end[:, None]) & (mem_end[:, None] >= 0) & (n_key_live > 0))
     start_norm = weight_norm.gather(1, cleanup_start.clamp(min=0)[:, None])  # [E, 1]
     after_start = positions >= cleanup_start[:, None]
@@ -75,11 +83,12 @@ def _series(store: MetricsStore, name: str, n_members: int) -> tuple[list[int], 
 def run_phases(store: MetricsStore, n_members: int) -> tuple[list[Phases], list[int | None]]:
     """Per member: the phase boundaries (steps) and the early-warning step, from a run's metrics."""
     steps, train_acc = _series(store, names.TRAIN_ACC, n_members)
+    _, train_loss = _series(store, names.TRAIN_LOSS, n_members)
     _, weight_norm = _series(store, names.WEIGHT_NORM_SQ, n_members)
     _, n_key = _series(store, names.N_KEY_FREQUENCIES_LIVE, n_members)
-    if not steps or weight_norm.shape[1] != train_acc.shape[1] or n_key.shape[1] != train_acc.shape[1]:
+    if not steps or any(t.shape[1] != train_acc.shape[1] for t in (train_loss, weight_norm, n_key)):
         return [Phases(None, None, None) for _ in range(n_members)], [None] * n_members
-    indices = phase_indices(train_acc, weight_norm, n_key).tolist()
+    indices = phase_indices(torch.tensor(steps), train_acc, train_loss, weight_norm, n_key).tolist()
     at = lambda i: None if i < 0 else steps[i]
     phases = [Phases(at(m), at(c), at(e)) for m, c, e in indices]
     return phases, [p.cleanup_start for p in phases]

@@ -41,11 +41,6 @@ def row_frequencies(n: int) -> torch.Tensor:
     return torch.tensor([0 if name == "const" else int(name.split()[1]) for name in basis_names(n)])
 
 
-def n_frequencies(n: int) -> int:
-    """Frequencies 1..n//2."""
-    return n // 2
-
-
 def frequency_norms(weights: torch.Tensor) -> torch.Tensor:
     """[E, n//2] norm of the Fourier components of each frequency, over the residue axis.
 

@@ -215,6 +215,12 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="Directory that rec
     out.print(str(run.path))
 
 
+# --- report commands (report, serve) ---
+
+
+# --- sweep commands (sweep, results, plot) ---
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

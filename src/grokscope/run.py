@@ -20,6 +20,7 @@ from .train import Progress, Trainer, resolve_device
 
 if TYPE_CHECKING:
     from .instruments.mechanism import MechanismReport
+    from .train.data import RunData
 
 
 def first_step_reaching(steps: list[int], values: list[float | None], threshold: float) -> int | None:
@@ -70,16 +71,21 @@ class Run:
     def analyze(self, step: int | None = None, member: int = 0) -> "MechanismReport":
         """The mechanistic report of one member at one checkpoint (the last by default)."""
         from .instruments.mechanism import analyze_member
+
+        data = self.member_data(member)
+        model = self.model(step)
+        step = self.checkpoint_steps()[-1] if step is None else step
+        return analyze_member(model.members(slice(member, member + 1)), data, member=member, step=step)
+
+    def member_data(self, member: int) -> "RunData":
+        """One member's task table, inputs and split, on the CPU (as if it had trained alone)."""
         from .train.data import RunData
 
         if not 0 <= member < self.config.n_members:
             raise ConfigError(f"member: must be in 0..{self.config.n_members - 1}, got {member}")
-        model = self.model(step)
-        step = self.checkpoint_steps()[-1] if step is None else step
         single = self.config.replace(seeds=(self.config.seeds[member],), frac=self.config.fracs[member],
                                      lr=self.config.lrs[member], wd=self.config.wds[member])
-        data = RunData.build(single, torch.device("cpu"))
-        return analyze_member(model.members(slice(member, member + 1)), data, member=member, step=step)
+        return RunData.build(single, torch.device("cpu"))
 
     def summary(self, threshold: float | None = None) -> dict[str, Any]:
         """What `grokscope show --json` prints: config, evaluated steps, and per member the steps to

@@ -212,6 +212,10 @@ def vocab_size(layout: str, n_elements: int) -> int:
     return n_elements + {"a b": 0, "a b =": 1, "a op b =": 2, "eos a op b = c eos": 3}[layout]
 
 
+# Input positions of the operands a and b in each layout (attention panels read them).
+OPERAND_POSITIONS = {"a b": (0, 1), "a b =": (0, 1), "a op b =": (0, 2), "eos a op b = c eos": (1, 3)}
+
+
 def encode(table: TaskTable, layout: str) -> torch.Tensor:
     """[N, pos] int64 input tokens of every pair in a layout.
 

@@ -58,14 +58,25 @@ class MechanismReport:
         return asdict(self)
 
 
-def _clock(w_e: torch.Tensor, k: int, n: int) -> tuple[torch.Tensor, float]:
-    """[n, 2] coordinates of each residue's embedding on frequency k's plane, and the angle fit."""
+def clock_plane(w_e: torch.Tensor, k: int) -> torch.Tensor:
+    """[2, d_model] unit directions of W_E's cos_k and sin_k components (w_e: [n, d_model], rows the
+    residues in additive order): the plane on which Nanda et al.'s Fig. 3 draws the clock."""
+    n = w_e.shape[0]
     basis = fourier_basis(n, dtype=w_e.dtype, device=w_e.device)
     plane = basis[[2 * k - 1, 2 * k] if 2 * k != n else [2 * k - 1, 2 * k - 1]]  # [2, n]
-    directions = plane @ w_e  # [2, d]: W_E's cos_k and sin_k components
-    directions = directions / directions.norm(dim=1, keepdim=True).clamp(min=1e-30)
-    coords = w_e @ directions.T  # [n, 2]
-    coords = coords - coords.mean(0)
+    directions = plane @ w_e
+    return directions / directions.norm(dim=1, keepdim=True).clamp(min=1e-30)
+
+
+def clock_coordinates(w_e: torch.Tensor, plane: torch.Tensor) -> torch.Tensor:
+    """[n, 2] each residue's embedding on a plane ([2, d_model]), centred over residues."""
+    coords = w_e @ plane.T
+    return coords - coords.mean(0)
+
+
+def _clock(w_e: torch.Tensor, k: int, n: int) -> tuple[torch.Tensor, float]:
+    """[n, 2] coordinates of each residue's embedding on frequency k's plane, and the angle fit."""
+    coords = clock_coordinates(w_e, clock_plane(w_e, k))
     angle = torch.atan2(coords[:, 1], coords[:, 0])
     expected = 2 * math.pi * k * torch.arange(n, dtype=w_e.dtype, device=w_e.device) / n
     phase = torch.polar(torch.ones_like(angle), angle - expected)

@@ -55,6 +55,18 @@ def load_weights(path: Path) -> tuple[int, dict[str, torch.Tensor]]:
     return int(metadata["step"]), tensors
 
 
+def load_weight_of_member(path: Path, name: str, member: int) -> torch.Tensor:
+    """One parameter of one member from a weights checkpoint, read without loading the others
+    (a report walks every checkpoint of a 256-member run for one member's embedding)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            if (handle.metadata() or {}).get("format") != WEIGHTS_FORMAT:
+                raise CheckpointError(f"{path}: not a grokscope weights checkpoint")
+            return handle.get_slice(name)[member]
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({err})") from None
+
+
 def weight_steps(run_dir: Path) -> list[int]:
     """Steps with a weights checkpoint, ascending (temporary files are ignored)."""
     folder = run_dir / "checkpoints"

@@ -79,6 +79,20 @@ class MetricsStore:
             values[-1].append(value)
         return steps, values
 
+    def vector_array(self, name: str, members: list[int]) -> tuple[list[int], list[list[list[float]]]]:
+        """Steps and values [len(members), steps, idx] of a vector metric for several members (one query);
+        a member with no row at a step gets NaN there."""
+        marks = ",".join("?" * len(members))
+        rows = self.conn.execute(f"SELECT member, step, idx, value FROM vectors WHERE name = ? AND member IN ({marks})",
+                                 (name, *members)).fetchall()
+        steps = sorted({step for _, step, _, _ in rows})
+        width = 1 + max((idx for _, _, idx, _ in rows), default=-1)
+        slot, position = {m: i for i, m in enumerate(members)}, {s: i for i, s in enumerate(steps)}
+        values = [[[float("nan")] * width for _ in steps] for _ in members]
+        for member, step, idx, value in rows:
+            values[slot[member]][position[step]][idx] = float("nan") if value is None else value
+        return steps, values
+
     def schema_version(self) -> int:
         try:
             row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()

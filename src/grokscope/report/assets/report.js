@@ -1,0 +1,333 @@
+/* grokscope report: draws a run's report from the JSON in #grokscope-data with the embedded Plotly.
+ * In a live page (grokscope serve) it polls the data URL and redraws when the run has new steps.
+ * window.grokscope exposes what tests read: the data, how often the page was drawn, the plot ids. */
+(function () {
+  "use strict";
+
+  const COLORS = {
+    "train/loss": "#1f77b4", "train/acc": "#1f77b4", "test/loss": "#d62728", "test/acc": "#d62728",
+    "test_mirror/loss": "#ff7f0e", "test_mirror/acc": "#ff7f0e",
+    "measure/restricted_loss": "#2ca02c", "measure/restricted_loss_live": "#2ca02c",
+    "measure/excluded_loss": "#9467bd", "measure/excluded_loss_live": "#9467bd",
+    "measure/gini_embed": "#8c564b", "measure/gini_neuron_logit": "#e377c2",
+    "measure/ideal_form_fve": "#17becf", "measure/ideal_form_fve_live": "#17becf",
+    "measure/weight_norm_sq": "#7f7f7f", "measure/n_key_frequencies_live": "#bcbd22",
+  };
+  const PANELS = {
+    loss: { title: "Loss", ylog: true, ytitle: "cross-entropy" },
+    accuracy: { title: "Accuracy", ylog: false, ytitle: "exact match", yrange: [-0.02, 1.02] },
+    progress: { title: "Progress measures: restricted and excluded loss beside train and test loss", ylog: true, ytitle: "cross-entropy" },
+    gini: { title: "Sparsity in frequency (Gini) and fit of the ideal logits", ylog: false, ytitle: "", yrange: [-0.02, 1.02] },
+    norm: { title: "Total sum of squared weights and live key frequencies", ylog: true, ytitle: "Σ w²", y2title: "live key frequencies" },
+  };
+  const MEMBER_LINES_UP_TO = 32; // larger ensembles: median and 10-90% band, one member on demand
+  const PHASES = [
+    ["memorization", "rgba(31,119,180,0.07)"], ["circuit formation", "rgba(255,127,14,0.09)"], ["cleanup", "rgba(44,160,44,0.09)"],
+  ];
+  const CONFIG = { responsive: true, displaylogo: false };
+  const CYCLIC = [0, 1, 2, 3, 4, 5, 6].map((i) => [i / 6, `hsl(${i * 60},75%,48%)`]); // a colour wheel
+
+  const state = { data: null, focus: 0, overlay: null, clockFrame: null, spectrumMember: "median", renders: 0 };
+  window.grokscope = state;
+
+  function unpack(p) {
+    const bin = atob(p.f32);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return { shape: p.shape, data: new Float32Array(bytes.buffer) };
+  }
+  function rows(p) { // packed [R, C] -> array of R arrays, NaN as null (a gap in the line)
+    const a = unpack(p), width = a.shape[a.shape.length - 1], out = [];
+    for (let r = 0; r < a.data.length / width; r++) {
+      out.push(Array.from(a.data.subarray(r * width, (r + 1) * width), (v) => (Number.isFinite(v) ? v : null)));
+    }
+    return out;
+  }
+  function quantile(sorted, q) {
+    if (!sorted.length) return null;
+    const at = (sorted.length - 1) * q, lo = Math.floor(at), hi = Math.ceil(at);
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
+  }
+  function bands(memberRows) { // per step: [q10, median, q90] over members with a value
+    const lo = [], mid = [], hi = [];
+    for (let t = 0; t < memberRows[0].length; t++) {
+      const col = memberRows.map((r) => r[t]).filter((v) => v !== null).sort((x, y) => x - y);
+      lo.push(quantile(col, 0.1)); mid.push(quantile(col, 0.5)); hi.push(quantile(col, 0.9));
+    }
+    return [lo, mid, hi];
+  }
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function fmt(v) {
+    if (v === null || v === undefined) return "—";
+    if (typeof v === "number" && !Number.isInteger(v)) return Math.abs(v) >= 0.01 ? v.toFixed(3) : v.toExponential(2);
+    if (Array.isArray(v)) return v.length ? v.join(", ") : "—";
+    return String(v);
+  }
+
+  /* ---------- scalar panels ---------- */
+
+  function positive(steps, values) { // a log step axis has no step 0
+    const keep = steps.map((s) => s > 0);
+    return [steps.filter((_, i) => keep[i]), values.filter((_, i) => keep[i])];
+  }
+  function phaseShapes(member) {
+    const d = state.data, info = d.summary.members[member];
+    if (!info) return [];
+    const p = info.phases, first = 1, last = Math.max(d.summary.steps, 2);
+    const edges = [first, p.memorization_end, p.cleanup_start, p.cleanup_end];
+    const shapes = [];
+    for (let i = 0; i < 3; i++) {
+      if (edges[i] === null || edges[i] === undefined) break;
+      const end = edges[i + 1] === null || edges[i + 1] === undefined ? last : edges[i + 1];
+      shapes.push({ type: "rect", xref: "x", yref: "paper", x0: Math.max(edges[i], 1), x1: end, y0: 0, y1: 1,
+        fillcolor: PHASES[i][1], line: { width: 0 }, layer: "below", name: PHASES[i][0] });
+      if (edges[i + 1] === null || edges[i + 1] === undefined) break;
+    }
+    if (info.early_warning_step) {
+      shapes.push({ type: "line", xref: "x", yref: "paper", x0: info.early_warning_step, x1: info.early_warning_step,
+        y0: 0, y1: 1, line: { color: "#b00", width: 1.5, dash: "dot" }, name: "early warning" });
+    }
+    return shapes;
+  }
+  function phaseAnnotations(member) {
+    const info = state.data.summary.members[member];
+    if (!info || !info.early_warning_step) return [];
+    return [{ x: Math.log10(info.early_warning_step), xref: "x", yref: "paper", y: 1.0, yanchor: "bottom",
+      text: "early warning", showarrow: false, font: { color: "#b00", size: 11 } }];
+  }
+  function scalarTraces(panel) {
+    const d = state.data, traces = [], E = d.n_members;
+    for (const curve of d.curves.filter((c) => c.panel === panel)) {
+      const series = d.scalars[curve.metric];
+      if (!series) continue;
+      const live = curve.metric.endsWith("_live");
+      const color = COLORS[curve.metric] || "#333";
+      const right = panel === "norm" && curve.metric === "measure/n_key_frequencies_live";
+      const base = { mode: "lines", line: { color: color, width: 1.4, dash: live ? "dash" : "solid" },
+        yaxis: right ? "y2" : "y", connectgaps: false };
+      const memberRows = rows(series.values).map((r) => positive(series.steps, r));
+      const steps = memberRows[0][0], values = memberRows.map((r) => r[1]);
+      if (E > 1) {
+        const [lo, mid, hi] = bands(values);
+        traces.push({ x: steps, y: hi, mode: "lines", line: { width: 0, color: color }, hoverinfo: "skip", showlegend: false,
+          yaxis: base.yaxis, meta: { kind: "band", metric: curve.metric } });
+        traces.push({ x: steps, y: lo, mode: "lines", fill: "tonexty", fillcolor: hexAlpha(color, 0.15), line: { width: 0, color: color },
+          hoverinfo: "skip", showlegend: false, yaxis: base.yaxis, meta: { kind: "band", metric: curve.metric } });
+        traces.push(Object.assign({}, base, { x: steps, y: mid, name: curve.label + " (median)",
+          line: Object.assign({}, base.line, { width: 2.2 }), meta: { kind: "median", metric: curve.metric } }));
+      }
+      const shown = E <= MEMBER_LINES_UP_TO ? values.map((_, e) => e) : (state.overlay === null ? [] : [state.overlay]);
+      for (const e of shown) {
+        const highlighted = E === 1 || e === state.focus || e === state.overlay;
+        traces.push(Object.assign({}, base, { x: steps, y: values[e], name: E === 1 ? curve.label : `${curve.label}, member ${e}`,
+          showlegend: E === 1, opacity: highlighted ? 1 : 0.35, legendgroup: curve.metric,
+          line: Object.assign({}, base.line, { width: highlighted ? 1.6 : 0.8 }), meta: { kind: "member", member: e, metric: curve.metric } }));
+      }
+    }
+    return traces;
+  }
+  function hexAlpha(hex, alpha) {
+    const n = parseInt(hex.slice(1), 16);
+    return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
+  }
+  function drawScalarPanel(panel) {
+    const spec = PANELS[panel], id = "plot-" + panel;
+    const traces = scalarTraces(panel);
+    const box = document.getElementById(id);
+    if (!traces.length) { box.classList.add("empty"); box.textContent = "Not logged for this run."; return; }
+    box.classList.remove("empty");
+    const layout = {
+      title: { text: spec.title, font: { size: 14 } }, height: 330, margin: { l: 60, r: spec.y2title ? 60 : 20, t: 40, b: 45 },
+      xaxis: { type: "log", title: { text: "step (log)" } },
+      yaxis: { type: spec.ylog ? "log" : "linear", title: { text: spec.ytitle }, range: spec.yrange, exponentformat: "power" },
+      shapes: phaseShapes(state.focus), annotations: phaseAnnotations(state.focus),
+      legend: { orientation: "h", y: -0.22, font: { size: 11 } }, hovermode: "x",
+    };
+    if (spec.y2title) layout.yaxis2 = { overlaying: "y", side: "right", title: { text: spec.y2title }, rangemode: "tozero" };
+    Plotly.react(box, traces, layout, CONFIG);
+  }
+
+  /* ---------- Fourier panels ---------- */
+
+  function drawSpectrum() {
+    const d = state.data, box = document.getElementById("plot-spectrum");
+    if (!d.spectrum) { box.classList.add("empty"); box.textContent = "No Fourier spectrum: " + (d.notes.join(" ") || "not logged"); return; }
+    box.classList.remove("empty");
+    const s = d.spectrum;
+    let z;
+    if (state.spectrumMember === "median") z = rows(s.median);
+    else {
+      const all = unpack(s.values), [M, T, K] = all.shape, m = s.members.indexOf(Number(state.spectrumMember));
+      z = [];
+      for (let t = 0; t < T; t++) z.push(Array.from(all.data.subarray((m * T + t) * K, (m * T + t + 1) * K)));
+    }
+    const keep = s.steps.map((step) => step > 0);
+    const steps = s.steps.filter((_, i) => keep[i]);
+    z = z.filter((_, i) => keep[i]);
+    const byFrequency = s.frequencies.map((_, k) => z.map((row) => row[k])); // [K][T]
+    Plotly.react(box, [{ type: "heatmap", x: steps, y: s.frequencies, z: byFrequency, colorscale: "Viridis",
+      colorbar: { title: { text: "‖W_E_k‖" } }, meta: { kind: "spectrum" } }],
+      { title: { text: "Fourier spectrum of W_E over training (frequency × step)", font: { size: 14 } }, height: 360,
+        margin: { l: 60, r: 20, t: 40, b: 45 }, xaxis: { type: "log", title: { text: "step (log)" } },
+        yaxis: { title: { text: "frequency k" } } }, CONFIG);
+  }
+
+  function clockRange(coords, frequencyIndex) {
+    const [C, K, n] = coords.shape;
+    let m = 1e-12;
+    for (let c = 0; c < C; c++) for (let i = 0; i < n; i++) for (let j = 0; j < 2; j++) {
+      m = Math.max(m, Math.abs(coords.data[((c * K + frequencyIndex) * n + i) * 2 + j]));
+    }
+    return [-1.1 * m, 1.1 * m];
+  }
+  function drawClock() {
+    const d = state.data, holder = document.getElementById("plot-clock"), slider = document.getElementById("clock-slider");
+    if (!d.clock || !d.clock.frequencies.length) {
+      holder.classList.add("empty"); holder.textContent = "No clock: " + (d.notes.join(" ") || "no key frequencies yet");
+      slider.disabled = true; return;
+    }
+    holder.classList.remove("empty");
+    const c = d.clock, coords = unpack(c.coords), [C, K, n] = coords.shape;
+    slider.max = C - 1; slider.disabled = false;
+    if (state.clockFrame === null || state.clockFrame > C - 1) state.clockFrame = C - 1;
+    slider.value = state.clockFrame;
+    document.getElementById("clock-step").textContent = `step ${c.steps[state.clockFrame]} (checkpoint ${state.clockFrame + 1} of ${C})`;
+    if (holder.children.length !== K) {
+      holder.innerHTML = "";
+      for (let k = 0; k < K; k++) holder.appendChild(el("div", { class: "clock", id: `plot-clock-${k}` }));
+    }
+    for (let k = 0; k < K; k++) {
+      const x = [], y = [];
+      for (let i = 0; i < n; i++) {
+        const at = ((state.clockFrame * K + k) * n + i) * 2;
+        x.push(coords.data[at]); y.push(coords.data[at + 1]);
+      }
+      const range = clockRange(coords, k), frequency = c.frequencies[k];
+      // Hue by k·a mod n, the angle the clock gives residue a: a built clock is a smooth colour wheel.
+      const angle = c.residues.map((a) => (frequency * a) % n);
+      Plotly.react(`plot-clock-${k}`, [{ type: "scatter", mode: "markers+text", x: x, y: y, text: c.residues.map(String),
+        textposition: "top center", textfont: { size: 8 }, customdata: angle,
+        marker: { color: angle, colorscale: CYCLIC, cmin: 0, cmax: n, size: 7 },
+        hovertemplate: "residue %{text}, k·a mod n = %{customdata}<extra></extra>",
+        meta: { kind: "clock", frequency: c.frequencies[k], frame: state.clockFrame } }],
+        { title: { text: `frequency ${c.frequencies[k]}: W_E on its (cos, sin) plane`, font: { size: 12 } }, height: 300, width: 300,
+          margin: { l: 30, r: 10, t: 35, b: 25 }, xaxis: { range: range, zeroline: false, title: { text: "cos" } },
+          yaxis: { range: range, zeroline: false, scaleanchor: "x", title: { text: "sin" } }, showlegend: false }, { displaylogo: false });
+    }
+  }
+
+  function drawHeatmaps(id, panel, title) {
+    const holder = document.getElementById(id);
+    if (!panel) { holder.classList.add("empty"); holder.textContent = "Not available for this run: " + (state.data.notes.join(" ") || "1-layer attention only"); return; }
+    holder.classList.remove("empty");
+    const g = unpack(panel.grid), [H, n] = g.shape;
+    if (holder.children.length !== H) {
+      holder.innerHTML = "";
+      for (let h = 0; h < H; h++) holder.appendChild(el("div", { class: "grid", id: `${id}-${h}` }));
+    }
+    for (let h = 0; h < H; h++) {
+      const z = [];
+      for (let i = 0; i < n; i++) z.push(Array.from(g.data.subarray((h * n + i) * n, (h * n + i + 1) * n)));
+      Plotly.react(`${id}-${h}`, [{ type: "heatmap", z: z, colorscale: "RdBu", reversescale: true, showscale: false, meta: { kind: "grid" } }],
+        { title: { text: title(h), font: { size: 12 } }, height: 290, width: 290, margin: { l: 35, r: 10, t: 35, b: 35 },
+          xaxis: { title: { text: "b" } }, yaxis: { title: { text: "a" }, scaleanchor: "x" } }, { displaylogo: false });
+    }
+  }
+
+  /* ---------- header ---------- */
+
+  function fillHeader() {
+    const d = state.data, cfg = d.config, s = d.summary;
+    document.getElementById("title").textContent = `${cfg.task} mod ${cfg.p} — ${d.run}`;
+    const status = s.status || {};
+    document.getElementById("status").textContent =
+      `${status.state || "?"} at step ${status.step ?? s.steps}${status.stop_reason ? " (" + status.stop_reason + ")" : ""}` +
+      ` · ${d.n_members} member${d.n_members > 1 ? "s" : ""} · report made ${d.generated}${d.live ? " · live" : ""}`;
+    const configTable = document.getElementById("config");
+    configTable.innerHTML = "";
+    for (const [k, v] of Object.entries(cfg)) {
+      if (v === null) continue;
+      const tr = el("tr"); tr.appendChild(el("th", {}, k)); tr.appendChild(el("td", {}, fmt(v))); configTable.appendChild(tr);
+    }
+    const head = ["member", "seed", "frac", "lr", "wd", "steps_to_memorize", "steps_to_generalize", "steps_to_generalize_mirror",
+      "grokking_delay", "early_warning_step", "final_train_acc", "final_test_acc", "final_test_mirror_acc", "key_frequencies_live"];
+    const cols = head.filter((h) => s.members.some((m) => h in m));
+    const table = document.getElementById("summary");
+    table.innerHTML = "";
+    const tr = el("tr");
+    cols.concat(["phases (memorization end / cleanup start / cleanup end)"]).forEach((h) => tr.appendChild(el("th", {}, h.replaceAll("_", " "))));
+    table.appendChild(tr);
+    s.members.slice(0, MEMBER_LINES_UP_TO).forEach((m) => {
+      const row = el("tr", m.member === state.focus ? { class: "focus" } : {});
+      cols.forEach((h) => row.appendChild(el("td", {}, fmt(m[h]))));
+      const p = m.phases;
+      row.appendChild(el("td", {}, `${fmt(p.memorization_end)} / ${fmt(p.cleanup_start)} / ${fmt(p.cleanup_end)}`));
+      table.appendChild(row);
+    });
+    const more = document.getElementById("summary-more");
+    more.textContent = s.members.length > MEMBER_LINES_UP_TO ? `${s.members.length - MEMBER_LINES_UP_TO} more members in show --json.` : "";
+    const mech = document.getElementById("mechanism");
+    mech.innerHTML = "";
+    if (d.mechanism) {
+      mech.appendChild(el("p", {}, `Member ${d.mechanism.member} at step ${d.mechanism.step}:`));
+      const ul = el("ul"); d.mechanism.lines.forEach((l) => ul.appendChild(el("li", {}, l))); mech.appendChild(ul);
+    }
+    d.notes.forEach((n) => mech.appendChild(el("p", { class: "note" }, n)));
+    document.getElementById("provenance").textContent = JSON.stringify(d.provenance, null, 1);
+    const select = document.getElementById("member-select");
+    if (select.options.length !== d.n_members) {
+      select.innerHTML = "";
+      for (let e = 0; e < d.n_members; e++) select.appendChild(el("option", { value: e }, `member ${e} (seed ${s.members[e] ? s.members[e].seed : "?"})`));
+    }
+    select.value = state.overlay === null ? state.focus : state.overlay;
+    const spectrumSelect = document.getElementById("spectrum-select");
+    if (d.spectrum && spectrumSelect.options.length !== d.spectrum.members.length + 1) {
+      spectrumSelect.innerHTML = "";
+      spectrumSelect.appendChild(el("option", { value: "median" }, d.n_members > 1 ? "median over members" : "member 0"));
+      if (d.n_members > 1) d.spectrum.members.forEach((m) => spectrumSelect.appendChild(el("option", { value: m }, `member ${m}`)));
+    }
+  }
+
+  function render() {
+    fillHeader();
+    Object.keys(PANELS).forEach(drawScalarPanel);
+    drawSpectrum();
+    drawClock();
+    const n = state.data.neurons;
+    drawHeatmaps("plot-neurons", n && n.neurons.length ? n : null,
+      (h) => `neuron ${n.neurons[h]}: frequency ${n.frequencies[h]} (FVE ${n.fve[h].toFixed(2)})`);
+    drawHeatmaps("plot-attention", state.data.attention, (h) => `head ${h}: attention from '=' to a`);
+    state.renders += 1;
+    state.ready = true;
+  }
+
+  function lastStep(d) { return d.summary.steps; }
+
+  function poll(url) {
+    fetch(url, { cache: "no-store" }).then((r) => (r.ok ? r.json() : null)).then((d) => {
+      if (d && (lastStep(d) !== lastStep(state.data) || JSON.stringify(d.summary.status) !== JSON.stringify(state.data.summary.status))) {
+        state.data = d; render();
+      }
+    }).catch(() => {}).finally(() => setTimeout(() => poll(url), 2000));
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    state.data = JSON.parse(document.getElementById("grokscope-data").textContent);
+    state.focus = state.data.focus;
+    document.getElementById("clock-slider").addEventListener("input", (ev) => { state.clockFrame = Number(ev.target.value); drawClock(); });
+    document.getElementById("member-select").addEventListener("change", (ev) => {
+      const e = Number(ev.target.value);
+      if (state.data.n_members > MEMBER_LINES_UP_TO) state.overlay = e; else state.focus = e;
+      Object.keys(PANELS).forEach(drawScalarPanel);
+    });
+    document.getElementById("spectrum-select").addEventListener("change", (ev) => { state.spectrumMember = ev.target.value; drawSpectrum(); });
+    render();
+    const live = document.body.getAttribute("data-live-url");
+    if (live) setTimeout(() => poll(live), 2000);
+  });
+})();

@@ -1,0 +1,163 @@
+"""Everything a report shows, read from a run directory into one JSON-ready dict.
+
+Numbers travel as float32 arrays in base64 (`packed`), about a third of their JSON text: a report of
+a 256-member run stays a few megabytes. Missing values (a measure not logged at a step, a member
+frozen after diverging) are NaN, which the page draws as gaps.
+
+Scalars are kept for every member; the page draws each member's line for small ensembles and, for
+large ones, the median and a 10–90% band with any single member on demand. Vector data (W_E's
+Fourier spectrum per evaluation) is kept for the first `SPECTRUM_MEMBERS` members and as the median
+over all. The model-reading panels (the clock over checkpoints, neurons and attention on the (a, b)
+grid, the mechanistic report) show one member, `focus`.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..instruments.fourier import neuron_frequency_fve
+from ..instruments.grid import additive_grid, skip_note
+from ..instruments.mechanism import CLUSTERED_FVE, clock_coordinates, clock_plane, summary_lines
+from ..instruments.retro import neurons_on_grid
+from ..run import Run
+from ..store import metric_names as names
+from ..store.checkpoints import checkpoint_path, load_weight_of_member
+from ..tasks import OPERAND_POSITIONS
+
+SPECTRUM_MEMBERS = 16
+
+# (panel, metric, label): the order in which the page draws scalar panels and lines.
+CURVES = [
+    ("loss", names.TRAIN_LOSS, "train loss"), ("loss", names.TEST_LOSS, "test loss"),
+    ("loss", names.MIRROR_LOSS, "test loss (mirror held out)"),
+    ("accuracy", names.TRAIN_ACC, "train accuracy"), ("accuracy", names.TEST_ACC, "test accuracy"),
+    ("accuracy", names.MIRROR_ACC, "test accuracy (mirror held out)"),
+    ("progress", names.TRAIN_LOSS, "train loss"), ("progress", names.TEST_LOSS, "test loss"),
+    ("progress", names.RESTRICTED_LOSS, "restricted loss (final keys)"),
+    ("progress", names.EXCLUDED_LOSS, "excluded loss (final keys)"),
+    ("progress", names.RESTRICTED_LOSS_LIVE, "restricted loss (live keys)"),
+    ("progress", names.EXCLUDED_LOSS_LIVE, "excluded loss (live keys)"),
+    ("gini", names.GINI_EMBED, "Gini of W_E's Fourier norms"), ("gini", names.GINI_NEURON_LOGIT, "Gini of W_L's Fourier norms"),
+    ("gini", names.IDEAL_FORM_FVE, "explained variance of the ideal logits (final keys)"),
+    ("gini", names.IDEAL_FORM_FVE_LIVE, "explained variance of the ideal logits (live keys)"),
+    ("norm", names.WEIGHT_NORM_SQ, "total sum of squared weights"),
+    ("norm", names.N_KEY_FREQUENCIES_LIVE, "live key frequencies"),
+]
+
+
+def packed(values: Any) -> dict[str, Any]:
+    """An array as {"shape", "f32": base64 of little-endian float32} (the page decodes it with a Float32Array)."""
+    array = np.asarray(values, dtype="<f4")
+    return {"shape": list(array.shape), "f32": base64.b64encode(array.tobytes()).decode("ascii")}
+
+
+def _none_to_nan(values: list[float | None]) -> list[float]:
+    return [math.nan if v is None else v for v in values]
+
+
+def scalar_series(run: Run) -> dict[str, dict[str, Any]]:
+    """name -> {"steps": [T], "values": packed [E, T]} for every scalar metric the run logged."""
+    n_members = run.config.n_members
+    series = {}
+    with run.metrics() as store:
+        for name in store.names():
+            steps, by_member = store.series(name)
+            missing = [None] * len(steps)
+            series[name] = {"steps": steps,
+                            "values": packed([_none_to_nan(by_member.get(e, missing)) for e in range(n_members)])}
+    return series
+
+
+def spectrum(run: Run, focus: int) -> dict[str, Any] | None:
+    """W_E's Fourier norms per evaluation: [M, T, K] for the first members (and `focus`) and the median over all."""
+    n_members = run.config.n_members
+    shown = sorted(set(range(min(n_members, SPECTRUM_MEMBERS))) | {focus})
+    with run.metrics() as store:
+        steps, values = store.vector_array(names.EMBED_NORMS, shown)
+        if not steps:
+            return None
+        all_members = values if len(shown) == n_members else store.vector_array(names.EMBED_NORMS, list(range(n_members)))[1]
+    median = np.nanmedian(np.asarray(all_members, dtype=np.float64), axis=0) if n_members > 1 else np.asarray(values[0])
+    return {"steps": steps, "members": shown, "values": packed(values), "median": packed(median),
+            "frequencies": list(range(1, len(values[0][0]) + 1))}
+
+
+def _grid_panels(run: Run, focus: int) -> tuple[dict[str, Any], list[str]]:
+    """The panels that read the focus member's weights: mechanistic report, clock frames over checkpoints,
+    neurons and attention on the (a, b) grid. Returns (panels, notes)."""
+    steps = run.checkpoint_steps()
+    data = run.member_data(focus)
+    grid = additive_grid(data.table)
+    if grid is None:
+        return {}, [f"Fourier panels: {skip_note(data.table)}"]
+    if not steps:
+        return {}, ["Fourier panels: no weights checkpoint yet"]
+    report = run.analyze(member=focus)
+    panels: dict[str, Any] = {"mechanism": {"member": focus, "step": report.step, "lines": summary_lines(report),
+                                            "key_frequencies": report.key_frequencies}}
+    keys = report.key_frequencies
+    final = load_weight_of_member(checkpoint_path(run.path, steps[-1]), "embed.W_E", focus)[grid.classes].double()
+    planes = [clock_plane(final, k) for k in keys]
+    frames = []
+    for step in steps:
+        w_e = load_weight_of_member(checkpoint_path(run.path, step), "embed.W_E", focus)[grid.classes].double()
+        frames.append([clock_coordinates(w_e, plane).tolist() for plane in planes])
+    panels["clock"] = {"member": focus, "frequencies": keys, "steps": steps, "coords": packed(frames),
+                       "residues": list(range(grid.n))}
+
+    model = run.model().members(slice(focus, focus + 1))
+    with torch.no_grad():
+        _, cache = model.run_with_cache(data.inputs[grid.order])
+    neurons = neurons_on_grid(cache, model.spec, grid.n)[0].double()  # [n, n, d_mlp]
+    best, fve = neuron_frequency_fve(neurons[None])
+    best, fve = best[0], fve[0]
+    chosen = []
+    for k in keys:  # the neuron that frequency k explains best stands for its cluster
+        candidates = (best == k).nonzero().flatten()
+        if len(candidates):
+            chosen.append((k, int(candidates[fve[candidates].argmax()])))
+    panels["neurons"] = {"member": focus, "step": steps[-1], "frequencies": [k for k, _ in chosen],
+                         "neurons": [i for _, i in chosen], "fve": [fve[i].item() for _, i in chosen],
+                         "grid": packed(np.stack([neurons[:, :, i].numpy() for _, i in chosen]) if chosen else np.zeros((0, grid.n, grid.n))),
+                         "clustered_fve": CLUSTERED_FVE}
+    pattern = cache.get("blocks.0.attn.hook_pattern")  # [1, N, heads, q, k]
+    if pattern is not None:
+        query = model.spec.readout[-1]
+        a_position = OPERAND_POSITIONS[run.config.resolved("layout")][0]
+        to_a = pattern[0, :, :, query, a_position].reshape(grid.n, grid.n, -1).permute(2, 0, 1)  # [heads, n, n]
+        panels["attention"] = {"member": focus, "step": steps[-1], "grid": packed(to_a.numpy())}
+    return panels, []
+
+
+def report_data(run: Run, *, focus: int = 0, live: bool = False) -> dict[str, Any]:
+    """The whole report of a run as a JSON-ready dict (see the module docstring)."""
+    summary = run.summary()
+    panels, notes = _grid_panels(run, focus)
+    with run.metrics() as store:
+        instrument_note = store.meta("instrument_note")
+    if instrument_note:
+        notes.append(instrument_note)
+    return {
+        "format": "grokscope-report-1",
+        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "grokscope_version": __version__,
+        "run": run.path.name,
+        "live": live,
+        "config": run.config.to_dict(),
+        "provenance": run.provenance,
+        "summary": summary,
+        "n_members": run.config.n_members,
+        "focus": focus,
+        "curves": [{"panel": panel, "metric": metric, "label": label} for panel, metric, label in CURVES],
+        "scalars": scalar_series(run),
+        "spectrum": spectrum(run, focus),
+        "notes": notes,
+        **panels,
+    }

@@ -1,0 +1,42 @@
+"""The report as one self-contained HTML file: Plotly, the page's script and the run's data inline.
+
+Nothing is fetched when the file is opened (the machines that open it may be offline); a page served
+live by `grokscope serve` is the same file with a data URL it polls.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from html import escape
+from importlib import resources
+from string import Template
+from typing import Any
+
+
+@cache
+def _asset(name: str) -> str:
+    return resources.files("grokscope.report").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+@cache
+def plotly_js() -> str:
+    """The plotly.js bundle shipped with the plotly package (no network)."""
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def script_json(data: Any) -> str:
+    """JSON that is safe inside a <script> element: no `</` can close it early."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+
+
+def render_report(data: dict[str, Any], *, live_url: str = "", nav: str = "") -> str:
+    """The report page for `report_data(...)`; `live_url`, if given, is polled for fresh data every 2 s."""
+    config = data["config"]
+    return Template(_asset("report.html")).substitute(
+        title=escape(f"grokscope · {config['task']} mod {config['p']} · {data['run']}"),
+        css=_asset("report.css"), plotly=plotly_js(), data=script_json(data), script=_asset("report.js"),
+        live_url=escape(live_url, quote=True), nav=nav,
+    )

@@ -1,0 +1,153 @@
+"""Running a sweep: plan the packs, train the unfinished ones (local or Ray backend), keep the table current.
+
+Resume is the plain re-run: a pack whose run directory says "finished" is read, not trained; a pack
+that was interrupted continues from its resume checkpoint (`grokscope.resume`); a pack never started
+starts. The results table is rewritten (atomically) after every pack that finishes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+
+from ..errors import ConfigError
+from ..run import resume
+from ..store import metric_names as names
+from ..train import Progress
+from ..train.trainer import resolve_device
+from .directory import is_finished, open_sweep_dir, pack_dir, prepare_pack_dir
+from .packing import Pack, pack_cells
+from .results import pack_rows, results_frame, write_results
+from .spec import SweepSpec
+
+BACKENDS = ("local", "ray")
+
+
+@dataclass
+class SweepProgress:
+    """What a sweep's progress callback receives: the sweep's tally and, while a pack trains locally,
+    that pack's trainer Progress (`detail`; None for the event that a pack finished or was found finished)."""
+
+    packs_done: int
+    packs_total: int
+    members_grokked: int
+    members_total: int
+    pack: Pack
+    detail: Progress | None = None
+
+
+def plan(spec: SweepSpec) -> list[Pack]:
+    """The packs a spec trains, in order (deterministic: a re-run plans the same packs)."""
+    return pack_cells(spec.cells(), spec.max_pack)
+
+
+@contextlib.contextmanager
+def pinned_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to `threads` for the block (None: left as it is), then restored."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train_pack(run_dir: Path, pack: Pack, *, progress: Callable[[Progress], None] | None = None,
+               after_step: Callable[[int], None] | None = None) -> None:
+    """Train one pack into its run directory, from its resume checkpoint where it has one."""
+    prepare_pack_dir(run_dir, pack, resolve_device(pack.config.device))
+    resume(run_dir, progress=progress, after_step=after_step)
+
+
+class Tally:
+    """Rows of the finished packs, the results table they make, and the progress events."""
+
+    def __init__(self, sweep_dir: Path, packs: list[Pack], axes: list[str],
+                 progress: Callable[[SweepProgress], None] | None):
+        self.sweep_dir, self.packs, self.axes, self.progress = sweep_dir, packs, axes, progress
+        self.rows: dict[str, list[dict[str, Any]]] = {}
+        self.members_total = sum(p.n_members for p in packs)
+
+    def _grokked(self) -> int:
+        return sum(bool(row["generalized"]) for rows in self.rows.values() for row in rows)
+
+    def report(self, pack: Pack, detail: Progress | None = None) -> None:
+        if self.progress is None:
+            return
+        grokked = self._grokked()
+        if detail is not None:  # members of the training pack above the threshold at this evaluation
+            grokked += int((detail.metrics[names.TEST_ACC] >= pack.config.generalize_acc).sum())
+        self.progress(SweepProgress(len(self.rows), len(self.packs), grokked, self.members_total, pack, detail))
+
+    def add(self, pack: Pack, rows: list[dict[str, Any]], *, write: bool = True) -> None:
+        self.rows[pack.name] = rows
+        if write:
+            self.write()
+        self.report(pack)
+
+    def write(self) -> None:
+        if self.rows:
+            write_results(self.sweep_dir, results_frame([row for rows in self.rows.values() for row in rows]))
+
+
+def _run_local(sweep_dir: Path, tally: Tally, after_step: Callable[[str, int], None] | None) -> None:
+    for pack in tally.packs:
+        run_dir = pack_dir(sweep_dir, pack)
+        trained = not is_finished(run_dir)
+        if trained:
+            hook = None if after_step is None else (lambda step, name=pack.name: after_step(name, step))
+            train_pack(run_dir, pack, progress=lambda p, pack=pack: tally.report(pack, p), after_step=hook)
+        tally.add(pack, pack_rows(run_dir, pack, tally.axes), write=trained)
+
+
+def check_options(*, backend: str, address: str | None, threads: int | None) -> None:
+    """Raise ConfigError for an unknown backend, an address without Ray, Ray missing, or a bad thread count."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend: must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    if address is not None and backend != "ray":
+        raise ConfigError("address: only with backend ray")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ConfigError(f"threads: must be a positive integer, got {threads!r}")
+    if backend == "ray":
+        from .ray_backend import check_ray
+
+        check_ray()
+
+
+def run_sweep(spec: SweepSpec, out: str | Path = "sweeps", *, backend: str = "local", address: str | None = None,
+              threads: int | None = None, progress: Callable[[SweepProgress], None] | None = None,
+              after_step: Callable[[str, int], None] | None = None) -> Path:
+    """Train every cell of a sweep into `out/<spec name>` (resuming what a previous call left); returns that directory.
+
+    Args:
+        spec: a validated SweepSpec (`load_spec`).
+        out: parent of the sweep directory.
+        backend: "local" (packs one after another in this process) or "ray" (each pack a Ray task).
+        address: a Ray cluster's address (backend "ray"; None starts or reuses a local instance).
+        threads: torch threads per pack (pinned so that tables compare across backends); None keeps
+            this process's setting locally and means 1 on Ray.
+        progress: called with a SweepProgress at every evaluation of a local pack and when a pack finishes.
+        after_step: called as (pack name, step) after every update of a local pack (tests interrupt with it).
+
+    Raises:
+        ConfigError: an unknown backend, an address without Ray, Ray not installed, a non-positive
+            thread count, or `out/<name>` holding another spec; nothing is written then.
+    """
+    check_options(backend=backend, address=address, threads=threads)
+    packs = plan(spec)
+    sweep_dir = open_sweep_dir(Path(out), spec)
+    tally = Tally(sweep_dir, packs, spec.axes, progress)
+    if backend == "local":
+        with pinned_threads(threads):
+            _run_local(sweep_dir, tally, after_step)
+    else:
+        from .ray_backend import run_ray
+
+        run_ray(sweep_dir, tally, address=address, threads=1 if threads is None else threads)
+    tally.write()
+    return sweep_dir

@@ -221,6 +221,85 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="Directory that rec
 # --- sweep commands (sweep, results, plot) ---
 
 
+@app.command()
+def sweep(
+    spec: Annotated[str, typer.Argument(help="A sweep spec: a TOML file, a shipped spec's name (power2022-fraction, "
+                                              "power2022-fraction-cpu), or a sweep directory to resume.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory that receives the sweep directory (named after the spec).")] = Path("sweeps"),
+    backend: Annotated[str, typer.Option(help="local (packs one after another here) or ray (each pack a Ray task).")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address (with --backend ray; default: a local instance).")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="torch threads per pack, pinned (default: this process's; 1 on Ray).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the packs and the first pack's estimates; write nothing.")] = False,
+) -> None:
+    """Train a grid of runs packed into ensembles; re-running resumes. Prints the sweep directory last."""
+    from .progress import plan as pack_plan
+    from .sweep import load_spec, plan, read_spec, run_sweep
+    from .sweep.directory import is_sweep_dir
+    from .sweep.render import pack_lines, sweep_bars
+    from .sweep.runner import check_options
+
+    try:
+        if is_sweep_dir(Path(spec)):
+            sweep_spec, out_dir = read_spec(Path(spec)), Path(spec).parent
+        else:
+            sweep_spec = load_spec(spec)
+        packs = plan(sweep_spec)
+        check_options(backend=backend, address=address, threads=threads)
+        if dry_run:
+            out.print("\n".join([f"{sweep_spec.name}: {sum(p.n_members for p in packs)} members in {len(packs)} packs",
+                                 *pack_lines(packs), f"first pack ({packs[0].name}):", pack_plan(packs[0].config)]))
+            return
+        hook = _after_step_hook()
+        with sweep_bars(err, packs) as on_progress:
+            sweep_dir = run_sweep(sweep_spec, out_dir, backend=backend, address=address, threads=threads, progress=on_progress,
+                                  after_step=None if hook is None else lambda _pack, step: hook(step))
+    except GrokscopeError as error:
+        _fail(error)
+    out.print(str(sweep_dir))
+
+
+@app.command()
+def results(
+    sweep_dir: Annotated[Path, typer.Argument(help="A sweep directory.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or json (to standard output), or parquet (a file).")] = "csv",
+    output: Annotated[Optional[Path], typer.Option(help="Write to this file instead (parquet: default SWEEP/results.parquet).")] = None,
+) -> None:
+    """The sweep's results table: one row per member (grid coordinates, steps to memorize and generalize, accuracies)."""
+    from .sweep.directory import RESULTS_FILE
+    from .sweep.results import FORMATS, export, read_results
+
+    try:
+        if fmt not in FORMATS:
+            raise ConfigError(f"format: must be one of {', '.join(FORMATS)}; got {fmt!r}")
+        frame = read_results(sweep_dir)
+    except GrokscopeError as error:
+        _fail(error)
+    if fmt == "parquet":
+        if output is not None:
+            frame.to_parquet(output, index=False)
+        out.print(str(output or sweep_dir / RESULTS_FILE))
+    elif output is not None:
+        output.write_text(export(frame, fmt), encoding="utf-8")
+        out.print(str(output))
+    else:
+        typer.echo(export(frame, fmt), nl=False)
+
+
+@app.command()
+def plot(
+    sweep_dir: Annotated[Path, typer.Argument(help="A sweep directory.")],
+    output: Annotated[Optional[Path], typer.Option(help="Figure file, .png or .svg (default SWEEP/fraction_curve.png).")] = None,
+) -> None:
+    """Power et al.'s figure: steps to 99% validation accuracy vs training fraction per operation (censored cells marked)."""
+    from .sweep import plot_sweep
+
+    try:
+        path = plot_sweep(sweep_dir, output)
+    except GrokscopeError as error:
+        _fail(error)
+    out.print(str(path))
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

@@ -25,6 +25,7 @@ from ..run import load
 from ..store.atomic import write_atomic
 from .directory import RESULTS_FILE
 from .packing import Pack
+from .spec import SEED_AXIS, Cell
 
 FORMATS = ("csv", "json", "parquet")
 CELL_FIELDS = ("task", "p", "seed", "frac", "lr", "wd")
@@ -47,6 +48,13 @@ def _flatten(member: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def _axis_value(cell: Cell, axis: str) -> Any:
+    """The cell's value on an axis: as the spec wrote it, or the config's where its case left the field alone."""
+    if axis in cell.coords:
+        return cell.coords[axis]
+    return cell.config.seeds[0] if axis == SEED_AXIS else getattr(cell.config, axis)
+
+
 def pack_rows(run_dir: Path, pack: Pack, axes: list[str]) -> list[dict[str, Any]]:
     """One row per member of a trained pack (plain Python values, so they travel through Ray as they are)."""
     summary = load(run_dir).summary()
@@ -55,7 +63,7 @@ def pack_rows(run_dir: Path, pack: Pack, axes: list[str]) -> list[dict[str, Any]
     rows = []
     for e, (cell, member) in enumerate(zip(pack.cells, summary["members"])):
         row: dict[str, Any] = {"cell": cell.index, "pack": pack.name, "member": e}
-        row |= {axis: cell.coords.get(axis) for axis in axes}
+        row |= {axis: _axis_value(cell, axis) for axis in axes}
         standard = {"task": config.task, "p": config.p, "seed": config.seeds[e], "frac": config.fracs[e],
                     "lr": config.lrs[e], "wd": config.wds[e]}
         row |= {k: v for k, v in standard.items() if k not in axes}
@@ -66,11 +74,16 @@ def pack_rows(run_dir: Path, pack: Pack, axes: list[str]) -> list[dict[str, Any]
     return rows
 
 
-def _column_dtype(values: list[Any]) -> str:
+def _is_step_column(name: str) -> bool:
+    """Columns that hold steps (or step differences): integers even when every value is missing."""
+    return "step" in name or name.startswith("phases_") or name in ("grokking_delay", "budget")
+
+
+def _column_dtype(name: str, values: list[Any]) -> str:
     """A nullable pandas dtype from the Python types present (never from the values: 1.0 stays a float)."""
     present = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     if not present:
-        return "Float64"
+        return "Int64" if _is_step_column(name) else "Float64"
     if all(isinstance(v, bool) for v in present):
         return "boolean"
     if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
@@ -85,7 +98,7 @@ def _column_dtype(values: list[Any]) -> str:
 def results_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The table from rows (any order), sorted by cell, with nullable typed columns."""
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    data = {c: pd.array([row.get(c) for row in rows], dtype=_column_dtype([row.get(c) for row in rows])) for c in columns}
+    data = {c: pd.array([row.get(c) for row in rows], dtype=_column_dtype(c, [row.get(c) for row in rows])) for c in columns}
     frame = pd.DataFrame(data, columns=columns)
     return frame.sort_values("cell", kind="stable").reset_index(drop=True)
 

@@ -1,0 +1,24 @@
+import pandas as pd
+import pytest
+import ray
+
+from grokscope.sweep import read_results, run_sweep
+from sweep_helpers import tiny_spec
+
+
+@pytest.fixture
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def test_ray_backend_produces_the_local_table(tmp_path, local_ray):
+    spec = tiny_spec(max_pack=4, frac=[0.4, 0.6], seed=[0, 1])  # 4 packs of 2: two run at once on 2 CPUs
+    local = read_results(run_sweep(spec, tmp_path / "local", threads=1))
+    remote = read_results(run_sweep(spec, tmp_path / "ray", backend="ray", threads=1))
+    assert ray.is_initialized()  # the test's instance was reused, not shut down
+    pd.testing.assert_frame_equal(remote, local)
+    assert len(remote) == 8

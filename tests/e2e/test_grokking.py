@@ -27,7 +27,8 @@ def demo_run(tmp_path_factory):
 def test_demo_memorizes_then_groks(demo_run):
     run = demo_run
     assert run.config.task == "x+y" and run.config.symmetric_split  # plain held-out accuracy is honest here
-    assert (run.path / "summary.json").is_file() and (run.path / "curves.svg").read_text().startswith("<svg")
+    assert (run.path / "summary.json").is_file() and (run.path / "figures" / "curves.svg").read_text().startswith("<?xml")
+    assert "Plotly" in (run.path / "report.html").read_text()
     with run.metrics() as store:
         steps, train_acc = store.series(names.TRAIN_ACC)
         _, test_acc = store.series(names.TEST_ACC)

@@ -15,7 +15,7 @@ from typing import Any
 
 
 @cache
-def _asset(name: str) -> str:
+def asset(name: str) -> str:
     return resources.files("grokscope.report").joinpath("assets", name).read_text(encoding="utf-8")
 
 
@@ -35,8 +35,8 @@ def script_json(data: Any) -> str:
 def render_report(data: dict[str, Any], *, live_url: str = "", nav: str = "") -> str:
     """The report page for `report_data(...)`; `live_url`, if given, is polled for fresh data every 2 s."""
     config = data["config"]
-    return Template(_asset("report.html")).substitute(
+    return Template(asset("report.html")).substitute(
         title=escape(f"grokscope · {config['task']} mod {config['p']} · {data['run']}"),
-        css=_asset("report.css"), plotly=plotly_js(), data=script_json(data), script=_asset("report.js"),
+        css=asset("report.css"), plotly=plotly_js(), data=script_json(data), script=asset("report.js"),
         live_url=escape(live_url, quote=True), nav=nav,
     )

@@ -1,0 +1,178 @@
+"""`grokscope serve`: a read-only web dashboard over a directory of runs, live while they train.
+
+The index lists the runs under DIR (task, p, fraction, members, status, steps to generalize); each
+run opens its report, which polls `/api/runs/NAME/report.json` and redraws when the run has new
+evaluations. Runs are read from their SQLite stores, which the training process writes concurrently
+(WAL mode: a reader sees whole evaluations). The server binds to 127.0.0.1 unless told otherwise,
+answers GET and HEAD only, and serves files under DIR only: a path that resolves outside it, or to
+no run, is a 404.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from ..errors import ConfigError, GrokscopeError
+from ..run import Run, load
+from .data import report_data
+from .html import asset, render_report, script_json
+
+RUN_DEPTH = 3  # runs are found this many directory levels under DIR (a sweep's packs sit below it)
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".json": "application/json", ".svg": "image/svg+xml",
+                 ".png": "image/png", ".csv": "text/csv; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
+
+
+def find_runs(root: Path) -> dict[str, Path]:
+    """name (the path under root, with '/') -> run directory, for every run up to RUN_DEPTH levels down."""
+    found = {}
+    for depth in range(1, RUN_DEPTH + 1):
+        for config in sorted(root.glob("/".join(["*"] * depth) + "/config.json")):
+            found[config.parent.relative_to(root).as_posix()] = config.parent
+    return found
+
+
+def _generalized_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    steps = [m["steps_to_generalize_mirror"] if m.get("steps_to_generalize_mirror") is not None else m["steps_to_generalize"]
+             for m in summary["members"]]
+    reached = [s for s in steps if s is not None]
+    return {"generalized": len(reached), "median_steps_to_generalize": statistics.median(reached) if reached else None}
+
+
+class Dashboard:
+    """What the handler serves, with per-run caches keyed by the run's progress (last step, checkpoints, state)."""
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+    def _progress_key(self, run: Run) -> Any:
+        with run.metrics() as store:
+            last = store.last_step()
+        return last, tuple(run.checkpoint_steps()), run.status().get("state")
+
+    def _cached(self, name: str, kind: str, run: Run, compute) -> Any:
+        key = self._progress_key(run)
+        with self._lock:  # one computation at a time: they read checkpoints and run the model
+            hit = self._cache.get((name, kind))
+            if hit is not None and hit[0] == key:
+                return hit[1]
+            value = compute()
+            self._cache[(name, kind)] = (key, value)
+            return value
+
+    def run(self, name: str) -> Run | None:
+        path = find_runs(self.root).get(name)
+        if path is None or not (path / "metrics.sqlite").is_file():
+            return None
+        return load(path)
+
+    def runs(self) -> list[dict[str, Any]]:
+        rows = []
+        for name, path in find_runs(self.root).items():
+            row: dict[str, Any] = {"name": name}
+            try:
+                run = load(path)
+                config = run.config
+                row.update(task=config.task, p=config.p, frac=config.frac, members=config.n_members)
+                if (path / "metrics.sqlite").is_file():
+                    summary = self._cached(name, "summary", run, run.summary)
+                    row.update(state=summary["status"].get("state"), step=summary["steps"], **_generalized_summary(summary))
+                else:
+                    row.update(state="starting", step=0)
+            except (GrokscopeError, OSError, ValueError) as error:  # a run being created, or a damaged one
+                row.update(state="unreadable", error=str(error))
+            rows.append(row)
+        return rows
+
+    def report(self, name: str) -> dict[str, Any] | None:
+        run = self.run(name)
+        if run is None:
+            return None
+        return self._cached(name, "report", run, lambda: report_data(run, live=True))
+
+    def file(self, relative: str) -> Path | None:
+        """A regular file under the root, or None (missing, or outside the root after resolving links and '..')."""
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to(self.root) or not path.is_file():
+            return None
+        return path
+
+
+def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "grokscope"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet: the terminal shows the URL only
+            pass
+
+        def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _json(self, value: Any) -> None:
+            self._send(HTTPStatus.OK, json.dumps(value, allow_nan=False).encode(), "application/json")
+
+        def _not_found(self) -> None:
+            self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
+
+        def do_GET(self) -> None:
+            path = unquote(urlsplit(self.path).path)
+            try:
+                self._route(path)
+            except (GrokscopeError, OSError) as error:
+                self._send(HTTPStatus.SERVICE_UNAVAILABLE, f"{error}\n".encode(), "text/plain; charset=utf-8")
+
+        do_HEAD = do_GET
+
+        def _route(self, path: str) -> None:
+            if path in ("/", "/index.html"):
+                page = asset("dashboard.html").replace("$runs", script_json(dashboard.runs()))
+                return self._send(HTTPStatus.OK, page.encode(), CONTENT_TYPES[".html"])
+            if path == "/api/runs":
+                return self._json(dashboard.runs())
+            if path.startswith("/api/runs/") and path.endswith("/report.json"):
+                data = dashboard.report(path[len("/api/runs/"):-len("/report.json")])
+                return self._json(data) if data is not None else self._not_found()
+            if path.startswith("/runs/") and path.endswith("/"):
+                name = path[len("/runs/"):-1]
+                data = dashboard.report(name)
+                if data is None:
+                    return self._not_found()
+                page = render_report(data, live_url=f"/api/runs/{name}/report.json", nav='<a href="/">all runs</a>')
+                return self._send(HTTPStatus.OK, page.encode(), CONTENT_TYPES[".html"])
+            if path.startswith("/files/"):
+                file = dashboard.file(path[len("/files/"):])
+                if file is None:
+                    return self._not_found()
+                return self._send(HTTPStatus.OK, file.read_bytes(), CONTENT_TYPES.get(file.suffix, "application/octet-stream"))
+            return self._not_found()
+
+        def _read_only(self) -> None:
+            self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"read-only\n", "text/plain; charset=utf-8")
+
+        do_POST = do_PUT = do_DELETE = do_PATCH = _read_only
+
+    return Handler
+
+
+def make_server(root: str | Path, *, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+    """A dashboard server over `root` (call serve_forever on it; port 0 picks a free port)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ConfigError(f"dir: {root} is not a directory of runs")
+    server = ThreadingHTTPServer((host, port), _handler(Dashboard(root)))
+    server.daemon_threads = True
+    return server

@@ -1,0 +1,93 @@
+"""The report's data and files, without a browser: what each panel will draw, and the CLI around it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from grokscope import get_preset, train
+from grokscope.report import report_data, render_report
+from grokscope.report.data import packed
+from grokscope.report.figures import unpacked, write_figures
+from grokscope.store import metric_names as names
+
+
+def test_packed_round_trips_float32_with_nan():
+    values = np.array([[1.5, np.nan, -2.0], [3.0, 4.0, 1e-7]])
+    back = unpacked(packed(values))
+    assert back.shape == (2, 3) and back.dtype == np.float32
+    np.testing.assert_array_equal(np.isnan(back), np.isnan(values))
+    np.testing.assert_allclose(back[~np.isnan(back)], values[~np.isnan(values)], rtol=1e-7)
+
+
+def test_report_data_holds_every_member_and_evaluation(grokked_run):
+    data = report_data(grokked_run)
+    with grokked_run.metrics() as store:
+        steps, by_member = store.series(names.TEST_ACC)
+    series = data["scalars"][names.TEST_ACC]
+    assert series["steps"] == steps
+    values = unpacked(series["values"])
+    assert values.shape == (2, len(steps))
+    np.testing.assert_allclose(values[1], by_member[1], rtol=1e-6)
+    # the clock has one frame per weights checkpoint and one plane per final key frequency
+    clock = data["clock"]
+    assert clock["steps"] == grokked_run.checkpoint_steps()
+    assert unpacked(clock["coords"]).shape == (len(clock["steps"]), len(clock["frequencies"]), 31, 2)
+    assert clock["frequencies"] == data["mechanism"]["key_frequencies"]
+    # at the end the residues sit on a circle on every key frequency's plane: radii nearly equal
+    radii = np.linalg.norm(unpacked(clock["coords"])[-1], axis=-1)  # [K, n]
+    assert (radii.std(axis=1) / radii.mean(axis=1) < 0.3).all()
+    neurons = data["neurons"]
+    assert set(neurons["frequencies"]) <= set(clock["frequencies"]) and len(neurons["frequencies"]) >= 1
+    assert min(neurons["fve"]) > 0.5
+    assert unpacked(data["attention"]["grid"]).shape == (4, 31, 31)
+    assert unpacked(data["spectrum"]["median"]).shape == (len(data["spectrum"]["steps"]), 15)
+
+
+def test_report_of_a_task_without_fourier_view_says_so(tmp_path):
+    config = get_preset("tiny").replace(task="x^3+xy", symmetric_split=False, max_steps=30, eval_every=10, eval_log_points=0, checkpoints=2)
+    run = train(config, tmp_path)
+    data = report_data(run)
+    assert "clock" not in data and data["spectrum"] is None
+    assert any("additive" in note or "Fourier" in note for note in data["notes"])
+    html = render_report(data)
+    assert html.count("<script") >= 3 and "x^3+xy" in html
+
+
+def test_report_html_is_self_contained(grokked_run, tmp_path):
+    html = render_report(report_data(grokked_run))
+    assert "src=\"http" not in html and "href=\"http" not in html  # nothing to fetch: works offline
+    assert "Plotly" in html and 'id="grokscope-data"' in html
+    data_text = html.split('id="grokscope-data">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(data_text)["run"] == grokked_run.path.name
+
+
+def test_figures_are_written_as_png_and_svg(grokked_run, tmp_path):
+    written = write_figures(report_data(grokked_run), tmp_path / "figures")
+    stems = {p.stem for p in written}
+    assert stems == {"curves", "progress", "spectrum", "clock"}
+    for path in written:
+        head = path.read_bytes()[:8]
+        assert head.startswith(b"\x89PNG") if path.suffix == ".png" else b"<?xml" in head
+
+
+def _cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "grokscope", *args], capture_output=True, text=True, **kwargs)
+
+
+def test_cli_report_writes_the_page_and_figures(grokked_run, tmp_path):
+    out = tmp_path / "sub" / "r.html"
+    result = _cli("report", str(grokked_run.path), "--out", str(out), "--figures", str(tmp_path / "figs"))
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_size > 1_000_000 and (tmp_path / "figs" / "clock.svg").is_file()
+
+
+def test_cli_report_rejects_a_bad_member_and_writes_nothing(grokked_run, tmp_path):
+    out = tmp_path / "r.html"
+    result = _cli("report", str(grokked_run.path), "--out", str(out), "--member", "5")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "member" in result.stderr
+    assert not out.exists()

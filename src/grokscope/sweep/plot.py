@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 FIGURE_SUFFIXES = (".png", ".svg")
 DEFAULT_FIGURE = "fraction_curve.png"
+CENSORED_NUDGE = 0.006  # horizontal offset between tasks' censored markers, in fraction units
 
 
 def fraction_curve(frame: pd.DataFrame) -> pd.DataFrame:
@@ -54,15 +55,17 @@ def fraction_figure(frame: pd.DataFrame, *, title: str = "", threshold: float = 
 
     curve = fraction_curve(frame)
     budget = int(curve["budget"].max())
-    fig = Figure(figsize=(7, 4.5))
+    fig = Figure(figsize=(9, 4.5))
     ax = fig.subplots()
+    tasks = list(dict.fromkeys(curve["task"]))
     for i, (task, cells) in enumerate(curve.groupby("task", sort=False)):
         color = f"C{i % 10}"
+        nudge = (i - (len(tasks) - 1) / 2) * CENSORED_NUDGE  # censored markers of several tasks side by side
         shown = cells["median"].clip(upper=budget)
         ax.errorbar(cells["frac"], shown, yerr=[shown - cells["low"], cells["high"] - shown], color=color,
                     marker="o", markersize=4, capsize=2, linewidth=1.2, label=task, zorder=2)
         censored = cells[cells["censored"]]
-        ax.scatter(censored["frac"], censored["budget"], marker="^", s=60, facecolors="white", edgecolors=color,
+        ax.scatter(censored["frac"] + nudge, censored["budget"], marker="^", s=60, facecolors="white", edgecolors=color,
                    linewidths=1.5, zorder=3)
     ax.axhline(budget, color="grey", linestyle=":", linewidth=1)
     ax.scatter([], [], marker="^", facecolors="white", edgecolors="grey", label="never generalized (censored at budget)")
@@ -70,7 +73,7 @@ def fraction_figure(frame: pd.DataFrame, *, title: str = "", threshold: float = 
     ax.set_xlabel("training data fraction")
     ax.set_ylabel(f"steps to {threshold:.0%} validation accuracy")
     ax.set_title(title or "steps to generalize vs training fraction (median, min-max over seeds)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     return fig

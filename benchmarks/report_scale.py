@@ -32,7 +32,7 @@ def _load_seconds(browser, url: str, ready: str, repeats: int) -> float:
     for _ in range(repeats):
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
         start = time.perf_counter()
         page.goto(url)
         page.wait_for_function(ready, timeout=120_000)

@@ -128,7 +128,7 @@ def write_figures(data: dict[str, Any], folder: str | Path) -> list[Path]:
         coords = unpacked(clock["coords"])[-1]  # [K, n, 2] at the last checkpoint
         n, count = coords.shape[1], coords.shape[0]
         fig, axes = plt.subplots(1, count, figsize=(3.2 * count, 3.2), squeeze=False)
-        for ax, k, points in zip(axes[0], clock["frequencies"], coords):
+        for ax, k, points in zip(axes[0], clock["frequencies"], coords, strict=True):
             angle = (k * np.arange(n)) % n
             ax.scatter(points[:, 0], points[:, 1], c=angle, cmap="hsv", vmin=0, vmax=n, s=18)
             for a, (x, y) in enumerate(points):

@@ -1,11 +1,11 @@
 """`grokscope serve`: a read-only web dashboard over a directory of runs, live while they train.
 
 The index lists the runs under DIR (task, p, fraction, members, status, steps to generalize); each
-run opens its report, which polls `/api/runs/NAME/report.json` and redraws when the run has new
-evaluations. Runs are read from their SQLite stores, which the training process writes concurrently
-(WAL mode: a reader sees whole evaluations). The server binds to 127.0.0.1 unless told otherwise,
-answers GET and HEAD only, and serves files under DIR only: a path that resolves outside it, or to
-no run, is a 404.
+run opens its report, which polls `/api/runs/NAME/progress.json` and, when the run has a new
+evaluation, checkpoint or state, fetches `/api/runs/NAME/report.json` and redraws. Runs are read from
+their SQLite stores, which the training process writes concurrently (WAL mode: a reader sees whole
+evaluations). The server binds to 127.0.0.1 unless told otherwise, answers GET and HEAD only, and
+serves files under DIR only: a path that resolves outside it, or to no run, is a 404.
 """
 
 from __future__ import annotations
@@ -92,6 +92,15 @@ class Dashboard:
             rows.append(row)
         return rows
 
+    def progress(self, name: str) -> dict[str, Any] | None:
+        """What changes as a run trains (last step, checkpoints, state): the live page polls this, and
+        fetches the whole report only when it changed."""
+        run = self.run(name)
+        if run is None:
+            return None
+        last, checkpoints, state = self._progress_key(run)
+        return {"step": last, "checkpoints": len(checkpoints), "state": state}
+
     def report(self, name: str) -> dict[str, Any] | None:
         run = self.run(name)
         if run is None:
@@ -143,15 +152,16 @@ def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
                 return self._send(HTTPStatus.OK, page.encode(), CONTENT_TYPES[".html"])
             if path == "/api/runs":
                 return self._json(dashboard.runs())
-            if path.startswith("/api/runs/") and path.endswith("/report.json"):
-                data = dashboard.report(path[len("/api/runs/"):-len("/report.json")])
-                return self._json(data) if data is not None else self._not_found()
+            for endpoint, read in (("/report.json", dashboard.report), ("/progress.json", dashboard.progress)):
+                if path.startswith("/api/runs/") and path.endswith(endpoint):
+                    data = read(path[len("/api/runs/"):-len(endpoint)])
+                    return self._json(data) if data is not None else self._not_found()
             if path.startswith("/runs/") and path.endswith("/"):
                 name = path[len("/runs/"):-1]
                 data = dashboard.report(name)
                 if data is None:
                     return self._not_found()
-                page = render_report(data, live_url=f"/api/runs/{name}/report.json", nav='<a href="/">all runs</a>')
+                page = render_report(data, live_url=f"/api/runs/{name}/", nav='<a href="/">all runs</a>')
                 return self._send(HTTPStatus.OK, page.encode(), CONTENT_TYPES[".html"])
             if path.startswith("/files/"):
                 file = dashboard.file(path[len("/files/"):])

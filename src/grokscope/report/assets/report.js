@@ -306,14 +306,16 @@
     state.ready = true;
   }
 
-  function lastStep(d) { return d.summary.steps; }
-
-  function poll(url) {
-    fetch(url, { cache: "no-store" }).then((r) => (r.ok ? r.json() : null)).then((d) => {
-      if (d && (lastStep(d) !== lastStep(state.data) || JSON.stringify(d.summary.status) !== JSON.stringify(state.data.summary.status))) {
-        state.data = d; render();
-      }
-    }).catch(() => {}).finally(() => setTimeout(() => poll(url), 2000));
+  function poll(base, seen) { // base: /api/runs/NAME/ ; the whole report is fetched only when progress changed
+    const json = (r) => (r.ok ? r.json() : null);
+    fetch(base + "progress.json", { cache: "no-store" }).then(json).then((progress) => {
+      const key = JSON.stringify(progress);
+      if (!progress || key === seen) return seen;
+      return fetch(base + "report.json", { cache: "no-store" }).then(json).then((d) => {
+        if (d) { state.data = d; render(); }
+        return key;
+      });
+    }).catch(() => seen).then((key) => setTimeout(() => poll(base, key), 2000));
   }
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -328,6 +330,6 @@
     document.getElementById("spectrum-select").addEventListener("change", (ev) => { state.spectrumMember = ev.target.value; drawSpectrum(); });
     render();
     const live = document.body.getAttribute("data-live-url");
-    if (live) setTimeout(() => poll(live), 2000);
+    if (live) setTimeout(() => poll(live, null), 2000);
   });
 })();

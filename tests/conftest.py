@@ -1,11 +1,22 @@
-"""Shared helpers: tiny configs that run in well under a second."""
+"""Shared helpers: tiny configs that run in well under a second, one grokked two-member run, and
+headless Chromium through Playwright for the report tests.
+
+The browser is Debian's `chromium` (`.ci/run` installs it); GROKSCOPE_CHROMIUM names another binary.
+Chromium 156 has no software WebGL in headless mode, and the report uses SVG traces only, so no flag
+is needed for it to draw. (One conftest for the whole suite: a second one would shadow this module
+for `from conftest import tiny_config`.)
+"""
 
 from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
 
-from grokscope import RunConfig
+from grokscope import RunConfig, get_preset, train
 
 
 @pytest.fixture(autouse=True)
@@ -18,3 +29,52 @@ def tiny_config(**changes) -> RunConfig:
     base = dict(task="x+y", p=13, frac=0.5, seeds=(0,), d_model=16, n_heads=4, d_mlp=32, param_dtype="float64",
                 max_steps=20, eval_every=5, eval_log_points=0, checkpoints=4, resume_every=5, device="cpu")
     return RunConfig(**{**base, **changes})
+
+CHROMIUM = os.environ.get("GROKSCOPE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def grokked_run(tmp_path_factory):
+    """The tiny preset (x+y mod 31) with two seeds: groks in a few seconds."""
+    config = get_preset("tiny").replace(seeds=(7, 8))
+    return train(config, tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "browser tests need Chromium: apt-get install chromium (or set GROKSCOPE_CHROMIUM)"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+class Page:
+    """A page that records console errors and uncaught exceptions."""
+
+    def __init__(self, browser):
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.errors: list[str] = []
+        self.page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def open(self, url: str, ready: str = "window.grokscope && window.grokscope.ready === true") -> "Page":
+        self.page.goto(url)
+        self.page.wait_for_function(ready, timeout=60_000)
+        return self
+
+    def screenshot(self, path: Path) -> Path:
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def close(self) -> None:
+        self.page.close()
+
+
+@pytest.fixture
+def page(browser):
+    opened = Page(browser)
+    yield opened
+    opened.close()

@@ -93,3 +93,12 @@ def test_cli_report_rejects_a_bad_member_and_writes_nothing(grokked_run, tmp_pat
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "member" in result.stderr
     assert not out.exists()
+
+
+def test_an_unformed_model_shows_its_strongest_few_frequencies(tmp_path):
+    config = get_preset("tiny").replace(max_steps=5, eval_every=5, eval_log_points=0, checkpoints=2)
+    data = report_data(train(config, tmp_path))
+    candidates = data["mechanism"]["key_frequencies"]
+    assert len(candidates) > 6  # every neuron's best frequency, before any sparsity
+    assert 1 <= len(data["clock"]["frequencies"]) <= 6 and set(data["clock"]["frequencies"]) <= set(candidates)
+    assert any("no sparse set yet" in note for note in data["notes"])

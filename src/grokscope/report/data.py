@@ -32,6 +32,7 @@ from ..store.checkpoints import checkpoint_path, load_weight_of_member
 from ..tasks import OPERAND_POSITIONS
 
 SPECTRUM_MEMBERS = 16
+MAX_KEY_PANELS = 6  # clock planes and neuron grids drawn at most (a grokked model has at most 6 key frequencies)
 
 # (panel, metric, label): the order in which the page draws scalar panels and lines.
 CURVES = [
@@ -100,9 +101,15 @@ def _grid_panels(run: Run, focus: int) -> tuple[dict[str, Any], list[str]]:
     if not steps:
         return {}, ["Fourier panels: no weights checkpoint yet"]
     report = run.analyze(member=focus)
+    notes: list[str] = []
     panels: dict[str, Any] = {"mechanism": {"member": focus, "step": report.step, "lines": summary_lines(report),
                                             "key_frequencies": report.key_frequencies}}
     keys = report.key_frequencies
+    if len(keys) > MAX_KEY_PANELS:  # no sparse set yet (an early or a memorizing checkpoint): the strongest few
+        strongest = sorted(report.frequencies, key=lambda f: f.embedding_share, reverse=True)[:MAX_KEY_PANELS]
+        keys = sorted(f.frequency for f in strongest)
+        notes.append(f"member {focus} has {len(report.key_frequencies)} candidate key frequencies at step {report.step} "
+                     f"(no sparse set yet): the clock and neuron panels show the {MAX_KEY_PANELS} with the most embedding norm")
     final = load_weight_of_member(checkpoint_path(run.path, steps[-1]), "embed.W_E", focus)[grid.classes].double()
     planes = [clock_plane(final, k) for k in keys]
     frames = []
@@ -133,7 +140,7 @@ def _grid_panels(run: Run, focus: int) -> tuple[dict[str, Any], list[str]]:
         a_position = OPERAND_POSITIONS[run.config.resolved("layout")][0]
         to_a = pattern[0, :, :, query, a_position].reshape(grid.n, grid.n, -1).permute(2, 0, 1)  # [heads, n, n]
         panels["attention"] = {"member": focus, "step": steps[-1], "grid": packed(to_a.numpy())}
-    return panels, []
+    return panels, notes
 
 
 def report_data(run: Run, *, focus: int = 0, live: bool = False) -> dict[str, Any]:

@@ -148,7 +148,7 @@
       shapes: phaseShapes(state.focus), annotations: phaseAnnotations(state.focus),
       legend: { orientation: "h", y: -0.22, font: { size: 11 } }, hovermode: "x",
     };
-    if (spec.y2title) layout.yaxis2 = { overlaying: "y", side: "right", title: { text: spec.y2title }, rangemode: "tozero" };
+    if (spec.y2title) layout.yaxis2 = { overlaying: "y", side: "right", title: { text: spec.y2title }, rangemode: "tozero", dtick: 1 };
     Plotly.react(box, traces, layout, CONFIG);
   }
 

@@ -6,6 +6,9 @@ retrospective pass that runs once at the end, then scales each by how often the 
 
     overhead = (evaluations x (eval with - eval without) + retrospective) / (steps x step + evaluations x eval without)
 
+The softmax-collapse diagnostics (train/collapse.py: one backward pass per evaluation) are timed apart
+and reported as their own overhead, with the same denominator.
+
     python benchmarks/instrument_overhead.py [--preset nanda2023] [--members 1] [--threads 2] [--repeats 5]
 """
 
@@ -56,8 +59,11 @@ def main() -> None:
             step["n"] += 1
 
         t_step = _median_seconds(train_step, args.repeats)
-        t_plain = _median_seconds(lambda: Evaluator(config.replace(instruments=False), trainer.data, trainer.device)(trainer.model), args.repeats)
-        evaluator = Evaluator(config, trainer.data, trainer.device)
+        plain = config.replace(instruments=False, collapse_diagnostics=False)
+        t_plain = _median_seconds(lambda: Evaluator(plain, trainer.data, trainer.device)(trainer.model), args.repeats)
+        with_collapse = Evaluator(plain.replace(collapse_diagnostics=True), trainer.data, trainer.device)
+        t_collapse = _median_seconds(lambda: with_collapse(trainer.model), args.repeats)
+        evaluator = Evaluator(config.replace(collapse_diagnostics=False), trainer.data, trainer.device)
         t_instr = _median_seconds(lambda: evaluator(trainer.model), args.repeats)
         checkpoints = checkpoint_steps(config.max_steps, config.checkpoints)
         n_evals = len(eval_steps(config.max_steps, eval_every=config.eval_every, log_points=config.eval_log_points) | checkpoints)
@@ -75,6 +81,9 @@ def main() -> None:
           f"{t_instr * 1e3:.1f} ms with; retrospective pass over {len(checkpoints)} checkpoints {t_retro:.1f} s")
     print(f"cadence: {config.max_steps} steps, {n_evals} evaluations")
     print(f"run without instruments ~{base / 60:.1f} min; instruments add {extra:.1f} s = {100 * extra / base:.1f}%")
+    collapse = n_evals * (t_collapse - t_plain)
+    print(f"softmax-collapse diagnostics: evaluation {t_collapse * 1e3:.1f} ms with them; "
+          f"they add {collapse:.1f} s = {100 * collapse / base:.1f}%")
 
 
 if __name__ == "__main__":

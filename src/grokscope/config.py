@@ -1,6 +1,7 @@
 """RunConfig: every field of a run, its default and its validation, and the named presets.
 
-Per-member fields (`frac`, `lr`, `wd`) hold one value for all members or a tuple of length E, where
+Per-member fields (`frac`, `lr`, `wd`, and the levers `grokfast_lamb`, `grokfast_alpha`,
+`orthogonal_grad`, `init_scale`) hold one value for all members or a tuple of length E, where
 E = len(seeds). Validation happens once, in `__post_init__`, and raises `ConfigError` with a
 one-line `field: message`; nothing else in grokscope re-checks a config.
 """
@@ -24,6 +25,11 @@ INITS = ("nanda2023", "transformer_lens", "torch_default", "gromov")
 DEVICES = ("auto", "cpu", "cuda")
 POSITIONAL = ("learned", "sinusoidal", "none")
 NORMALIZATIONS = ("none", "post")
+OPTIMIZERS = ("adamw", "adam", "sgd")
+GROKFAST_FILTERS = ("none", "ema", "ma")
+LOSSES = ("cross_entropy", "stablemax")
+# The papers' defaults (Lee et al. 2024, ironjr/grokfast): lamb 2 for EMA, 5 for MA.
+_GROKFAST_LAMB_DEFAULT = {"ema": 2.0, "ma": 5.0}
 
 # The architecture's defaults (Nanda et al. 2023; openai/grok for Power et al. 2022; Gromov 2023).
 _ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -66,6 +72,17 @@ def _per_member(name: str, value: Any, n_members: int) -> tuple[float, ...]:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise ConfigError(f"{name}: must be finite numbers, got {v!r}")
     return tuple(float(v) for v in values)
+
+
+def _per_member_bool(name: str, value: Any, n_members: int) -> tuple[bool, ...]:
+    """Broadcast a bool or check a per-member tuple of bools; returns a tuple of length E."""
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n_members
+    if len(values) != n_members:
+        raise ConfigError(f"{name}: needs one value or one per member ({n_members}), got {len(values)}")
+    for v in values:
+        if not isinstance(v, bool):
+            raise ConfigError(f"{name}: must be true or false (or one per member), got {v!r}")
+    return values
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -120,7 +137,18 @@ class RunConfig:
     eps: float = 1e-8
     warmup_steps: int = 10
     batch_size: int | None = None
+    # levers (docs/levers.md): optimizer, gradient filters, ⊥Grad, init scale
+    optimizer: str = "adamw"  # "adam": coupled L2 decay (torch.optim.Adam); "sgd": torch.optim.SGD
+    momentum: float = 0.0  # sgd only
+    grokfast: str = "none"  # Lee et al. 2024: "ema" or "ma" gradient filter
+    grokfast_alpha: float | tuple[float, ...] = 0.98
+    grokfast_lamb: float | tuple[float, ...] | None = None  # None: 2 for ema, 5 for ma; 0 turns a member's filter off
+    grokfast_window: int = 100
+    grokfast_max_gib: float = 8.0  # Grokfast-MA's window (window copies of the gradients) is refused above this
+    orthogonal_grad: bool | tuple[bool, ...] = False  # Prieto et al. 2025's ⊥Grad
+    init_scale: float | tuple[float, ...] = 1.0  # Omnigrok's α: every initial parameter times α
     # loss
+    loss: str = "cross_entropy"  # or "stablemax" (Prieto et al. 2025)
     loss_dtype: str = "float64"
     param_dtype: str = "float32"
     logits_over: str = "vocab"
@@ -129,6 +157,7 @@ class RunConfig:
     eval_every: int = 100
     eval_log_points: int = 100
     instruments: bool = True
+    collapse_diagnostics: bool = True  # softmax-collapse measures at every evaluation (train/collapse.py)
     generalize_acc: float = 0.99
     patience: int = 1_000
     checkpoints: int = 60
@@ -145,7 +174,7 @@ class RunConfig:
         object.__setattr__(self, "task", op.name)
         _integer("p", self.p, 2)
         check_modulus(op, self.p)
-        for name in ("symmetric_split", "train_biases", "tf32", "cuda_graph", "instruments"):
+        for name in ("symmetric_split", "train_biases", "tf32", "cuda_graph", "instruments", "collapse_diagnostics"):
             _boolean(name, getattr(self, name))
         if self.use_biases is not None:
             _boolean("use_biases", self.use_biases)
@@ -181,11 +210,57 @@ class RunConfig:
         _choice("param_dtype", self.param_dtype, DTYPES)
         _choice("logits_over", self.logits_over, LOGIT_SETS)
         _choice("device", self.device, DEVICES)
+        self._check_levers(n)
         self._check_shapes()
         self._check_schedule()
         if self.symmetric_split and not op.commutative:
             raise ConfigError(f"symmetric_split: only for commutative tasks; {op.name!r} is not commutative")
         self._check_split_sizes()
+        self._check_grokfast_memory()
+
+    def _check_levers(self, n: int) -> None:
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("grokfast", self.grokfast, GROKFAST_FILTERS)
+        _choice("loss", self.loss, LOSSES)
+        _number("momentum", self.momentum)
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum: must be in [0, 1), got {self.momentum}")
+        if self.momentum != 0 and self.optimizer != "sgd":
+            raise ConfigError(f"momentum: only for optimizer sgd (adam and adamw use beta1), got {self.momentum}")
+        _integer("grokfast_window", self.grokfast_window, 1)
+        _number("grokfast_max_gib", self.grokfast_max_gib)
+        if not self.grokfast_max_gib > 0:
+            raise ConfigError(f"grokfast_max_gib: must be positive, got {self.grokfast_max_gib}")
+        names = ("grokfast_alpha", "init_scale") + (() if self.grokfast_lamb is None else ("grokfast_lamb",))
+        for name in names:
+            values = _per_member(name, getattr(self, name), n)
+            object.__setattr__(self, name, values[0] if len(set(values)) == 1 else values)
+        flags = _per_member_bool("orthogonal_grad", self.orthogonal_grad, n)
+        object.__setattr__(self, "orthogonal_grad", flags[0] if len(set(flags)) == 1 else flags)
+        if not all(0 <= a < 1 for a in self.grokfast_alphas):
+            raise ConfigError(f"grokfast_alpha: must be in [0, 1), got {self.grokfast_alpha}")
+        if self.grokfast_lamb is not None and not all(v >= 0 for v in self.grokfast_lambs):
+            raise ConfigError(f"grokfast_lamb: must be non-negative (0 turns the filter off), got {self.grokfast_lamb}")
+        if self.grokfast_lamb is not None and self.grokfast == "none":
+            raise ConfigError("grokfast_lamb: set grokfast to ema or ma to use a gradient filter")
+        if not all(v > 0 for v in self.init_scales):
+            raise ConfigError(f"init_scale: must be positive, got {self.init_scale}")
+
+    def _check_grokfast_memory(self) -> None:
+        """Grokfast-MA holds `grokfast_window` copies of every trainable gradient of every member."""
+        if self.grokfast != "ma":
+            return
+        from .models.init import other_shapes, weight_shapes  # models import config: resolved here, at call time
+        from .models.spec import ModelSpec
+
+        spec = ModelSpec.from_config(self)
+        shapes = [*weight_shapes(spec).values(), *(shape for shape, _ in other_shapes(spec).values())]
+        n_params = sum(math.prod(shape) for shape in shapes)
+        needed = self.grokfast_window * self.n_members * n_params * (8 if self.param_dtype == "float64" else 4) / 2**30
+        if needed > self.grokfast_max_gib:
+            raise ConfigError(f"grokfast_window: {self.grokfast_window} copies of {self.n_members} x {n_params:,} "
+                              f"gradients need {needed:.1f} GiB, over grokfast_max_gib ({self.grokfast_max_gib:g}); "
+                              f"use a smaller window, fewer members, grokfast ema or a larger grokfast_max_gib")
 
     def _check_split_sizes(self) -> None:
         """Every member needs a training pair and a held-out pair (a symmetric split may take one pair more)."""
@@ -252,6 +327,24 @@ class RunConfig:
         return _per_member("wd", self.wd, self.n_members)
 
     @property
+    def grokfast_alphas(self) -> tuple[float, ...]:
+        return _per_member("grokfast_alpha", self.grokfast_alpha, self.n_members)
+
+    @property
+    def grokfast_lambs(self) -> tuple[float, ...]:
+        """Per member; the filter's published default where unset (0 where no filter is chosen)."""
+        value = _GROKFAST_LAMB_DEFAULT.get(self.grokfast, 0.0) if self.grokfast_lamb is None else self.grokfast_lamb
+        return _per_member("grokfast_lamb", value, self.n_members)
+
+    @property
+    def orthogonal_grads(self) -> tuple[bool, ...]:
+        return _per_member_bool("orthogonal_grad", self.orthogonal_grad, self.n_members)
+
+    @property
+    def init_scales(self) -> tuple[float, ...]:
+        return _per_member("init_scale", self.init_scale, self.n_members)
+
+    @property
     def d_model_resolved(self) -> int:
         return self.resolved("d_model")
 
@@ -278,6 +371,15 @@ class RunConfig:
     def replace(self, **changes: Any) -> "RunConfig":
         """A copy with fields changed, validated again (unknown names rejected by name)."""
         return RunConfig.from_dict({**self.to_dict(), **changes})
+
+    def member(self, e: int) -> "RunConfig":
+        """Member e as a one-member config (its seed and every per-member field's value), as if it trained alone."""
+        one = dict(seeds=(self.seeds[e],), frac=self.fracs[e], lr=self.lrs[e], wd=self.wds[e],
+                   grokfast_alpha=self.grokfast_alphas[e], orthogonal_grad=self.orthogonal_grads[e],
+                   init_scale=self.init_scales[e])
+        if self.grokfast_lamb is not None:
+            one["grokfast_lamb"] = self.grokfast_lambs[e]
+        return self.replace(**one)
 
     def table(self):
         """The task's full operation table."""

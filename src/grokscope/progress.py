@@ -97,7 +97,9 @@ def plan(config: RunConfig) -> str:
     model, data = trainer.model, trainer.data
     n_params = sum(t[0].numel() for t in model.params.values())
     bytes_per = 4 if config.param_dtype == "float32" else 8
-    state_bytes = 4 * n_params * config.n_members * bytes_per  # weights, grads, two moments
+    copies = 4 if config.optimizer != "sgd" else (3 if config.momentum else 2)  # weights, grads, moments or momentum
+    copies += {"none": 0, "ema": 1, "ma": config.grokfast_window}[config.grokfast]  # Grokfast's filter state
+    state_bytes = copies * n_params * config.n_members * bytes_per
     batch = int(trainer.sampler.batch.max())
     spec = model.spec
     act_bytes = config.n_members * batch * spec.n_ctx * (4 * spec.d_model + 2 * spec.d_mlp) * bytes_per * spec.n_layers
@@ -111,7 +113,7 @@ def plan(config: RunConfig) -> str:
         f"pack: 1 ensemble of E={config.n_members} members, arch {config.arch}, {n_params:,} parameters per member",
         f"task: {config.task} mod {config.p}, {data.inputs.shape[0]} pairs, train per member {data.n_train.tolist()}",
         f"batch: {'full' if config.batch_size is None else batch} per member, device {device}",
-        f"memory: ~{(state_bytes + act_bytes) / 2**20:.1f} MiB (weights, gradients, moments, one batch of activations)",
+        f"memory: ~{(state_bytes + act_bytes) / 2**20:.1f} MiB (weights, gradients, optimizer and filter state, one batch of activations)",
         f"time: ~{per_step * 1e3:.1f} ms/step, ~{per_step * config.max_steps / 60:.1f} min for {config.max_steps} steps (evaluation not included)",
         "nothing written (dry run)",
     ]

@@ -83,9 +83,7 @@ class Run:
 
         if not 0 <= member < self.config.n_members:
             raise ConfigError(f"member: must be in 0..{self.config.n_members - 1}, got {member}")
-        single = self.config.replace(seeds=(self.config.seeds[member],), frac=self.config.fracs[member],
-                                     lr=self.config.lrs[member], wd=self.config.wds[member])
-        return RunData.build(single, torch.device("cpu"))
+        return RunData.build(self.config.member(member), torch.device("cpu"))
 
     def summary(self, threshold: float | None = None) -> dict[str, Any]:
         """What `grokscope show --json` prints: config, evaluated steps, and per member the steps to

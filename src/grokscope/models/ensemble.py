@@ -29,6 +29,10 @@ class Ensemble:
         spec = ModelSpec.from_config(config)
         dtype = getattr(torch, config.param_dtype)
         params = init_params(spec, config.seeds, dtype)
+        scales = config.init_scales
+        if any(scale != 1.0 for scale in scales):  # Omnigrok's α (Liu et al. 2023): every parameter times α
+            alpha = torch.tensor(scales, dtype=dtype)
+            params = {name: t * alpha.reshape(-1, *(1,) * (t.dim() - 1)) for name, t in params.items()}
         return cls(spec, {name: t.to(device) for name, t in params.items()})
 
     def members(self, index: slice) -> "Ensemble":

@@ -14,6 +14,12 @@ MIRROR_ACC = "test_mirror/acc"
 LR = "train/lr"
 DIVERGED = "train/diverged"  # 1.0 at the evaluation where a member's loss stopped being finite
 
+# Softmax collapse (Prieto et al. 2025), every evaluation, training pairs (train/collapse.py).
+COLLAPSE_ZERO_GRAD_FRAC = "collapse/zero_grad_frac"  # examples whose correct-logit gradient is exactly 0
+COLLAPSE_ALL_ZERO_GRAD_FRAC = "collapse/all_zero_grad_frac"  # examples whose whole logit gradient is exactly 0
+COLLAPSE_LOGIT_NORM = "collapse/logit_norm"  # mean L2 norm of an example's scored logits
+COLLAPSE_GRAD_WEIGHT_COSINE = "collapse/grad_weight_cosine"  # cos(full-batch loss gradient, weights)
+
 
 # Progress measures (Nanda et al. 2023), logged at every evaluation when the task has an additive
 # Fourier view (instruments/grid.py). `_live` ones use the key frequencies admitted at that

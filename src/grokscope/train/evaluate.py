@@ -9,6 +9,7 @@ from ..instruments.grid import additive_grid, skip_note
 from ..instruments.live import measure
 from ..models import Ensemble
 from ..store import metric_names as names
+from .collapse import collapse_measures, with_gradients
 from .data import RunData
 from .loss import exact_match, per_example_loss
 
@@ -27,6 +28,8 @@ class Evaluator:
     def __init__(self, config: RunConfig, data: RunData, device: torch.device):
         self.data = data
         self.loss_dtype = getattr(torch, config.loss_dtype)
+        self.loss = config.loss
+        self.collapse = config.collapse_diagnostics
         grid = additive_grid(data.table) if config.instruments else None
         self.grid = None if grid is None else grid.to(device)
         self.instruments = config.instruments
@@ -45,10 +48,16 @@ class Evaluator:
         for start in range(0, model.n_members, chunk):  # chunks of members, not members: memory bound only
             members = slice(start, start + chunk)
             sub = model.members(members)
-            logits = sub.logits(data.inputs)  # [Ec, N, n_out, d_vocab_out]
-            loss = per_example_loss(logits, data.targets, loss_dtype=self.loss_dtype)  # [Ec, N]
-            correct = exact_match(logits, data.targets).to(self.loss_dtype)
+            if self.collapse:
+                sub = with_gradients(sub)
             scalars = {}
+            with torch.set_grad_enabled(self.collapse):  # one forward serves the collapse gradients too
+                logits = sub.logits(data.inputs)  # [Ec, N, n_out, d_vocab_out]
+                loss = per_example_loss(logits, data.targets, loss_dtype=self.loss_dtype, loss=self.loss)  # [Ec, N]
+                if self.collapse:
+                    scalars |= collapse_measures(sub, logits, loss, data.targets, data.train_mask[members])
+            logits, loss = logits.detach(), loss.detach()
+            correct = exact_match(logits, data.targets).to(self.loss_dtype)
             for loss_name, acc_name, mask in ((names.TRAIN_LOSS, names.TRAIN_ACC, data.train_mask),
                                               (names.TEST_LOSS, names.TEST_ACC, data.test_mask),
                                               (names.MIRROR_LOSS, names.MIRROR_ACC, data.mirror_mask)):

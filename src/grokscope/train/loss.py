@@ -1,12 +1,26 @@
-"""Per-example cross-entropy and accuracy over the scored positions."""
+"""Per-example loss (softmax or StableMax cross-entropy) and accuracy over the scored positions."""
 
 from __future__ import annotations
 
 import torch
 
 
-def per_example_loss(logits: torch.Tensor, targets: torch.Tensor, *, loss_dtype: torch.dtype) -> torch.Tensor:
-    """Cross-entropy per example, averaged over the scored positions.
+def log_stablemax(x: torch.Tensor) -> torch.Tensor:
+    """log StableMax over the last axis (Prieto et al. 2025, §5, eq. for s): s(x) = x + 1 for x >= 0,
+    1 / (1 - x) for x < 0, and StableMax(x)_i = s(x_i) / sum_j s(x_j).
+
+    s grows linearly rather than exponentially, so a confident model's probabilities do not round to
+    exactly 1 and 0 (softmax collapse). The negative branch reads x clamped at 0, so that its derivative is
+    finite where x >= 0 (torch.where would otherwise multiply an infinite derivative by 0).
+    """
+    s = torch.where(x >= 0, x + 1, 1 / (1 - x.clamp(max=0)))
+    return s.log() - s.sum(dim=-1, keepdim=True).log()
+
+
+def per_example_loss(logits: torch.Tensor, targets: torch.Tensor, *, loss_dtype: torch.dtype,
+                     loss: str = "cross_entropy") -> torch.Tensor:
+    """Cross-entropy per example (on softmax, or on StableMax with loss="stablemax"), averaged over the
+    scored positions.
 
     The log-softmax runs in `loss_dtype`: float64 by default, as Nanda et al.'s
     `cross_entropy_high_precision` (float32 log-softmax rounds the loss of a confident model to 0
@@ -16,12 +30,16 @@ def per_example_loss(logits: torch.Tensor, targets: torch.Tensor, *, loss_dtype:
     Args:
         logits: [E, B, n_out, d_vocab_out].
         targets: [E, B, n_out] or [B, n_out] shared by all members.
+        loss: "cross_entropy" or "stablemax" (config.LOSSES), computed in loss_dtype either way.
 
     Returns:
         [E, B] in loss_dtype.
     """
     targets = targets.expand(logits.shape[:-1])
-    log_probs = logits.to(loss_dtype).log_softmax(dim=-1)
+    if loss == "stablemax":
+        log_probs = log_stablemax(logits.to(loss_dtype))
+    else:
+        log_probs = logits.to(loss_dtype).log_softmax(dim=-1)
     return -log_probs.gather(-1, targets[..., None]).squeeze(-1).mean(-1)  # [E, B]
 
 

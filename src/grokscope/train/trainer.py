@@ -1,4 +1,4 @@
-"""The training loop: AdamW per member, evaluation on all pairs, checkpoints, stop rule, resume."""
+"""The training loop: optimizer and gradient filters per member, evaluation on all pairs, checkpoints, stop rule, resume."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from ..store.run_dir import write_status
 from .cuda_graph import GraphedStep
 from .data import BatchSampler, RunData
 from .evaluate import Evaluator
+from .filters import build_filter, orthogonalize_
 from .loss import per_example_loss
-from .optim import MemberAdamW, warmup_scale
+from .optim import build_optimizer, warmup_scale
 from .schedule import checkpoint_steps, eval_steps
 
 
@@ -76,9 +77,10 @@ class Trainer:
         self.data = RunData.build(config, device)
         self.model = Ensemble.create(config, device=device)
         self.sampler = BatchSampler(self.data, config.seeds, config.batch_size)
-        as_tensor = lambda values: torch.tensor(values, dtype=getattr(torch, config.param_dtype), device=device)
-        self.optimizer = MemberAdamW(self.model.trainable(), lr=as_tensor(config.lrs), wd=as_tensor(config.wds),
-                                     betas=(config.beta1, config.beta2), eps=config.eps)
+        self.optimizer = build_optimizer(config, self.model.trainable(), device)
+        self.grad_filter = build_filter(config, self.model.trainable(), device)
+        orthogonal = config.orthogonal_grads
+        self.orthogonal = torch.tensor(orthogonal, device=device) if any(orthogonal) else None  # [E] bool
         self.state = TrainState(diverged_at=[None] * config.n_members)
         self.checkpoint_at = checkpoint_steps(config.max_steps, config.checkpoints)
         self.graphed = GraphedStep(self) if device.type == "cuda" and config.cuda_graph else None
@@ -89,6 +91,8 @@ class Trainer:
     # resume
     def _save_resume(self) -> None:
         tensors = {f"param/{n}": t for n, t in self.model.params.items()} | self.optimizer.state_tensors()
+        if self.grad_filter is not None:
+            tensors |= {f"filter/{n}": t for n, t in self.grad_filter.state_tensors().items()}
         state = {"step": self.state.step, "diverged_at": self.state.diverged_at,
                  "all_generalized_at": self.state.all_generalized_at, "optimizer_steps": self.optimizer.step_count}
         save_resume(self.run_dir, tensors, state)
@@ -106,6 +110,9 @@ class Trainer:
                 param.copy_(saved)
         try:
             self.optimizer.load_state_tensors({k: v.to(self.device) for k, v in tensors.items()}, state["optimizer_steps"])
+            if self.grad_filter is not None:
+                filter_state = {k.removeprefix("filter/"): v.to(self.device) for k, v in tensors.items() if k.startswith("filter/")}
+                self.grad_filter.load_state_tensors(filter_state, state["optimizer_steps"])
         except KeyError as err:
             raise CheckpointError(f"{self.run_dir / 'resume.safetensors'}: optimizer state {err} missing") from None
         self.state = TrainState(step=state["step"], diverged_at=state["diverged_at"], all_generalized_at=state["all_generalized_at"])
@@ -121,11 +128,16 @@ class Trainer:
 
     def update(self, rows: torch.Tensor, weights: torch.Tensor, lr_scale: float | torch.Tensor,
                active: torch.Tensor | None) -> None:
-        """Forward, loss, backward and AdamW on a batch: rows [E, B] into the pair table, weights [E, B]."""
+        """Forward, loss, backward, gradient filters and the optimizer on a batch: rows [E, B] into the pair
+        table, weights [E, B]."""
         logits = self.model.logits(self.data.inputs[rows])  # [E, B, n_out, d_vocab_out]
-        loss = per_example_loss(logits, self.data.targets[rows], loss_dtype=self.loss_dtype)
+        loss = per_example_loss(logits, self.data.targets[rows], loss_dtype=self.loss_dtype, loss=self.config.loss)
         # Members are independent: the gradient of the sum gives each member its own mean loss's gradient.
         (loss * weights.to(loss.dtype)).sum().backward()
+        if self.grad_filter is not None:
+            self.grad_filter()
+        if self.orthogonal is not None:
+            orthogonalize_(self.optimizer.params, self.orthogonal)
         self.optimizer.step(lr_scale, active)
         for param in self.optimizer.params.values():
             param.grad = None

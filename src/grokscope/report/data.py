@@ -81,13 +81,13 @@ def spectrum(run: Run, focus: int) -> dict[str, Any] | None:
     n_members = run.config.n_members
     shown = sorted(set(range(min(n_members, SPECTRUM_MEMBERS))) | {focus})
     with run.metrics() as store:
-        steps, values = store.vector_array(names.EMBED_NORMS, shown)
-        if not steps:
-            return None
-        all_members = values if len(shown) == n_members else store.vector_array(names.EMBED_NORMS, list(range(n_members)))[1]
-    median = np.nanmedian(np.asarray(all_members, dtype=np.float64), axis=0) if n_members > 1 else np.asarray(values[0])
-    return {"steps": steps, "members": shown, "values": packed(values), "median": packed(median),
-            "frequencies": list(range(1, len(values[0][0]) + 1))}
+        steps, values = store.vector_array(names.EMBED_NORMS, list(range(n_members)))
+    if not steps:
+        return None
+    every = np.asarray(values, dtype=np.float64)  # [E, T, K]
+    median = np.nanmedian(every, axis=0) if n_members > 1 else every[0]
+    return {"steps": steps, "members": shown, "values": packed(every[shown]), "median": packed(median),
+            "frequencies": list(range(1, every.shape[2] + 1))}
 
 
 def _grid_panels(run: Run, focus: int) -> tuple[dict[str, Any], list[str]]:

@@ -349,6 +349,67 @@ def plot(
     out.print(str(path))
 
 
+# --- compare command ---
+
+
+def _comparison_table(comparison: Any) -> Any:
+    """The comparison as a Rich table: `>N` marks a value censored at the budget, ≥/≤ a speed-up that is a bound."""
+    from rich.table import Table
+
+    def steps(value: float, censored: bool) -> str:
+        return f">{value:,.0f}" if censored else f"{value:,.0f}"
+
+    caption = (f"steps until {comparison.metric} ≥ {comparison.threshold:g}; members that never got there are censored at "
+               f"the budget (>N: beyond N). speed-up = median(control) / median(arm), bootstrap 95% interval over "
+               f"{comparison.resamples:,} resamples; p: Mann–Whitney U, two-sided; paired: seeds shared with the control "
+               f"on which the arm was faster")
+    table = Table(caption=caption, caption_justify="left")
+    for column in ("arm", "generalized", "median steps", "IQR", "speed-up [95% CI]", "p", "paired faster"):
+        table.add_column(column, justify="left" if column == "arm" else "right")
+    for arm in comparison.arms:
+        if arm.arm == comparison.control:
+            speedup, p, paired = "control", "", ""
+        else:
+            bound = {"lower": "≥", "upper": "≤", None: ""}[arm.speedup_bound]
+            ratio = "?" if arm.speedup is None else f"{bound}{arm.speedup:.2f}"
+            speedup = f"{ratio} [{arm.speedup_low:.2f}, {arm.speedup_high:.2f}]"
+            p = f"{arm.p_value:.3g}"
+            paired = "" if arm.paired is None else f"{arm.paired_faster}/{arm.paired}"
+        table.add_row(escape(arm.arm), f"{arm.generalized}/{arm.members}", steps(arm.median, arm.median_censored),
+                      f"{steps(arm.q25, arm.q25_censored)}–{steps(arm.q75, arm.q75_censored)}", speedup, p, paired)
+    return table
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="One run whose members form arms, or several runs.")],
+    by: Annotated[Optional[str], typer.Option(help="FIELD[,FIELD]: the fields that define arms (default: those that differ).")] = None,
+    control: Annotated[Optional[str], typer.Option(help="The control arm's label, e.g. wd=1.0 (default: the first arm).")] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="Held-out accuracy that counts as generalized (default: generalize_acc).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
+    output: Annotated[Optional[Path], typer.Option("--out", help="Also save the table: FILE.csv or FILE.json.")] = None,
+    figure: Annotated[Optional[Path], typer.Option(help="Draw the fraction generalized against step: FILE.png or FILE.svg.")] = None,
+) -> None:
+    """Compare arms over seeds: members generalized, censored median steps, speed-up with a bootstrap interval, p-value."""
+    from .compare import FIGURE_SUFFIXES, TABLE_SUFFIXES, check_output_suffix, plot_generalized_fraction, write_table
+    from .compare import compare as compare_arms
+
+    try:
+        check_output_suffix("out", output, TABLE_SUFFIXES)
+        check_output_suffix("figure", figure, FIGURE_SUFFIXES)
+        fields = None if by is None else [f.strip() for f in by.split(",")]
+        comparison = compare_arms(runs, by=fields, threshold=threshold, control=control)
+    except GrokscopeError as error:
+        _fail(error)
+    if as_json:
+        typer.echo(comparison.to_json())
+    else:
+        out.print(_comparison_table(comparison))
+    for path in [write_table(comparison, output) if output else None, plot_generalized_fraction(comparison, figure) if figure else None]:
+        if path is not None:
+            err.print(f"wrote {escape(str(path))}")
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

@@ -1,0 +1,144 @@
+"""`grokscope compare` and its API: arms from per-member fields, censoring at the budget, the bootstrap
+interval, the Mann–Whitney p-value against hand-computed values, the CLI's table, JSON and error exits, and
+an end-to-end comparison where weight decay decides whether the tiny preset groks."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from conftest import tiny_config
+from typer.testing import CliRunner
+
+from grokscope import get_preset, train
+from grokscope.censored_stats import (
+    bootstrap_median_ratio,
+    censored_quantile,
+    mann_whitney_u,
+)
+from grokscope.cli import app
+from grokscope.compare import compare, generalized_fraction
+from grokscope.errors import ConfigError
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def wd_run(tmp_path_factory):
+    """Four tiny members, two arms by weight decay; 20 steps, so none generalizes (all censored at 20)."""
+    return train(tiny_config(seeds=(0, 1, 2, 3), wd=(1.0, 1.0, 0.0, 0.0)), tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture(scope="module")
+def one_arm_runs(tmp_path_factory):
+    """Two runs of seeds 0 and 1 that differ only in weight decay (each run alone is a single arm)."""
+    root = tmp_path_factory.mktemp("runs")
+    return [train(tiny_config(seeds=(0, 1), wd=wd), root) for wd in (1.0, 0.0)]
+
+
+def test_arms_are_found_from_per_member_fields(wd_run):
+    comparison = compare([wd_run])
+    assert comparison.by == ("wd",)
+    assert [(a.arm, a.members, a.settings) for a in comparison.arms] == [("wd=1.0", 2, {"wd": 1.0}), ("wd=0.0", 2, {"wd": 0.0})]
+    assert comparison.control == "wd=1.0"
+    assert [m.arm for m in comparison.outcomes] == ["wd=1.0", "wd=1.0", "wd=0.0", "wd=0.0"]
+    assert comparison.arms[1].paired is None  # seeds 0, 1 against 2, 3: nothing to pair
+
+
+def test_members_that_never_generalize_are_censored_at_the_budget(wd_run):
+    comparison = compare([wd_run])
+    assert {(m.step, m.budget, m.steps) for m in comparison.outcomes} == {(None, 20, 20)}
+    for arm in comparison.arms:
+        assert (arm.generalized, arm.median, arm.median_censored, arm.q75_censored) == (0, 20.0, True, True)
+    assert comparison.arms[1].speedup is None  # both medians censored: no ratio
+    assert generalized_fraction(comparison, "wd=0.0") == ([1, 20], [0.0, 0.0])
+
+
+def test_censored_quantile_marks_order_statistics_that_fall_on_a_censored_member():
+    steps, censored = np.array([100, 200, 1000, 1000]), np.array([False, False, True, True])
+    assert censored_quantile(steps, censored, 0.25) == (175.0, False)
+    assert censored_quantile(steps, censored, 0.5) == (600.0, True)  # between 200 and a censored member
+    # a member that generalized at the budget sorts before the censored ones
+    assert censored_quantile(np.array([50, 1000, 1000]), np.array([False, False, True]), 0.5) == (1000.0, False)
+
+
+def test_several_runs_form_arms_and_pair_their_seeds(one_arm_runs):
+    comparison = compare(one_arm_runs, control="wd=0.0")
+    assert [a.arm for a in comparison.arms] == ["wd=1.0", "wd=0.0"]
+    treatment = comparison.arms[0]
+    assert (treatment.paired, treatment.paired_faster) == (2, 0)  # all censored: ties are not "faster"
+    assert treatment.p_value == 1.0
+
+
+def test_bootstrap_interval_contains_the_estimate_and_is_reproducible():
+    control, treatment = np.array([900.0, 1200, 1500, 2000, 2500]), np.array([300.0, 350, 500, 800, 1000])
+    low, high = bootstrap_median_ratio(control, treatment, resamples=2_000, seed=0)
+    assert low <= np.median(control) / np.median(treatment) <= high
+    assert (low, high) == bootstrap_median_ratio(control, treatment, resamples=2_000, seed=0)
+    assert 900 / 1000 <= low < high <= 2500 / 300  # every resampled median ratio lies in this range
+
+
+def test_mann_whitney_against_hand_computed_values():
+    # no ties: U_x = 0, σ² = 3·3/12·7, z = (9 − 4.5 − 0.5)/σ
+    u, p = mann_whitney_u(np.array([1, 2, 3]), np.array([4, 5, 6]))
+    assert u == 0.0 and p == pytest.approx(math.erfc(4 / math.sqrt(5.25) / math.sqrt(2)), rel=1e-12)
+    assert p == pytest.approx(0.0809, abs=1e-4)
+    # ties: pooled mid-ranks 1, 3, 3 | 3, 5, 6 → U_x = 7 − 6 = 1; one tie group of 3 → σ² = 9/12·(7 − 24/30)
+    u, p = mann_whitney_u(np.array([1, 2, 2]), np.array([2, 3, 4]))
+    assert u == 1.0 and p == pytest.approx(math.erfc(3 / math.sqrt(0.75 * 6.2) / math.sqrt(2)), rel=1e-12)
+    assert mann_whitney_u(np.array([5, 5]), np.array([5, 5, 5]))[1] == 1.0  # all tied
+
+
+@pytest.mark.parametrize("kwargs, field", [(dict(by=["seeds"]), "by:"), (dict(by=["nope"]), "by:"),
+                                           (dict(by=["lr"]), "by:"), (dict(control="wd=3.0"), "control:"),
+                                           (dict(threshold=1.5), "threshold:")])
+def test_bad_options_raise_config_error_naming_the_option(wd_run, kwargs, field):
+    with pytest.raises(ConfigError, match=f"^{field}"):
+        compare([wd_run], **kwargs)
+
+
+def test_cli_prints_the_table_json_and_saves_the_files(wd_run, tmp_path):
+    result = runner.invoke(app, ["compare", str(wd_run.path), "--control", "wd=0.0"])
+    assert result.exit_code == 0, result.output
+    assert "wd=1.0" in result.output and "0/2" in result.output and ">20" in result.output and "control" in result.output
+    result = runner.invoke(app, ["compare", str(wd_run.path), "--json", "--out", str(tmp_path / "t.csv"),
+                                 "--figure", str(tmp_path / "f.png")])
+    assert result.exit_code == 0, result.output
+    table = json.loads(result.stdout)
+    assert [a["arm"] for a in table["arms"]] == ["wd=1.0", "wd=0.0"] and table["threshold"] == 0.99
+    assert (tmp_path / "t.csv").read_text().splitlines()[0].startswith("wd,arm,members,generalized,median")
+    assert (tmp_path / "f.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("args, field", [(["--by", "nope"], "by:"), (["--control", "lr=1"], "control:"),
+                                         (["--out", "t.txt"], "out:"), (["--figure", "f.pdf"], "figure:")])
+def test_cli_bad_input_exits_2_with_one_line_and_writes_nothing(wd_run, tmp_path, args, field):
+    result = runner.invoke(app, ["compare", str(wd_run.path), *args, "--out" if "--out" not in args else "--figure",
+                                 str(tmp_path / ("t.csv" if "--out" not in args else "f.png"))])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and f"error: {field}" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_single_arm_run_exits_2(one_arm_runs):
+    result = runner.invoke(app, ["compare", str(one_arm_runs[0].path)])
+    assert result.exit_code == 2 and "error: by: the members form a single arm" in result.output
+
+
+@pytest.mark.slow
+def test_weight_decay_groks_faster_than_none_over_seeds(tmp_path):
+    """The tiny preset, seeds 1-3 × wd ∈ {1, 0} in one ensemble: wd = 1 groks within 1,000 steps, wd = 0 does not."""
+    config = get_preset("tiny").replace(seeds=(1, 2, 3, 1, 2, 3), wd=(1.0,) * 3 + (0.0,) * 3, max_steps=1_000,
+                                        instruments=False)
+    run = train(config, tmp_path)
+    comparison = compare([run], control="wd=0.0")
+    decay, none = comparison.arms
+    assert (decay.arm, none.arm) == ("wd=1.0", "wd=0.0")
+    assert none.generalized == 0 and none.median_censored and none.median == 1_000
+    assert decay.generalized >= 2 and not decay.median_censored
+    assert decay.speedup > 1 and decay.speedup_bound == "lower"  # on the median, over seeds; ≥: the control is censored
+    assert decay.paired == 3 and decay.paired_faster == decay.generalized
+    result = runner.invoke(app, ["compare", str(run.path), "--control", "wd=0.0"])
+    assert result.exit_code == 0 and ">1,000" in result.output and "≥" in result.output

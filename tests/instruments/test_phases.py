@@ -1,6 +1,6 @@
 import torch
 
-from grokscope.instruments.phases import phase_indices
+from grokscope.instruments.phases import WARNING_RATIO, phase_indices, warning_indices
 
 
 def _series(*rows):
@@ -30,3 +30,24 @@ def test_boundaries_not_reached_are_minus_one():
     assert result[0] == [2, -1, -1]  # memorized (loss flat from step 4), but the spectrum never became sparse
     assert result[1] == [-1, -1, -1]  # never memorized
     assert result[2] == [-1, -1, -1]  # training loss still falling fast at the end: memorization not over
+
+
+def test_warning_fires_when_a_few_frequencies_rise_after_memorization():
+    K = 20
+    flat = torch.ones(K, dtype=torch.float64)
+    rising = flat.clone()
+    rising[[3, 7]] = (WARNING_RATIO + 0.1) ** 0.5  # squared norm just over 3x the median
+    slightly = flat.clone()
+    slightly[[3, 7]] = (WARNING_RATIO - 0.1) ** 0.5  # just under
+    dense = flat.clone()
+    dense[:8] = 2.0  # 8 frequencies above 3x: too many, the spectrum is not sparse
+    # member 0: rises at index 3, memorization ended at 1; member 1: rises at 1 but memorization ends at 2;
+    # member 2: only just under the ratio, or too many outliers; member 3: never memorized
+    norms = torch.stack([
+        torch.stack([flat, flat, slightly, rising, rising]),
+        torch.stack([flat, rising, rising, rising, rising]),
+        torch.stack([flat, slightly, dense, dense, slightly]),
+        torch.stack([rising] * 5),
+    ])
+    memorization_end = torch.tensor([1, 2, 0, -1])
+    assert warning_indices(memorization_end, norms).tolist() == [3, 2, -1, -1]

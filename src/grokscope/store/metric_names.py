@@ -11,6 +11,9 @@ TEST_ACC = "test/acc"
 # commutative task (notes-on-issues); logged for commutative tasks only.
 MIRROR_LOSS = "test_mirror/loss"
 MIRROR_ACC = "test_mirror/acc"
+# Label noise (config label_noise): the corrupted training pairs scored against their true labels;
+# logged only when some member has label noise, missing (NULL) for a member without it.
+TRAIN_CORRUPTED_ACC = "train_corrupted/acc"
 LR = "train/lr"
 DIVERGED = "train/diverged"  # 1.0 at the evaluation where a member's loss stopped being finite
 

@@ -6,7 +6,10 @@ follows PyTorch's whole-network recipe (torch.cuda.graphs): a few eager warm-up 
 stream, gradients unset before capture, static input buffers refilled before every replay. Every
 quantity that changes between steps lives in a device tensor (the batch rows and weights, the
 warm-up scale, the active-member mask, AdamW's step count), so a replay is exactly the eager step.
-The warm-up steps are real training steps, so the trajectory is the eager one.
+The warm-up steps are real training steps, so the trajectory is the eager one. The levers need
+nothing more: label noise is a fixed [E, N, n_out] target table gathered with the rows buffer, the MSE
+loss is plain tensor arithmetic, and the fixed-norm rescale reads only device tensors (the initial
+norms, the member flags and the active mask), so all three are captured with the rest of the step.
 
 Not yet run on a GPU by its author (no GPU was available): `--set cuda_graph=false` trains eagerly.
 """

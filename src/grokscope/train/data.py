@@ -1,4 +1,4 @@
-"""The data of a run: every pair's tokens once, per-member split masks, and training batches."""
+"""The data of a run: every pair's tokens once, per-member split masks and label noise, and training batches."""
 
 from __future__ import annotations
 
@@ -11,14 +11,55 @@ from ..counter_rng import random_keys
 from ..tasks import TaskTable, inputs_and_targets, mirror_heldout_masks, split_masks
 
 EPOCH_STREAM_BASE = 1_000  # counter_rng stream of epoch k's data order is EPOCH_STREAM_BASE + k
+NOISE_PICK_STREAM = 2  # which training pairs a member's label noise corrupts (tasks.SPLIT_STREAM is 1)
+NOISE_CLASS_STREAM = 3  # the wrong class each corrupted pair gets
+
+
+def noisy_labels(answers: torch.Tensor, train_mask: torch.Tensor, seeds: tuple[int, ...],
+                 noise: tuple[float, ...], n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training labels with a fraction replaced by a wrong class, and which pairs were corrupted.
+
+    Member e corrupts round(noise_e · n_train_e) of its training pairs (Python's round), drawn
+    uniformly without replacement from its (seed, split) only, and gives each a class drawn uniformly
+    from the n_classes − 1 classes other than its true one, so exactly that many labels are wrong.
+    Doshi et al. 2023 ("To grok or not to grok", d-doshi/Grokking `noisy_dataset`) draw the new label
+    among all p classes instead, so about 1/p of their corrupted labels stay right. Held-out pairs are
+    never touched.
+
+    Args:
+        answers: [N] int64 true class of every pair (targets column 0: the answer c).
+        train_mask: [E, N] bool.
+        seeds: one per member.
+        noise: per member, in [0, 1).
+        n_classes: answer classes (the task's elements); the new class is drawn among them.
+
+    Returns:
+        labels: [E, N] int64, the true answers except on corrupted pairs.
+        corrupted: [E, N] bool, a subset of train_mask.
+    """
+    device = train_mask.device
+    seed_t = torch.tensor(seeds, dtype=torch.int64, device=device)
+    n = train_mask.shape[1]
+    counts = torch.tensor([round(f * int(k)) for f, k in zip(noise, train_mask.sum(1).tolist())], device=device)  # [E]
+    big = torch.iinfo(torch.int64).max
+    keys = torch.where(train_mask, random_keys(seed_t, NOISE_PICK_STREAM, n), big)  # held-out pairs sort last
+    order = torch.argsort(keys, dim=1, stable=True)  # [E, N]
+    ranks = torch.empty_like(order).scatter_(1, order, torch.arange(n, device=device).expand_as(order))
+    corrupted = train_mask & (ranks < counts[:, None])  # [E, N]
+    shift = 1 + torch.remainder(random_keys(seed_t, NOISE_CLASS_STREAM, n), n_classes - 1)  # [E, N] in 1..C-1
+    labels = torch.where(corrupted, (answers[None, :] + shift) % n_classes, answers[None, :])
+    return labels, corrupted
 
 
 @dataclass
 class RunData:
     """All pairs of the task and how each member splits them.
 
-    inputs: [N, pos] tokens; targets: [N, n_out]; train_mask, test_mask: [E, N] bool;
-    mirror_mask: [E, N] bool held-out pairs whose mirror is held out too (None unless commutative).
+    inputs: [N, pos] tokens; targets: [N, n_out] true targets; train_mask, test_mask: [E, N] bool;
+    mirror_mask: [E, N] bool held-out pairs whose mirror is held out too (None unless commutative);
+    train_targets: [E, N, n_out] the targets each member trains on, `targets` with its label noise
+    applied to the answer (column 0; openai/grok's `<eos>` target stays), None when no member has label
+    noise; corrupted: [E, N] bool the training pairs whose label was replaced (None likewise).
     """
 
     table: TaskTable
@@ -27,6 +68,8 @@ class RunData:
     train_mask: torch.Tensor
     test_mask: torch.Tensor
     mirror_mask: torch.Tensor | None
+    train_targets: torch.Tensor | None = None
+    corrupted: torch.Tensor | None = None
 
     @classmethod
     def build(cls, config: RunConfig, device: torch.device) -> "RunData":
@@ -34,8 +77,14 @@ class RunData:
         inputs, targets, _ = inputs_and_targets(table, config.resolved("layout"))
         train = split_masks(table, config.seeds, config.fracs, method=config.split, symmetric=config.symmetric_split)
         mirror = mirror_heldout_masks(table, train) if table.op.commutative else None
+        train_targets = corrupted = None
+        if any(config.label_noises):
+            labels, corrupted = noisy_labels(targets[:, 0], train, config.seeds, config.label_noises, table.n_elements)
+            train_targets = targets.expand(len(config.seeds), *targets.shape).clone()  # [E, N, n_out]
+            train_targets[..., 0] = labels
+            train_targets, corrupted = train_targets.to(device), corrupted.to(device)
         return cls(table, inputs.to(device), targets.to(device), train.to(device), (~train).to(device),
-                   None if mirror is None else mirror.to(device))
+                   None if mirror is None else mirror.to(device), train_targets, corrupted)
 
     @property
     def n_train(self) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..config import RunConfig
@@ -14,6 +16,8 @@ from .data import RunData
 from .loss import exact_match, per_example_loss
 
 EVAL_BYTES = 1 << 28  # activations per chunk of members: bounds evaluation memory for any E
+MSE_COLLAPSE_NOTE = ("collapse diagnostics: not logged under loss=mse; softmax collapse is a softmax probability "
+                     "rounding to exactly 1, and the MSE gradient 2(x - onehot)/C vanishes only at an exact fit")
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -29,7 +33,9 @@ class Evaluator:
         self.data = data
         self.loss_dtype = getattr(torch, config.loss_dtype)
         self.loss = config.loss
-        self.collapse = config.collapse_diagnostics
+        # Softmax collapse needs a softmax (or StableMax): under MSE the run carries a note instead.
+        self.collapse = config.collapse_diagnostics and config.loss != "mse"
+        self.collapse_note = MSE_COLLAPSE_NOTE if config.collapse_diagnostics and config.loss == "mse" else None
         grid = additive_grid(data.table) if config.instruments else None
         self.grid = None if grid is None else grid.to(device)
         self.instruments = config.instruments
@@ -42,7 +48,12 @@ class Evaluator:
 
     @torch.no_grad()
     def __call__(self, model: Ensemble) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """Scalars name -> [E] (losses, accuracies, measures) and vectors name -> [E, K]."""
+        """Scalars name -> [E] (losses, accuracies, measures) and vectors name -> [E, K].
+
+        Under label noise, `train/loss` and `train/acc` are measured against the labels each member
+        trains on (the noisy ones), held-out metrics against the true ones, and `train_corrupted/acc`
+        is the accuracy of the corrupted training pairs against their true labels.
+        """
         data, chunk = self.data, self._members_per_chunk(model)
         parts: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]] = []
         for start in range(0, model.n_members, chunk):  # chunks of members, not members: memory bound only
@@ -51,19 +62,29 @@ class Evaluator:
             if self.collapse:
                 sub = with_gradients(sub)
             scalars = {}
+            noisy = data.train_targets is not None
+            train_targets = data.train_targets[members] if noisy else data.targets  # [Ec, N, n_out] or [N, n_out]
             with torch.set_grad_enabled(self.collapse):  # one forward serves the collapse gradients too
                 logits = sub.logits(data.inputs)  # [Ec, N, n_out, d_vocab_out]
                 loss = per_example_loss(logits, data.targets, loss_dtype=self.loss_dtype, loss=self.loss)  # [Ec, N]
+                train_loss = loss if not noisy else \
+                    per_example_loss(logits, train_targets, loss_dtype=self.loss_dtype, loss=self.loss)  # [Ec, N]
                 if self.collapse:
-                    scalars |= collapse_measures(sub, logits, loss, data.targets, data.train_mask[members])
-            logits, loss = logits.detach(), loss.detach()
-            correct = exact_match(logits, data.targets).to(self.loss_dtype)
-            for loss_name, acc_name, mask in ((names.TRAIN_LOSS, names.TRAIN_ACC, data.train_mask),
-                                              (names.TEST_LOSS, names.TEST_ACC, data.test_mask),
-                                              (names.MIRROR_LOSS, names.MIRROR_ACC, data.mirror_mask)):
+                    scalars |= collapse_measures(sub, logits, train_loss, train_targets, data.train_mask[members])
+            logits, loss, train_loss = logits.detach(), loss.detach(), train_loss.detach()
+            correct = exact_match(logits, data.targets).to(self.loss_dtype)  # [Ec, N] against the true targets
+            train_correct = exact_match(logits, train_targets).to(self.loss_dtype) if noisy else correct
+            for loss_name, acc_name, mask, losses, hits in (
+                    (names.TRAIN_LOSS, names.TRAIN_ACC, data.train_mask, train_loss, train_correct),
+                    (names.TEST_LOSS, names.TEST_ACC, data.test_mask, loss, correct),
+                    (names.MIRROR_LOSS, names.MIRROR_ACC, data.mirror_mask, loss, correct)):
                 if mask is not None:
-                    scalars[loss_name] = _masked_mean(loss, mask[members])
-                    scalars[acc_name] = _masked_mean(correct, mask[members])
+                    scalars[loss_name] = _masked_mean(losses, mask[members])
+                    scalars[acc_name] = _masked_mean(hits, mask[members])
+            if data.corrupted is not None:  # missing (NaN, stored as NULL) for a member without corrupted pairs
+                corrupted = data.corrupted[members]
+                scalars[names.TRAIN_CORRUPTED_ACC] = torch.where(corrupted.any(1), _masked_mean(correct, corrupted),
+                                                                 math.nan)
             vectors: dict[str, torch.Tensor] = {}
             if self.instruments:
                 memorized = scalars[names.TRAIN_ACC] >= 0.99

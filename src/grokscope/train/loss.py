@@ -1,4 +1,4 @@
-"""Per-example loss (softmax or StableMax cross-entropy) and accuracy over the scored positions."""
+"""Per-example loss (softmax or StableMax cross-entropy, or MSE) and accuracy over the scored positions."""
 
 from __future__ import annotations
 
@@ -17,10 +17,30 @@ def log_stablemax(x: torch.Tensor) -> torch.Tensor:
     return s.log() - s.sum(dim=-1, keepdim=True).log()
 
 
+def mean_squared_error(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Omnigrok's MSE loss (Liu, Michaud, Tegmark 2023, MNIST): mean over classes of (x_i − onehot(t)_i)².
+
+    Their code (KindXiaoming/Omnigrok, mnist/grokking/mnist-grokking.ipynb) trains on
+    `nn.MSELoss()(logits, torch.eye(10)[labels])`, whose default mean runs over classes as well as
+    examples; its evaluation `compute_loss` sums over classes instead (`reduction="sum"` / examples),
+    10 times larger on MNIST. The training mean is what is trained on, so it is the one used here, for
+    the logged losses too.
+
+    Args:
+        logits: [..., d_vocab_out] in the dtype the loss is computed in.
+        targets: [...] int64 class indices.
+
+    Returns:
+        [...]: the mean over the last axis of the squared error against the one-hot target.
+    """
+    one_hot = torch.nn.functional.one_hot(targets, logits.shape[-1]).to(logits.dtype)
+    return (logits - one_hot).square().mean(-1)
+
+
 def per_example_loss(logits: torch.Tensor, targets: torch.Tensor, *, loss_dtype: torch.dtype,
                      loss: str = "cross_entropy") -> torch.Tensor:
-    """Cross-entropy per example (on softmax, or on StableMax with loss="stablemax"), averaged over the
-    scored positions.
+    """Loss per example, averaged over the scored positions: cross-entropy on softmax, on StableMax
+    (loss="stablemax"), or the mean squared error against one-hot targets (loss="mse").
 
     The log-softmax runs in `loss_dtype`: float64 by default, as Nanda et al.'s
     `cross_entropy_high_precision` (float32 log-softmax rounds the loss of a confident model to 0
@@ -30,12 +50,14 @@ def per_example_loss(logits: torch.Tensor, targets: torch.Tensor, *, loss_dtype:
     Args:
         logits: [E, B, n_out, d_vocab_out].
         targets: [E, B, n_out] or [B, n_out] shared by all members.
-        loss: "cross_entropy" or "stablemax" (config.LOSSES), computed in loss_dtype either way.
+        loss: "cross_entropy", "stablemax" or "mse" (config.LOSSES), computed in loss_dtype in every case.
 
     Returns:
         [E, B] in loss_dtype.
     """
     targets = targets.expand(logits.shape[:-1])
+    if loss == "mse":
+        return mean_squared_error(logits.to(loss_dtype), targets).mean(-1)  # [E, B]
     if loss == "stablemax":
         log_probs = log_stablemax(logits.to(loss_dtype))
     else:

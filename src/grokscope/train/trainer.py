@@ -24,6 +24,7 @@ from .filters import build_filter, orthogonalize_
 from .loss import per_example_loss
 from .optim import build_optimizer, warmup_scale
 from .schedule import checkpoint_steps, eval_steps
+from .weight_norm import rescale_to_norm_, squared_norm
 
 
 @dataclass
@@ -81,6 +82,10 @@ class Trainer:
         self.grad_filter = build_filter(config, self.model.trainable(), device)
         orthogonal = config.orthogonal_grads
         self.orthogonal = torch.tensor(orthogonal, device=device) if any(orthogonal) else None  # [E] bool
+        fixed = config.fixed_weight_norms
+        self.fixed_norm = torch.tensor(fixed, device=device) if any(fixed) else None  # [E] bool
+        # The initial norm (after init_scale) of the freshly built ensemble: a resumed run rebuilds the same one.
+        self.norm_target_sq = squared_norm(self.model.trainable()) if any(fixed) else None  # [E] float64
         self.state = TrainState(diverged_at=[None] * config.n_members)
         self.checkpoint_at = checkpoint_steps(config.max_steps, config.checkpoints)
         self.graphed = GraphedStep(self) if device.type == "cuda" and config.cuda_graph else None
@@ -128,10 +133,15 @@ class Trainer:
 
     def update(self, rows: torch.Tensor, weights: torch.Tensor, lr_scale: float | torch.Tensor,
                active: torch.Tensor | None) -> None:
-        """Forward, loss, backward, gradient filters and the optimizer on a batch: rows [E, B] into the pair
-        table, weights [E, B]."""
+        """Forward, loss, backward, gradient filters, the optimizer and the fixed-norm rescale on a batch:
+        rows [E, B] into the pair table, weights [E, B]."""
         logits = self.model.logits(self.data.inputs[rows])  # [E, B, n_out, d_vocab_out]
-        loss = per_example_loss(logits, self.data.targets[rows], loss_dtype=self.loss_dtype, loss=self.config.loss)
+        if self.data.train_targets is None:
+            targets = self.data.targets[rows]  # [E, B, n_out]
+        else:  # label noise: each member's own labels
+            n_out = self.data.train_targets.shape[2]
+            targets = self.data.train_targets.gather(1, rows[..., None].expand(-1, -1, n_out))  # [E, B, n_out]
+        loss = per_example_loss(logits, targets, loss_dtype=self.loss_dtype, loss=self.config.loss)
         # Members are independent: the gradient of the sum gives each member its own mean loss's gradient.
         (loss * weights.to(loss.dtype)).sum().backward()
         if self.grad_filter is not None:
@@ -139,6 +149,9 @@ class Trainer:
         if self.orthogonal is not None:
             orthogonalize_(self.optimizer.params, self.orthogonal)
         self.optimizer.step(lr_scale, active)
+        if self.fixed_norm is not None:
+            on = self.fixed_norm if active is None else self.fixed_norm & active
+            rescale_to_norm_(self.optimizer.params, self.norm_target_sq, on)
         for param in self.optimizer.params.values():
             param.grad = None
 
@@ -169,6 +182,8 @@ class Trainer:
         metrics = MetricsStore(self.run_dir / "metrics.sqlite")
         if self.evaluator.note is not None:
             metrics.set_meta("instrument_note", self.evaluator.note)
+        if self.evaluator.collapse_note is not None:
+            metrics.set_meta("collapse_note", self.evaluator.collapse_note)
         write_status(self.run_dir, state="running", step=state.step)
         started, started_step = time.perf_counter(), state.step
         reason = "max_steps"

@@ -137,6 +137,16 @@ def mlp_neurons(params: Params, spec: ModelSpec, prefix: str, x: torch.Tensor, c
     return post
 
 
+def _pre_norm(params: Params, spec: ModelSpec, x: torch.Tensor, norm: str, cache: Cache | None) -> torch.Tensor:
+    """The LayerNorm `norm` of x where the model is pre-LN (its sublayer reads it); x itself otherwise."""
+    if spec.normalization not in ("pre", "pre_grokfast"):
+        return x
+    normed = layer_norm(x, params[f"{norm}.w"], params[f"{norm}.b"])
+    if cache is not None:
+        cache[f"{norm}.hook_normalized"] = normed
+    return normed
+
+
 def _residual(params: Params, spec: ModelSpec, x: torch.Tensor, sublayer_out: torch.Tensor, norm: str) -> torch.Tensor:
     """x + sublayer(x), then the LayerNorm `norm` where the model is post-LN (openai/grok)."""
     x = x + sublayer_out
@@ -149,24 +159,31 @@ def transformer_logits(params: Params, spec: ModelSpec, tokens: torch.Tensor, ca
                        token_embed: torch.Tensor | None = None) -> torch.Tensor:
     """[E, B, n_out, d_vocab_out] logits at the readout positions of a decoder-only transformer.
 
-    Nanda et al. 2023 (no LayerNorm: x + attn, x + mlp) or openai/grok (post-LN: LN(x + attn), LN(x + mlp)).
+    Nanda et al. 2023 (no LayerNorm: x + attn, x + mlp), openai/grok (post-LN: LN(x + attn), LN(x + mlp)),
+    pre-LN (x + attn(LN1(x)), x + mlp(LN2(x)), then ln_final before the unembedding) or ironjr/grokfast's
+    variant of it, whose Block writes `x = ln_1(x)` first: LN1(x) + attn(LN1(x)), then x + mlp(LN2(x)), ln_final.
     """
     x = embed(params, spec, tokens, cache, token_embed)
     for layer in range(spec.n_layers):
         pre = f"blocks.{layer}"
         if cache is not None:
             cache[f"{pre}.hook_resid_pre"] = x
-        attn_out = attention(params, spec, layer, x, cache)
+        attn_in = _pre_norm(params, spec, x, f"{pre}.ln1", cache)
+        if spec.normalization == "pre_grokfast":  # the normalized stream replaces the residual stream
+            x = attn_in
+        attn_out = attention(params, spec, layer, attn_in, cache)
         x = _residual(params, spec, x, attn_out, f"{pre}.ln1")
         if cache is not None:
             cache[f"{pre}.hook_attn_out"] = attn_out
             cache[f"{pre}.hook_resid_mid"] = x
-        post = mlp_neurons(params, spec, f"{pre}.", x, cache)  # [E, B, pos, d_mlp]
+        mlp_in = _pre_norm(params, spec, x, f"{pre}.ln2", cache)
+        post = mlp_neurons(params, spec, f"{pre}.", mlp_in, cache)  # [E, B, pos, d_mlp]
         mlp_out = _add_bias(member_matmul(post, params[f"{pre}.mlp.W_out"]), _bias(params, f"{pre}.mlp.b_out"))
         x = _residual(params, spec, x, mlp_out, f"{pre}.ln2")
         if cache is not None:
             cache[f"{pre}.hook_mlp_out"] = mlp_out
             cache[f"{pre}.hook_resid_post"] = x
+    x = _pre_norm(params, spec, x, "ln_final", cache)
     readout = x[:, :, list(spec.readout)]  # [E, B, n_out, d_model]
     logits = _add_bias(member_matmul(readout, params["unembed.W_U"]), _bias(params, "unembed.b_U"))
     if cache is not None:

@@ -58,13 +58,55 @@ def _torch_default(spec: ModelSpec, g: torch.Generator, dtype: torch.dtype) -> d
     return out
 
 
+def _linear(n_out: int, n_in: int, g: torch.Generator, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """nn.Linear's reset_parameters: weight [n_out, n_in] kaiming-uniform (a = sqrt(5)), then bias U(±1/sqrt(n_in))."""
+    weight = torch.nn.init.kaiming_uniform_(torch.empty(n_out, n_in, dtype=dtype), a=math.sqrt(5), generator=g)
+    bound = 1 / math.sqrt(n_in)
+    return weight, torch.nn.init.uniform_(torch.empty(n_out, dtype=dtype), -bound, bound, generator=g)
+
+
+def _grokfast(spec: ModelSpec, g: torch.Generator, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """ironjr/grokfast main.py's Decoder has no custom init: torch's module defaults, drawn in its module order.
+
+    nn.Embedding N(0, 1) for tokens, then positions (its table has seq_len 5 rows, the whole equation, for a
+    4-token input: one row more than n_ctx is drawn, to keep the order, and dropped). Per block,
+    nn.MultiheadAttention builds out_proj (an nn.Linear: weight, then a bias drawn and zeroed), then draws its
+    in_proj [3 d_model, d_model] xavier-uniform (in_proj bias 0); the MLP's nn.Linear weights and biases follow;
+    last the bias-free head. LayerNorms start at (1, 0). Drawn in torch's [out, in] orientation and transposed
+    into TransformerLens's (in_proj rows: Q, K, V, each head's d_head rows in turn). Biases are returned drawn
+    (b_in, b_out) or zero (b_Q, b_K, b_V, b_O); `init_params` keeps them where they train.
+    """
+    d, h, dh, m = spec.d_model, spec.n_heads, spec.d_head, spec.d_mlp
+    out = {"embed.W_E": torch.nn.init.normal_(torch.empty(spec.d_vocab, d, dtype=dtype), generator=g)}
+    if spec.positional == "learned":
+        w_pos = torch.nn.init.normal_(torch.empty(spec.n_ctx + 1, d, dtype=dtype), generator=g)
+        out["pos_embed.W_pos"] = w_pos[: spec.n_ctx].clone()
+    for layer in range(spec.n_layers):
+        pre = f"blocks.{layer}"
+        w_o, _ = _linear(d, h * dh, g, dtype)  # out_proj's bias is drawn, then MultiheadAttention zeroes it
+        w_qkv = torch.nn.init.xavier_uniform_(torch.empty(3 * h * dh, d, dtype=dtype), generator=g)
+        for name, w in zip(("W_Q", "W_K", "W_V"), w_qkv.chunk(3)):  # w: [n_heads d_head, d_model]
+            out[f"{pre}.attn.{name}"] = w.reshape(h, dh, d).transpose(1, 2).contiguous()  # [n_heads, d_model, d_head]
+            out[f"{pre}.attn.b_{name[-1]}"] = torch.zeros(h, dh, dtype=dtype)
+        out[f"{pre}.attn.W_O"] = w_o.T.reshape(h, dh, d).contiguous()  # [n_heads, d_head, d_model]
+        out[f"{pre}.attn.b_O"] = torch.zeros(d, dtype=dtype)
+        w_in, b_in = _linear(m, d, g, dtype)
+        w_out, b_out = _linear(d, m, g, dtype)
+        out |= {f"{pre}.mlp.W_in": w_in.T.contiguous(), f"{pre}.mlp.b_in": b_in,
+                f"{pre}.mlp.W_out": w_out.T.contiguous(), f"{pre}.mlp.b_out": b_out}
+    w_u = torch.nn.init.kaiming_uniform_(torch.empty(spec.d_vocab_out, d, dtype=dtype), a=math.sqrt(5), generator=g)
+    out["unembed.W_U"] = w_u.T.contiguous()
+    return out
+
+
 def _gromov(spec: ModelSpec, g: torch.Generator, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """N(0, sqrt(0.25) / (2 d_mlp)^(1/3)) for every weight, as d-doshi/Grokking's `fcn` (Gromov 2023's MLP)."""
     std = math.sqrt(0.25) / (2 * spec.d_mlp) ** (1 / 3)
     return {name: torch.randn(shape, generator=g, dtype=dtype) * std for name, shape in weight_shapes(spec).items()}
 
 
-_SCHEMES = {"nanda2023": _nanda2023, "transformer_lens": _transformer_lens, "torch_default": _torch_default, "gromov": _gromov}
+_SCHEMES = {"nanda2023": _nanda2023, "transformer_lens": _transformer_lens, "torch_default": _torch_default,
+            "grokfast": _grokfast, "gromov": _gromov}
 
 
 def weight_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
@@ -86,21 +128,23 @@ def weight_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
 
 
 def other_shapes(spec: ModelSpec) -> dict[str, tuple[tuple[int, ...], float]]:
-    """Per-member shapes and constant initial values of biases and LayerNorm parameters."""
+    """Per-member shapes and constant initial values of biases and LayerNorm parameters (a scheme may draw a bias)."""
     d, h, dh, m = spec.d_model, spec.n_heads, spec.d_head, spec.d_mlp
     if spec.arch == "mlp":
         return {"mlp.b_in": ((m,), 0.0)} if "b_in" in spec.trainable_biases else {}
     out: dict[str, tuple[tuple[int, ...], float]] = {}
     for layer in range(spec.n_layers):
         pre = f"blocks.{layer}"
-        if spec.normalization == "post":
+        if spec.normalization != "none":  # ln1 before (pre) or after (post) attention, ln2 around the MLP
             out |= {f"{pre}.ln1.w": ((d,), 1.0), f"{pre}.ln1.b": ((d,), 0.0),
                     f"{pre}.ln2.w": ((d,), 1.0), f"{pre}.ln2.b": ((d,), 0.0)}
-        if spec.arch == "nanda":  # kept (at zero where frozen) so member e is a TransformerLens state dict
+        if spec.arch in ("nanda", "grokfast"):  # kept (at zero where frozen) so member e is a TransformerLens state dict
             out |= {f"{pre}.attn.b_Q": ((h, dh), 0.0), f"{pre}.attn.b_K": ((h, dh), 0.0),
                     f"{pre}.attn.b_V": ((h, dh), 0.0), f"{pre}.attn.b_O": ((d,), 0.0),
                     f"{pre}.mlp.b_in": ((m,), 0.0), f"{pre}.mlp.b_out": ((d,), 0.0)}
-    if spec.arch == "nanda":
+    if spec.normalization in ("pre", "pre_grokfast"):
+        out |= {"ln_final.w": ((d,), 1.0), "ln_final.b": ((d,), 0.0)}
+    if spec.arch == "nanda":  # Grokfast's head is bias-free
         out["unembed.b_U"] = ((spec.d_vocab_out,), 0.0)
     return out
 
@@ -114,7 +158,10 @@ def init_params(spec: ModelSpec, seeds: tuple[int, ...], dtype: torch.dtype) -> 
         members.append(scheme(spec, g, dtype))
     params = {name: torch.stack([m[name] for m in members]) for name in weight_shapes(spec)}
     for name, (shape, value) in other_shapes(spec).items():
-        params[name] = torch.full((len(seeds), *shape), value, dtype=dtype)
+        if name in members[0] and is_trainable(spec, name):  # drawn by the scheme (grokfast's MLP biases)
+            params[name] = torch.stack([m[name] for m in members])
+        else:  # constant; a frozen bias stays at zero
+            params[name] = torch.full((len(seeds), *shape), value, dtype=dtype)
     return params
 
 

@@ -24,6 +24,22 @@ def test_packs_group_cells_of_one_shape_and_respect_max_pack():
     assert [p.n_members for p in plan(model_sizes)] == [2, 2, 2, 2]  # another shape, another pack
 
 
+def test_lever_strengths_ride_in_one_ensemble_and_reach_their_members():
+    """Grokfast's strength, ⊥Grad, init scale and label noise are per member: one pack, each member its cell's value."""
+    spec = tiny_spec(base=dict(grokfast="ema"), seed=[0, 1], grokfast_lamb=[0.0, 2.0], orthogonal_grad=[False, True],
+                     init_scale=[1.0, 2.0], label_noise=[0.0, 0.1])
+    packs = plan(spec)
+    assert [p.n_members for p in packs] == [32, 32]  # one per task (the spec's two cases)
+    for pack in packs:
+        for e, cell in enumerate(pack.cells):
+            member = pack.config.member(e)
+            for field in ("grokfast_lamb", "orthogonal_grad", "init_scale", "label_noise"):
+                assert getattr(member, field) == cell.coords[field]
+            assert member.seeds == (cell.coords["seed"],)
+    lambs_unset = tiny_spec(base=dict(grokfast="ema"), seed=[0, 1])
+    assert [p.config.grokfast_lamb for p in plan(lambs_unset)] == [None, None]  # unset stays the filter's published default
+
+
 def test_every_cell_is_trained_exactly_once_with_its_own_hyperparameters(tmp_path):
     spec = tiny_spec(max_pack=5)
     steps: list[tuple[str, int]] = []

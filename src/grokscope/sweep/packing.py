@@ -1,8 +1,9 @@
 """Packing: cells that share every non-per-member field train together as one ensemble.
 
 A member's init, split and data order derive from its own seed only (design.md), so a cell trains
-the same in any pack. The per-member fields of RunConfig (`seeds`, `frac`, `lr`, `wd`) ride in the
-ensemble; any other difference (task, p, model size, schedule) puts cells in different packs.
+the same in any pack. The seed and the per-member fields of RunConfig (config.PER_MEMBER_FIELDS: `frac`,
+`lr`, `wd` and the levers' strengths) ride in the ensemble; any other difference (task, p, model size,
+schedule, optimizer, loss) puts cells in different packs.
 Packs hold at most `max_pack` members, in cell order.
 """
 
@@ -11,10 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..config import RunConfig
+from ..config import PER_MEMBER_FIELDS, RunConfig
 from .spec import Cell
-
-PER_MEMBER_FIELDS = ("seeds", "frac", "lr", "wd")
 
 
 @dataclass(frozen=True)
@@ -32,15 +31,15 @@ class Pack:
 
 def shape_key(config: RunConfig) -> str:
     """Every field except the per-member ones: cells with equal keys can share an ensemble."""
-    shared = {k: v for k, v in config.to_dict().items() if k not in PER_MEMBER_FIELDS}
+    shared = {k: v for k, v in config.to_dict().items() if k != "seeds" and k not in PER_MEMBER_FIELDS}
     return json.dumps(shared, sort_keys=True, ensure_ascii=False)
 
 
 def pack_config(cells: list[Cell]) -> RunConfig:
     """The ensemble config of cells sharing a shape key: one member per cell, in order."""
-    first = cells[0].config
-    return first.replace(seeds=tuple(c.config.seeds[0] for c in cells), frac=tuple(c.config.fracs[0] for c in cells),
-                         lr=tuple(c.config.lrs[0] for c in cells), wd=tuple(c.config.wds[0] for c in cells))
+    names = set().union(*(c.config.per_member_values() for c in cells))  # a field any cell sets; defaults resolved
+    fields = {name: tuple(getattr(c.config, PER_MEMBER_FIELDS[name])[0] for c in cells) for name in names}
+    return cells[0].config.replace(seeds=tuple(c.config.seeds[0] for c in cells), **fields)
 
 
 def pack_cells(cells: list[Cell], max_pack: int) -> list[Pack]:

@@ -1,9 +1,12 @@
 import math
+import statistics
 
+import pytest
 import torch
 from conftest import tiny_config
 
-from grokscope.instruments.clock_pizza import distance_irrelevance, gradient_symmetricity
+from grokscope import get_preset, train
+from grokscope.instruments.clock_pizza import algorithm_verdict, distance_irrelevance, gradient_symmetricity
 from grokscope.instruments.grid import additive_grid
 from grokscope.models import Ensemble
 from grokscope.tasks import build_table, inputs_and_targets
@@ -43,3 +46,34 @@ def test_gradient_symmetricity_is_one_under_uniform_attention():
     symmetric = gradient_symmetricity(uniform, inputs, grid)
     assert symmetric.shape == (2,) and (symmetric > 0.999).all()  # the network sees only E_a + E_b
     assert (gradient_symmetricity(ordinary, inputs, grid) < 0.99).all()
+
+
+def test_verdict_is_the_nearer_reference_model():
+    assert algorithm_verdict(0.99, 0.17) == "pizza" and algorithm_verdict(0.33, 0.85) == "clock"
+    assert algorithm_verdict(0.98, 0.6) == "pizza"  # symmetric, half way in irrelevance: still nearer the pizza
+    assert algorithm_verdict(0.1, 0.9) == "clock"
+
+
+# Zhong et al. 2023's setting cut to CI size: x+y mod 31, 80% of the pairs, AdamW lr 3e-3, weight decay 2.
+ZHONG_SMALL = dict(task="x+y", p=31, frac=0.8, symmetric_split=False, d_model=64, n_heads=4, d_mlp=256, lr=3e-3,
+                   wd=2.0, seeds=(0, 1, 2, 3), max_steps=500, eval_every=100, eval_log_points=0, checkpoints=4,
+                   patience=100_000, instruments=False)
+
+
+@pytest.mark.slow
+def test_constant_attention_reads_as_pizza_and_nanda_model_as_clock(tmp_path):
+    """Zhong et al.'s constant-attention transformer (their inputs `a b`, attention rate 0) against Nanda et al.'s
+    model (`a b =`, ordinary attention), four seeds each, trained alike."""
+    pizza = train(get_preset("quickstart").replace(**ZHONG_SMALL, layout="a b", attention_rate=0.0), tmp_path)
+    clock = train(get_preset("quickstart").replace(**ZHONG_SMALL), tmp_path)
+    readings = {}
+    for name, run in (("pizza", pizza), ("clock", clock)):
+        reports = [run.analyze(member=e) for e in range(run.config.n_members)]
+        assert [r.algorithm for r in reports] == [name] * 4
+        readings[name] = reports
+    assert all(r.gradient_symmetricity > 0.9 for r in readings["pizza"])
+    assert all(r.gradient_symmetricity < 0.7 for r in readings["clock"])
+    # The second diagnostic agrees on the median: the pizza's correct logit depends on a - b.
+    median_irrelevance = {name: statistics.median(r.distance_irrelevance for r in reports)
+                          for name, reports in readings.items()}
+    assert median_irrelevance["pizza"] < median_irrelevance["clock"] - 0.15

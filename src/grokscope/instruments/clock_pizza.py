@@ -10,6 +10,11 @@ reads the answer off the slice. Two tests tell them apart on an additive task:
   mean over differences of the standard deviation over sums, divided by the standard deviation of
   all of them. The clock's correct logit ignores the difference and scores near 1; the pizza's
   depends on it and scores low (0.85 vs 0.17 in their paper; pizza in [0, 0.4]).
+
+`algorithm_verdict` names the nearer of their two reference models (Table 1) in the plane of the two
+diagnostics. That rule is grokscope's, not theirs: small models read between the two references (a
+constant-attention transformer at p = 31 scores symmetricity 0.97-0.98 and irrelevance 0.45-0.69), and
+the nearer reference still tells them apart where a fixed irrelevance cut (0.4) would not.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from ..models.forward import mlp_logits, token_embeddings, transformer_logits
 from .grid import AdditiveGrid
 
 N_TRIPLES = 100  # the paper's |S|
+# (gradient symmetricity, distance irrelevance) of Zhong et al. 2023's Model A (clock) and Model B (pizza), Table 1.
+REFERENCE_MODELS = {"clock": (0.33, 0.85), "pizza": (0.99, 0.17)}
 
 
 def gradient_symmetricity(model: Ensemble, inputs: torch.Tensor, grid: AdditiveGrid, *, seed: int = 0) -> torch.Tensor:
@@ -56,3 +63,12 @@ def distance_irrelevance(logits: torch.Tensor, labels: torch.Tensor) -> torch.Te
     arranged[:, sums, diffs] = correct  # [E, sum, difference]
     per_difference = arranged.double().std(dim=1, unbiased=False).mean(1)  # [E]
     return per_difference / arranged.double().flatten(1).std(dim=1, unbiased=False).clamp(min=1e-30)
+
+
+def algorithm_verdict(symmetricity: float, irrelevance: float) -> str:
+    """"clock" or "pizza": the nearer of Zhong et al.'s two reference models (REFERENCE_MODELS) in the
+    (gradient symmetricity, distance irrelevance) plane, both axes on their natural [0, 1] scale."""
+    def distance(name: str) -> float:
+        sym, irr = REFERENCE_MODELS[name]
+        return (symmetricity - sym) ** 2 + (irrelevance - irr) ** 2
+    return min(REFERENCE_MODELS, key=distance)

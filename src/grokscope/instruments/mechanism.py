@@ -17,7 +17,7 @@ import torch
 from ..errors import ConfigError
 from ..models import Ensemble
 from ..train.data import RunData
-from .clock_pizza import distance_irrelevance, gradient_symmetricity
+from .clock_pizza import algorithm_verdict, distance_irrelevance, gradient_symmetricity
 from .fourier import fourier_basis, frequency_norms, key_frequencies_from_norms, neuron_frequency_fve
 from .grid import additive_grid, skip_note
 from .measures import excluded_loss, ideal_form_explained_variance, restricted_loss
@@ -53,6 +53,7 @@ class MechanismReport:
     chance_loss: float
     gradient_symmetricity: float  # Zhong et al. 2023 Def. 4.1: near 1 for the pizza, lower for the clock
     distance_irrelevance: float  # Zhong et al. 2023 Def. 4.2: near 1 for the clock, below 0.4 for the pizza
+    algorithm: str  # "clock" or "pizza": the nearer of Zhong et al.'s reference models (clock_pizza.algorithm_verdict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -115,6 +116,8 @@ def analyze_member(model: Ensemble, data: RunData, *, member: int, step: int) ->
     labels = grid.labels
     everything = torch.ones(1, n, n, dtype=torch.bool, device=answer.device)
     full = -answer.log_softmax(-1).gather(-1, labels[None, ..., None]).mean().item()
+    symmetricity = gradient_symmetricity(model, data.inputs, grid).item()
+    irrelevance = distance_irrelevance(answer, labels).item()
     return MechanismReport(
         step=step, member=member, n=n, key_frequencies=key,
         key_frequencies_clustered=[k for k in key if counts[k] > 0],
@@ -127,8 +130,9 @@ def analyze_member(model: Ensemble, data: RunData, *, member: int, step: int) ->
         loss_key_frequencies_only=restricted_loss(answer, labels, key_mask).item(),
         loss_key_frequencies_removed=excluded_loss(answer, labels, key_mask, everything).item(),
         chance_loss=math.log(n),
-        gradient_symmetricity=gradient_symmetricity(model, data.inputs, grid).item(),
-        distance_irrelevance=distance_irrelevance(answer, labels).item(),
+        gradient_symmetricity=symmetricity,
+        distance_irrelevance=irrelevance,
+        algorithm=algorithm_verdict(symmetricity, irrelevance),
     )
 
 
@@ -150,9 +154,10 @@ def summary_lines(report: MechanismReport) -> list[str]:
     lines.append(f"loss {report.loss:.4f}; key frequencies only {report.loss_key_frequencies_only:.4f}; "
                  f"key frequencies removed {report.loss_key_frequencies_removed:.3f} (chance {report.chance_loss:.3f})")
     lines.append(f"clock or pizza (Zhong et al. 2023): gradient symmetricity {report.gradient_symmetricity:.2f} "
-                 f"(pizza ~1), distance irrelevance {report.distance_irrelevance:.2f} (clock ~1, pizza < 0.4)")
-    clock = (report.loss_key_frequencies_only < 0.1 and report.loss_key_frequencies_removed > 0.5 * report.chance_loss
-             and report.logit_fit_explained_variance > 0.5)
-    lines.append("verdict: the Fourier clock algorithm carries the predictions" if clock else
-                 "verdict: the Fourier clock algorithm does not (yet) carry the predictions")
+                 f"(pizza ~1), distance irrelevance {report.distance_irrelevance:.2f} (clock ~1, pizza < 0.4): "
+                 f"nearer their {report.algorithm}")
+    fourier = (report.loss_key_frequencies_only < 0.1 and report.loss_key_frequencies_removed > 0.5 * report.chance_loss
+               and report.logit_fit_explained_variance > 0.5)
+    lines.append(f"verdict: the Fourier algorithm ({report.algorithm}) carries the predictions" if fourier else
+                 f"verdict: a Fourier algorithm does not (yet) carry the predictions (the diagnostics lean {report.algorithm})")
     return lines

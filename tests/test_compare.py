@@ -72,6 +72,18 @@ def test_several_runs_form_arms_and_pair_their_seeds(one_arm_runs):
     assert treatment.p_value == 1.0
 
 
+def test_paired_faster_counts_generalizing_at_the_budget_as_faster_than_censored():
+    from grokscope.compare import MemberOutcome, _arm_result
+
+    def outcome(arm, seed, step):
+        return MemberOutcome("run", seed, seed, arm, step, 1000, "test/acc")
+
+    control = [outcome("c", s, None) for s in (1, 2, 3)]
+    arm = [outcome("t", 1, 1000), outcome("t", 2, 166), outcome("t", 3, None)]  # at the budget; early; censored
+    row = _arm_result("t", {}, arm, control, is_control=False, resamples=100, seed=0)
+    assert (row.paired, row.paired_faster) == (3, 2)  # both censored is a tie, not faster
+
+
 def test_bootstrap_interval_contains_the_estimate_and_is_reproducible():
     control, treatment = np.array([900.0, 1200, 1500, 2000, 2500]), np.array([300.0, 350, 500, 800, 1000])
     low, high = bootstrap_median_ratio(control, treatment, resamples=2_000, seed=0)
@@ -120,6 +132,17 @@ def test_cli_bad_input_exits_2_with_one_line_and_writes_nothing(wd_run, tmp_path
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and f"error: {field}" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_report_draws_compares_arms_and_curves(wd_run, one_arm_runs):
+    from grokscope.report.data import arms
+
+    comparison, drawn = compare([wd_run]), arms(wd_run)
+    assert drawn["arms"] == comparison.to_dict()["arms"] and drawn["control"] == comparison.control
+    assert [c["arm"] for c in drawn["curves"]] == ["wd=1.0", "wd=0.0"]
+    for curve in drawn["curves"]:
+        assert (curve["steps"], curve["fractions"]) == generalized_fraction(comparison, curve["arm"])
+    assert arms(one_arm_runs[0]) is None  # a single arm: no figure
 
 
 def test_cli_single_arm_run_exits_2(one_arm_runs):

@@ -146,8 +146,9 @@ def show(run: Annotated[Path, typer.Argument(help="A run directory.")],
          as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
          early_stopping_patience: Annotated[Optional[int], typer.Option(
              help="Steps without a test-loss improvement before early stopping would stop (default: 10 x eval_every).")] = None) -> None:
-    """Summarize each member: steps to memorize and to generalize, grokking delay, final accuracies, and what
-    early stopping on the test loss would have kept."""
+    """Summarize each member: steps to memorize and to generalize, grokking delay, final accuracies, what
+    early stopping on the test loss would have kept, and which members softmax collapse stopped (with remedies)."""
+    from .instruments.collapse import collapse_lines
     from .progress import summary_table
 
     try:
@@ -160,6 +161,8 @@ def show(run: Annotated[Path, typer.Argument(help="A run directory.")],
         out.print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         out.print(summary_table(summary))
+        for line in collapse_lines(summary):
+            out.print(escape(line))
 
 
 @app.command()

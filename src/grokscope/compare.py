@@ -178,13 +178,20 @@ def _arm_result(label: str, settings: dict[str, Any], members: list[MemberOutcom
         row["speedup_bound"] = "lower" if control_censored else "upper" if median_censored else None
     row["speedup_low"], row["speedup_high"] = bootstrap_median_ratio(control_steps, steps, resamples=resamples, seed=seed)
     row["p_value"] = mann_whitney_u(steps, control_steps)[1]
-    control_by_seed = {m.seed: m.steps for m in reversed(control)}  # the first member of each seed
-    arm_by_seed = {m.seed: m.steps for m in reversed(members)}
+    # (steps, censored): a member that generalized at the budget beats one censored there (censored means > budget)
+    control_by_seed = {m.seed: (m.steps, m.censored) for m in reversed(control)}  # the first member of each seed
+    arm_by_seed = {m.seed: (m.steps, m.censored) for m in reversed(members)}
     shared = [s for s in arm_by_seed if s in control_by_seed]
     if shared:
         row["paired"] = len(shared)
         row["paired_faster"] = sum(arm_by_seed[s] < control_by_seed[s] for s in shared)
     return ArmResult(**row)
+
+
+def arm_fields(runs: Sequence[Run]) -> tuple[str, ...]:
+    """The arm fields whose per-member value differs between the members of `runs` (empty: a single arm)."""
+    settings = [_member_settings(run.config, e) for run in runs for e in range(run.config.n_members)]
+    return tuple(name for name in ARM_FIELDS if len({repr(s[name]) for s in settings}) > 1)
 
 
 def compare(runs: Sequence[Run | str | Path], *, by: Sequence[str] | None = None, threshold: float | None = None,
@@ -207,9 +214,8 @@ def compare(runs: Sequence[Run | str | Path], *, by: Sequence[str] | None = None
         raise ConfigError("runs: give at least one run directory")
     by = None if by is None else _check_by(by)
     threshold = _threshold(loaded, threshold)
-    settings = [(run, e, _member_settings(run.config, e)) for run in loaded for e in range(run.config.n_members)]
     if by is None:
-        by = tuple(name for name in ARM_FIELDS if len({repr(s[name]) for _, _, s in settings}) > 1)
+        by = arm_fields(loaded)
         if not by:
             raise ConfigError("by: the members form a single arm (no field but the seed differs); "
                               f"pass runs or members that differ, allowed fields: {', '.join(ARM_FIELDS)}")

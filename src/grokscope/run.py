@@ -10,6 +10,7 @@ import torch
 
 from .config import RunConfig
 from .errors import CheckpointError, ConfigError
+from .instruments.collapse import softmax_collapse
 from .instruments.early_stopping import PATIENCE_INTERVALS, early_stopping_indices
 from .instruments.phases import key_frequency_history, run_phases
 from .models import Ensemble
@@ -92,11 +93,14 @@ class Run:
         them, and final accuracies (None where not reached). Commutative tasks add the same for the
         mirror-held-out accuracy, the honest generalization signal. `early_stopping` says where
         early stopping on the test loss (patience in steps; default 10 evaluation intervals) would have stopped, the
-        step whose weights it would keep, and the test accuracy there."""
+        step whose weights it would keep, and the test accuracy there. `softmax_collapse` is None, or the step
+        from which softmax collapse stopped the member and the remedies it does not use yet
+        (`instruments.collapse.softmax_collapse`)."""
         threshold = self.config.generalize_acc if threshold is None else threshold
         with self.metrics() as store:
             series = {name: store.series(name) for name in (names.TRAIN_ACC, names.TEST_ACC, names.MIRROR_ACC, names.DIVERGED)}
             loss_steps, test_loss = store.series_tensor(names.TEST_LOSS, self.config.n_members)
+            collapse_steps, zero_grad = store.series_tensor(names.COLLAPSE_ZERO_GRAD_FRAC, self.config.n_members)
             phases, warnings = run_phases(store, self.config.n_members)
             histories = [key_frequency_history(store, e) for e in range(self.config.n_members)]
         steps = series[names.TRAIN_ACC][0]
@@ -135,6 +139,10 @@ class Run:
                 member["steps_to_generalize_mirror"] = first_step_reaching(steps, mirror, threshold)
                 member["final_test_mirror_acc"] = mirror[-1]
             members.append(member)
+        # generalized as `compare` counts it: on mirror-held-out accuracy where the task has it
+        generalized = torch.tensor([m.get("steps_to_generalize_mirror", m["steps_to_generalize"]) is not None for m in members])
+        for member, verdict in zip(members, softmax_collapse(self.config, collapse_steps, zero_grad, generalized)):
+            member["softmax_collapse"] = verdict
         return {"path": str(self.path), "config": self.config.to_dict(), "status": self.status(),
                 "steps": steps[-1] if steps else 0, "threshold": threshold, "members": members}
 

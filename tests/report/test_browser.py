@@ -13,8 +13,10 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import tiny_config
 
 from grokscope import get_preset, train
+from grokscope.compare import compare
 from grokscope.report import write_report
 from grokscope.report.figures import unpacked
 from grokscope.report.data import CURVES, report_data
@@ -86,6 +88,54 @@ def test_report_draws_every_panel_with_its_points(grokked_run, page, tmp_path):
     assert page.page.locator("#plot-attention .grid").count() == grokked_run.config.n_heads
     assert "key frequencies" in page.page.inner_text("#mechanism")
     assert page.page.locator("#summary tr").count() == 1 + E
+    # one arm (two seeds, nothing else differs): no arms figure; grokked: no softmax collapse
+    assert page.page.evaluate("() => [document.getElementById('arms-section').hidden, document.getElementById('collapse-note').hidden]") == [True, True]
+    assert "softmax collapse" not in shapes
+    assert page.errors == []
+
+
+@pytest.mark.slow
+def test_report_draws_one_generalized_fraction_curve_per_arm(page, tmp_path):
+    """tests/test_compare.py's arms (the tiny preset, seeds 1-3 × wd ∈ {1, 0}), 300 steps: one step-function trace
+    per arm, named as compare's table names it, ending at the arm's generalized fraction."""
+    config = get_preset("tiny").replace(seeds=(1, 2, 3, 1, 2, 3), wd=(1.0,) * 3 + (0.0,) * 3, max_steps=300,
+                                        instruments=False, checkpoints=2)
+    run = train(config, tmp_path / "runs")
+    table = compare([run])
+    page.open(write_report(run, tmp_path / "report.html").as_uri())
+    page.page.locator("#arms-section").screenshot(path=str(tmp_path / "report-arms.png"))
+    traces = page.page.evaluate("""() => document.getElementById('plot-arms').data.map((t) => ({
+        kind: t.meta.kind, arm: t.meta.arm, name: t.name, type: t.type, shape: t.line.shape, y: Array.from(t.y)}))""")
+    assert [t["arm"] for t in traces] == [a.arm for a in table.arms] == ["wd=1.0", "wd=0.0"]
+    for trace, arm in zip(traces, table.arms):
+        assert (trace["kind"], trace["type"], trace["shape"]) == ("arm", "scatter", "hv")  # SVG, a step function
+        assert trace["name"] == f"{arm.arm} ({arm.generalized}/{arm.members})"
+        assert trace["y"][-1] == pytest.approx(arm.generalized / arm.members, abs=1e-12)
+    assert table.arms[0].generalized > table.arms[1].generalized  # weight decay groks, no decay does not (yet)
+    assert page.page.locator("#plot-arms .scatterlayer .trace").count() == len(table.arms)
+    rows = page.page.locator("#arms-table tr").all_inner_texts()
+    assert len(rows) == 1 + len(table.arms) and rows[2].split("\t")[:2] == ["wd=0.0", f"0/3"]
+    assert page.errors == []
+
+
+@pytest.mark.slow
+def test_report_says_where_softmax_collapse_stopped_a_member(page, tmp_path):
+    """test_levers.py's provoked collapse (float32, no weight decay): the note names the member, the step and the
+    remedies; the loss panel marks the step; the summary table has it."""
+    config = tiny_config(arch="mlp", d_model=16, d_mlp=64, seeds=(0, 1), frac=0.8, wd=0.0, lr=3e-2, param_dtype="float32",
+                         loss_dtype="float32", max_steps=100, eval_every=25, instruments=False, checkpoints=2, resume_every=1000)
+    run = train(config, tmp_path / "runs")
+    verdict = run.summary()["members"][0]["softmax_collapse"]
+    assert verdict is not None
+    page.open(write_report(run, tmp_path / "report.html").as_uri())
+    page.screenshot(tmp_path / "report-collapse.png")
+    note = page.page.inner_text("#collapse-note")
+    assert "Softmax collapse stopped" in note and f"member 0 (seed 0): from step {verdict['step']} " in note
+    assert "StableMax (--set loss=stablemax)" in note and "float64 loss (--set loss_dtype=float64)" in note
+    marks = page.page.evaluate("""() => document.getElementById('plot-loss').layout.shapes
+        .filter((s) => s.name === 'softmax collapse').map((s) => s.x0)""")
+    assert marks == [verdict["step"]]
+    assert f"from step {verdict['step']}" in page.page.inner_text("#summary tr:nth-child(2)")
     assert page.errors == []
 
 

@@ -8,7 +8,9 @@ Scalars are kept for every member; the page draws each member's line for small e
 large ones, the median and a 10–90% band with any single member on demand. Vector data (W_E's
 Fourier spectrum per evaluation) is kept for the first `SPECTRUM_MEMBERS` members and as the median
 over all. The model-reading panels (the clock over checkpoints, neurons and attention on the (a, b)
-grid, the mechanistic report) show one member, `focus`.
+grid, the mechanistic report) show one member, `focus`. Where the members form more than one arm,
+`grokscope compare`'s table and per-arm curves of the fraction generalized come along (`arms`); where
+softmax collapse stopped members, the words `grokscope show` prints (`collapse`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..compare import arm_fields, compare, generalized_fraction
+from ..instruments.collapse import collapse_lines
 from ..instruments.fourier import neuron_frequency_fve
 from ..instruments.grid import additive_grid, skip_note
 from ..instruments.mechanism import CLUSTERED_FVE, analyze_member, clock_coordinates, clock_plane, summary_lines
@@ -143,12 +147,28 @@ def _grid_panels(run: Run, focus: int) -> tuple[dict[str, Any], list[str]]:
     return panels, notes
 
 
+def arms(run: Run) -> dict[str, Any] | None:
+    """`grokscope compare`'s table of the arms the run's members form, and per arm the fraction of its members
+    generalized against step (`compare.generalized_fraction`); None where the members form a single arm."""
+    with run.metrics() as store:
+        budget = store.last_step()
+    if not budget or not arm_fields([run]):  # nothing past step 0 yet (a live run): no budget to draw or divide by
+        return None
+    comparison = compare([run])
+    curves = []
+    for arm in comparison.arms:
+        steps, fractions = generalized_fraction(comparison, arm.arm)
+        curves.append({"arm": arm.arm, "steps": steps, "fractions": fractions})
+    return {**comparison.to_dict(), "curves": curves}
+
+
 def report_data(run: Run, *, focus: int = 0, live: bool = False) -> dict[str, Any]:
     """The whole report of a run as a JSON-ready dict (see the module docstring)."""
     summary = run.summary()
     panels, notes = _grid_panels(run, focus)
     with run.metrics() as store:
         instrument_note = store.meta("instrument_note")
+        collapse_note = store.meta("collapse_note")  # why the collapse diagnostics were not logged (loss=mse)
     if instrument_note:
         notes.append(instrument_note)
     return {
@@ -160,6 +180,8 @@ def report_data(run: Run, *, focus: int = 0, live: bool = False) -> dict[str, An
         "config": run.config.to_dict(),
         "provenance": run.provenance,
         "summary": summary,
+        "collapse": collapse_lines(summary) or ([collapse_note] if collapse_note else []),
+        "arms": arms(run),
         "n_members": run.config.n_members,
         "focus": focus,
         "curves": [{"panel": panel, "metric": metric, "label": label} for panel, metric, label in CURVES],

@@ -25,6 +25,8 @@
     ["memorization", "rgba(31,119,180,0.07)"], ["circuit formation", "rgba(255,127,14,0.09)"], ["cleanup", "rgba(44,160,44,0.09)"],
   ];
   const CONFIG = { responsive: true, displaylogo: false };
+  const COLLAPSE_COLOR = "#7a0099";
+  const ARM_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
   const CYCLIC = [0, 1, 2, 3, 4, 5, 6].map((i) => [i / 6, `hsl(${i * 60},75%,48%)`]); // a colour wheel
 
   const state = { data: null, focus: 0, overlay: null, clockFrame: null, spectrumMember: "median", renders: 0 };
@@ -92,13 +94,27 @@
       shapes.push({ type: "line", xref: "x", yref: "paper", x0: info.early_warning_step, x1: info.early_warning_step,
         y0: 0, y1: 1, line: { color: "#b00", width: 1.5, dash: "dot" }, name: "early warning" });
     }
+    const collapse = info.softmax_collapse;
+    if (collapse) { // from here to the end most training pairs give no gradient (docs/levers.md)
+      shapes.push({ type: "rect", xref: "x", yref: "paper", x0: Math.max(collapse.step, 1), x1: last, y0: 0, y1: 1,
+        fillcolor: "rgba(120,0,160,0.06)", line: { color: COLLAPSE_COLOR, width: 1.5, dash: "dash" }, name: "softmax collapse" });
+    }
     return shapes;
   }
   function phaseAnnotations(member) {
     const info = state.data.summary.members[member];
-    if (!info || !info.early_warning_step) return [];
-    return [{ x: Math.log10(info.early_warning_step), xref: "x", yref: "paper", y: 1.0, yanchor: "bottom",
-      text: "early warning", showarrow: false, font: { color: "#b00", size: 11 } }];
+    if (!info) return [];
+    const notes = [];
+    if (info.early_warning_step) {
+      notes.push({ x: Math.log10(info.early_warning_step), xref: "x", yref: "paper", y: 1.0, yanchor: "bottom",
+        text: "early warning", showarrow: false, font: { color: "#b00", size: 11 } });
+    }
+    if (info.softmax_collapse) {
+      notes.push({ x: Math.log10(Math.max(info.softmax_collapse.step, 1)), xref: "x", yref: "paper", y: 0.93, xanchor: "left",
+        text: `softmax collapse (step ${info.softmax_collapse.step})`, showarrow: false, font: { color: COLLAPSE_COLOR, size: 11 },
+        name: "softmax collapse" });
+    }
+    return notes;
   }
   function scalarTraces(panel) {
     const d = state.data, traces = [], E = d.n_members;
@@ -150,6 +166,45 @@
     };
     if (spec.y2title) layout.yaxis2 = { overlaying: "y", side: "right", title: { text: spec.y2title }, rangemode: "tozero", dtick: 1 };
     Plotly.react(box, traces, layout, CONFIG);
+  }
+
+  /* ---------- arms (grokscope compare) ---------- */
+
+  function censoredSteps(value, censored) { return (censored ? ">" : "") + Math.round(value).toLocaleString("en-US"); }
+  function armRow(a, control) { // the cells of `grokscope compare`'s table
+    let speedup = "control", p = "", paired = "";
+    if (a.arm !== control) {
+      const bound = { lower: "≥", upper: "≤" }[a.speedup_bound] || "";
+      speedup = `${a.speedup === null ? "?" : bound + a.speedup.toFixed(2)} [${a.speedup_low.toFixed(2)}, ${a.speedup_high.toFixed(2)}]`;
+      p = String(Number(a.p_value.toPrecision(3)));
+      paired = a.paired === null ? "" : `${a.paired_faster}/${a.paired}`;
+    }
+    return [a.arm, `${a.generalized}/${a.members}`, censoredSteps(a.median, a.median_censored),
+      `${censoredSteps(a.q25, a.q25_censored)}–${censoredSteps(a.q75, a.q75_censored)}`, speedup, p, paired];
+  }
+  function drawArms() {
+    const d = state.data, section = document.getElementById("arms-section");
+    if (!d.arms) { section.hidden = true; return; }
+    section.hidden = false;
+    const a = d.arms, byArm = Object.fromEntries(a.arms.map((row) => [row.arm, row]));
+    const traces = a.curves.map((c, i) => ({ type: "scatter", mode: "lines", x: c.steps, y: c.fractions,
+      line: { shape: "hv", width: 2, color: ARM_COLORS[i % ARM_COLORS.length] },
+      name: `${c.arm} (${byArm[c.arm].generalized}/${byArm[c.arm].members})`, meta: { kind: "arm", arm: c.arm } }));
+    Plotly.react("plot-arms", traces, {
+      title: { text: "Generalized members per arm (curves end at the budget)", font: { size: 14 } }, height: 330,
+      margin: { l: 60, r: 20, t: 40, b: 45 }, xaxis: { type: "log", title: { text: "step (log)" } },
+      yaxis: { range: [-0.02, 1.02], title: { text: `fraction with ${a.metric} ≥ ${a.threshold}` } },
+      legend: { orientation: "h", y: -0.22, font: { size: 11 } }, hovermode: "x" }, CONFIG);
+    const table = document.getElementById("arms-table");
+    table.innerHTML = "";
+    const head = el("tr");
+    ["arm", "generalized", "median steps", "IQR", "speed-up [95% CI]", "p", "paired faster"].forEach((h) => head.appendChild(el("th", {}, h)));
+    table.appendChild(head);
+    a.arms.forEach((row) => {
+      const tr = el("tr");
+      armRow(row, a.control).forEach((v) => tr.appendChild(el("td", {}, v)));
+      table.appendChild(tr);
+    });
   }
 
   /* ---------- Fourier panels ---------- */
@@ -241,6 +296,22 @@
 
   /* ---------- header ---------- */
 
+  function collapseCell(v) { // Run.summary()'s softmax_collapse verdict
+    if (!v) return "—";
+    return `from step ${v.step} (${Math.round(100 * v.zero_grad_fraction)}% of training pairs without gradient)` +
+      (v.remedies ? `; try ${v.remedies}` : "");
+  }
+  function fillCollapseNote() {
+    const box = document.getElementById("collapse-note"), lines = state.data.collapse || [];
+    box.innerHTML = "";
+    box.hidden = lines.length === 0;
+    if (!lines.length) return;
+    box.appendChild(el("p", {}, lines[0]));
+    const ul = el("ul");
+    lines.slice(1).forEach((l) => ul.appendChild(el("li", {}, l)));
+    box.appendChild(ul);
+  }
+
   function fillHeader() {
     const d = state.data, cfg = d.config, s = d.summary;
     document.getElementById("title").textContent = `${cfg.task} mod ${cfg.p} — ${d.run}`;
@@ -255,8 +326,8 @@
       const tr = el("tr"); tr.appendChild(el("th", {}, k)); tr.appendChild(el("td", {}, fmt(v))); configTable.appendChild(tr);
     }
     const head = ["member", "seed", "frac", "lr", "wd", "steps_to_memorize", "steps_to_generalize", "steps_to_generalize_mirror",
-      "grokking_delay", "early_warning_step", "final_train_acc", "final_test_acc", "final_test_mirror_acc", "key_frequencies_live"];
-    const cols = head.filter((h) => s.members.some((m) => h in m));
+      "grokking_delay", "early_warning_step", "softmax_collapse", "final_train_acc", "final_test_acc", "final_test_mirror_acc", "key_frequencies_live"];
+    const cols = head.filter((h) => s.members.some((m) => (h === "softmax_collapse" ? m[h] : h in m))); // collapse: only where it happened
     const table = document.getElementById("summary");
     table.innerHTML = "";
     const tr = el("tr");
@@ -265,7 +336,7 @@
     table.appendChild(tr);
     s.members.slice(0, MEMBER_LINES_UP_TO).forEach((m) => {
       const row = el("tr", m.member === state.focus ? { class: "focus" } : {});
-      cols.forEach((h) => row.appendChild(el("td", {}, fmt(m[h]))));
+      cols.forEach((h) => row.appendChild(el("td", {}, h === "softmax_collapse" ? collapseCell(m[h]) : fmt(m[h]))));
       const p = m.phases;
       row.appendChild(el("td", {}, `${fmt(p.memorization_end)} / ${fmt(p.cleanup_start)} / ${fmt(p.cleanup_end)}`));
       const stop = m.early_stopping || {};
@@ -299,7 +370,9 @@
 
   function render() {
     fillHeader();
+    fillCollapseNote();
     Object.keys(PANELS).forEach(drawScalarPanel);
+    drawArms();
     drawSpectrum();
     drawClock();
     const n = state.data.neurons;

@@ -1,0 +1,25 @@
+"""grokscope.monitor: model-agnostic measures of one checkpoint, for any nn.Module or grokscope Ensemble.
+
+The local learning coefficient (llc.py, on sgld.py), the prequential description length
+(prequential.py), weight norm and effective learning rate (weights.py), effective rank
+(features.py), V-REx and IRMv1 (environments.py) and route ablation (ablation.py); `Monitor`
+(monitor.py) runs them on the training data only and names their metrics (names.py).
+"""
+
+from .ablation import route_ablation
+from .environments import irmv1_penalty, vrex_penalty
+from .features import effective_rank, ensemble_features, module_features
+from .inputs import MissingInputError, TrainingData
+from .llc import LLCCalibration, LLCEstimate, calibrate_llc, local_learning_coefficient
+from .monitor import NEEDS, Measurements, Monitor, MonitorSettings
+from .prequential import VOITA_TITOV_FRACTIONS, online_code_length, prequential_description_length
+from .sgld import SGLDSettings
+from .stacked import stack
+from .weights import effective_learning_rate, weight_norm
+
+__all__ = [
+    "LLCCalibration", "LLCEstimate", "Measurements", "MissingInputError", "Monitor", "MonitorSettings", "NEEDS",
+    "SGLDSettings", "TrainingData", "VOITA_TITOV_FRACTIONS", "calibrate_llc", "effective_learning_rate",
+    "effective_rank", "ensemble_features", "irmv1_penalty", "local_learning_coefficient", "module_features",
+    "online_code_length", "prequential_description_length", "route_ablation", "stack", "vrex_penalty", "weight_norm",
+]

@@ -239,7 +239,8 @@ class _Interrupt(Exception):
 
 @pytest.mark.parametrize("levers", [dict(grokfast="ema", grokfast_lamb=(0.0, 2.0)),
                                     dict(grokfast="ma", grokfast_window=4, orthogonal_grad=(True, False)),
-                                    dict(optimizer="sgd", momentum=0.9, lr=0.1)])
+                                    dict(optimizer="sgd", momentum=0.9, lr=0.1),
+                                    dict(label_noise=(0.3, 0.0), fixed_weight_norm=(True, False))])
 def test_resume_restores_the_filter_and_optimizer_state(tmp_path, levers):
     """Interrupted after step 12 (last resume checkpoint at 10), the run resumes to the uninterrupted weights."""
     from grokscope import resume

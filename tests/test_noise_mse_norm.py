@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import tiny_config
 
-from grokscope import resume, train
+from grokscope import train
 from grokscope.errors import ConfigError
 from grokscope.models import Ensemble
 from grokscope.store import metric_names as names
@@ -131,26 +131,6 @@ def test_member_with_noise_and_fixed_norm_off_trains_like_the_plain_trainer(tmp_
         for name in (names.TRAIN_LOSS, names.TRAIN_ACC, names.TEST_LOSS, names.COLLAPSE_GRAD_WEIGHT_COSINE):
             torch.testing.assert_close(torch.tensor(b.series(name)[1][0]), torch.tensor(a.series(name)[1][0]),
                                        rtol=1e-10, atol=1e-10)
-
-
-class _Interrupt(Exception):
-    pass
-
-
-def test_resume_with_noise_and_fixed_norm_continues_the_uninterrupted_run(tmp_path):
-    config = tiny_config(seeds=(0, 1), label_noise=(0.3, 0.0), fixed_weight_norm=(True, False), max_steps=20,
-                         resume_every=5)
-    whole = train(config, tmp_path / "whole").model().params
-
-    def interrupt(step):
-        if step == 12:
-            raise _Interrupt
-
-    with pytest.raises(_Interrupt):
-        train(config, tmp_path / "cut", after_step=interrupt)
-    resumed = resume(next((tmp_path / "cut").iterdir())).model().params
-    for name, tensor in whole.items():
-        assert torch.equal(resumed[name], tensor), name
 
 
 # configuration

@@ -275,6 +275,82 @@ def serve(root: Annotated[Path, typer.Argument(help="Directory of runs (sweeps i
 
 
 
+# --- monitor command ---
+
+
+def _monitor_options(measures: str | None, every: int | None, expensive_every: int | None, checkpoints: str | None,
+                     llc_set: list[str], hook: str | None, device: str) -> Any:
+    """MonitorOptions from the command's options (validated there; conflicts refused here)."""
+    from .monitor.run_monitor import DEFAULT_MEASURES, MonitorOptions, llc_settings
+
+    steps = None
+    if checkpoints is not None:
+        if every is not None or expensive_every is not None:
+            raise ConfigError("checkpoints: cannot be combined with --every or --expensive-every")
+        if checkpoints.strip() == "all":
+            every = expensive_every = 1
+        else:
+            try:
+                steps = tuple(int(s) for s in checkpoints.split(","))
+            except ValueError:
+                raise ConfigError(f"checkpoints: must be 'all' or a comma list of checkpoint steps, got {checkpoints!r}") from None
+    llc, chains = llc_settings(_parse_set(llc_set))
+    chosen = DEFAULT_MEASURES if measures is None else tuple(m.strip() for m in measures.split(",") if m.strip())
+    return MonitorOptions(measures=chosen, every=1 if every is None else every, expensive_every=expensive_every,
+                          steps=steps, llc=llc, llc_chains=chains, hook=hook, device=device)
+
+
+def _monitor_table(report: Any) -> Any:
+    """Seconds per measure (columns) per checkpoint (rows), all members together, with the mean per checkpoint."""
+    from rich.table import Table
+
+    measures = list(report.seconds)
+    table = Table("step", *measures, caption="seconds per checkpoint, all members; blank: not measured at that step",
+                  caption_justify="left")
+    for step in sorted({s for costs in report.seconds.values() for s in costs}):
+        table.add_row(str(step), *(f"{report.seconds[m][step]:.3g}" if step in report.seconds[m] else "" for m in measures))
+    mean = report.to_dict()["seconds_per_checkpoint"]
+    table.add_row("mean", *(f"{mean[m]:.3g}" if mean[m] is not None else "" for m in measures), style="bold")
+    return table
+
+
+@app.command()
+def monitor(
+    run: Annotated[Path, typer.Argument(help="A run directory (not one still training).")],
+    measures: Annotated[Optional[str], typer.Option(help="Comma list of llc, weight_norm, effective_lr, effective_rank, "
+                                                         "prequential, route_ablation (default: all six).")] = None,
+    every: Annotated[Optional[int], typer.Option(help="Cheap measures at every N-th weights checkpoint (default 1).")] = None,
+    expensive_every: Annotated[Optional[int], typer.Option(help="LLC and prequential at every N-th checkpoint "
+                                                                 "(default: about 8 checkpoints).")] = None,
+    checkpoints: Annotated[Optional[str], typer.Option(help="'all' (every measure at every checkpoint) or a comma list of steps.")] = None,
+    llc_set: Annotated[Optional[list[str]], typer.Option("--llc-set", help="LLC setting FIELD=VALUE (repeatable): epsilon, "
+                                                                            "nbeta, gamma, batch_size, burn_in, draws, chains.")] = None,
+    hook: Annotated[Optional[str], typer.Option(help="Activation read by effective rank and the prequential probe "
+                                                     "(default: the last MLP's neurons).")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan, costs and flagged estimates as JSON.")] = False,
+) -> None:
+    """Measure the run's checkpoints with the model-agnostic monitor (LLC, prequential code, weight norm, ...) on the
+    training pairs only, and write the values into its metrics store; prints the cost per measure per checkpoint."""
+    try:
+        options = _monitor_options(measures, every, expensive_every, checkpoints, llc_set or [], hook, device)
+        report = api.load(run).monitor(options, progress=lambda done, total, step: err.print(
+            f"monitor: checkpoint {done}/{total} (step {step})", highlight=False))
+    except GrokscopeError as error:
+        _fail(error)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict()))
+        return
+    out.print(_monitor_table(report))
+    flagged = report.llc_flagged
+    if "llc" in report.plan:
+        detail = "; ".join(f"member {e} at step {s}: {r.replace('_', ' ')}" for e, s, r in flagged[:10])
+        out.print(f"LLC: {len(flagged)} of {report.llc_estimates} estimates flagged and written as missing"
+                  + (f" ({detail}{'; ...' if len(flagged) > 10 else ''})" if flagged else ""))
+    out.print(f"wrote {report.rows} scalar and {report.vector_rows} vector rows into {escape(str(run / 'metrics.sqlite'))}")
+    out.print(str(run))
+
+
 # --- sweep commands (sweep, results, plot) ---
 
 

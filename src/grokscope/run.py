@@ -22,6 +22,7 @@ from .train import Progress, Trainer, resolve_device
 
 if TYPE_CHECKING:
     from .instruments.mechanism import MechanismReport
+    from .monitor.run_monitor import MonitorOptions, MonitorReport
     from .train.data import RunData
 
 
@@ -78,6 +79,14 @@ class Run:
         model = self.model(step)
         step = self.checkpoint_steps()[-1] if step is None else step
         return analyze_member(model.members(slice(member, member + 1)), data, member=member, step=step)
+
+    def monitor(self, options: "MonitorOptions | None" = None, *,
+                progress: Callable[[int, int, int], None] | None = None) -> "MonitorReport":
+        """Measure the weights checkpoints with grokscope.monitor and write the values into the metrics store
+        (`grokscope monitor`; monitor.run_monitor.monitor_run, whose defaults MonitorOptions() gives)."""
+        from .monitor.run_monitor import MonitorOptions, monitor_run
+
+        return monitor_run(self, MonitorOptions() if options is None else options, progress=progress)
 
     def member_data(self, member: int) -> "RunData":
         """One member's task table, inputs and split, on the CPU (as if it had trained alone)."""

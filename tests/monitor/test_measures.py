@@ -23,7 +23,7 @@ from grokscope.monitor import (
     vrex_penalty,
     weight_norm,
 )
-from grokscope.monitor import names
+from grokscope.store import metric_names as names
 from grokscope.train.loss import per_example_loss
 
 

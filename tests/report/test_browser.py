@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch
 from conftest import tiny_config
 
-from grokscope import get_preset, train
+from grokscope import get_preset, load, train
 from grokscope.compare import compare
+from grokscope.monitor import ProbeSettings
+from grokscope.monitor.run_monitor import MonitorOptions, llc_settings
 from grokscope.report import write_report
 from grokscope.report.figures import unpacked
 from grokscope.report.data import CURVES, report_data
 
-SCALAR_PANELS = sorted({panel for panel, _, _ in CURVES})
+SCALAR_PANELS = sorted({panel for panel, _, _ in CURVES} - {"monitor"})  # monitor: only once `grokscope monitor` ran
+MONITOR_METRICS = [metric for panel, metric, _ in CURVES if panel == "monitor"]
 
 TRACES = """(id) => Array.from(document.getElementById(id).data || []).map((t) => ({
     kind: t.meta && t.meta.kind, metric: t.meta && t.meta.metric, member: t.meta && t.meta.member,
@@ -91,6 +96,34 @@ def test_report_draws_every_panel_with_its_points(grokked_run, page, tmp_path):
     # one arm (two seeds, nothing else differs): no arms figure; grokked: no softmax collapse
     assert page.page.evaluate("() => [document.getElementById('arms-section').hidden, document.getElementById('collapse-note').hidden]") == [True, True]
     assert "softmax collapse" not in shapes
+    assert page.page.evaluate("() => document.getElementById('monitor-section').hidden") is True  # not monitored
+    assert page.errors == []
+
+
+@pytest.mark.slow
+def test_report_draws_the_monitor_panel_once_the_run_is_monitored(grokked_run, page, tmp_path):
+    """A copy of the grokked run, monitored (a short LLC and probe, at the default cadence): one trace per member
+    and monitor series with a point per measured checkpoint (step > 0), plus each series' median and band."""
+    torch.set_num_threads(1)  # small ops: a second thread only waits on a shared machine
+    run = load(shutil.copytree(grokked_run.path, tmp_path / "run"))
+    llc, chains = llc_settings({"burn_in": 5, "draws": 20, "chains": 1})
+    run.monitor(MonitorOptions(measures=("llc", "prequential", "effective_rank", "weight_norm", "effective_lr"),
+                               llc=llc, llc_chains=chains, probe=ProbeSettings(steps=20)))
+    data = report_data(run)
+    page.open(write_report(run, tmp_path / "report.html").as_uri())
+    page.page.locator("#monitor-section").screenshot(path=str(tmp_path / "report-monitor.png"))
+    assert page.page.evaluate("() => document.getElementById('monitor-section').hidden") is False
+    E, traces = run.config.n_members, _traces(page, "plot-monitor")
+    assert all(metric in data["scalars"] for metric in MONITOR_METRICS)
+    members = [t for t in traces if t["kind"] == "member"]
+    assert len(members) == E * len(MONITOR_METRICS)
+    assert sum(t["kind"] == "median" for t in traces) == len(MONITOR_METRICS)
+    assert sum(t["kind"] == "band" for t in traces) == 2 * len(MONITOR_METRICS)
+    for metric in MONITOR_METRICS:
+        lines = [t for t in members if t["metric"] == metric]
+        assert sorted(t["member"] for t in lines) == list(range(E)), metric
+        assert all(t["n"] == _positive_steps(data, metric) for t in lines), metric  # one point per checkpoint > 0
+    assert page.page.locator("#plot-monitor .scatterlayer .trace").count() == len(traces)
     assert page.errors == []
 
 
@@ -114,7 +147,7 @@ def test_report_draws_one_generalized_fraction_curve_per_arm(page, tmp_path):
     assert table.arms[0].generalized > table.arms[1].generalized  # weight decay groks, no decay does not (yet)
     assert page.page.locator("#plot-arms .scatterlayer .trace").count() == len(table.arms)
     rows = page.page.locator("#arms-table tr").all_inner_texts()
-    assert len(rows) == 1 + len(table.arms) and rows[2].split("\t")[:2] == ["wd=0.0", f"0/3"]
+    assert len(rows) == 1 + len(table.arms) and rows[2].split("\t")[:2] == ["wd=0.0", "0/3"]
     assert page.errors == []
 
 

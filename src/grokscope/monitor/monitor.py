@@ -2,7 +2,7 @@
 
 Each measure declares the inputs it needs (`NEEDS`); asked for without one, it raises
 MissingInputError naming it. `measure(names, step)` runs several and returns their metrics
-(`monitor/...`, names.py), [E] per member, with the seconds each took.
+(`monitor/...`, store/metric_names.py), [E] per member, with the seconds each took.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..models import Ensemble
-from . import names
+from ..store import metric_names as names
 from .ablation import FeatureGroups, route_ablation
 from .environments import irmv1_penalty, vrex_penalty
 from .features import Features, effective_rank
@@ -37,6 +37,18 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "vrex": ("environments",),
     "irmv1": ("environments",),
     "route_ablation": ("feature_groups",),
+}
+# measure -> every metric name it can write (a second `grokscope monitor` pass replaces these rows).
+METRICS: dict[str, tuple[str, ...]] = {
+    "llc": (names.LLC, names.LLC_STD, names.LLC_LOSS_INIT, names.LLC_ACCEPTED, names.LLC_EPSILON, names.LLC_NBETA,
+            names.LLC_GAMMA, names.LLC_BATCH_SIZE, names.LLC_BURN_IN, names.LLC_DRAWS, names.LLC_CHAINS),
+    "prequential": (names.PREQUENTIAL_BITS, names.PREQUENTIAL_BITS_TIME, names.REGIME_SPECIFICITY_BITS),
+    "weight_norm": (names.WEIGHT_NORM,),
+    "effective_lr": (names.EFFECTIVE_LR, names.EFFECTIVE_LR_PER_STEP),
+    "effective_rank": (names.EFFECTIVE_RANK,),
+    "vrex": (names.RISK_VARIANCE,),
+    "irmv1": (names.IRMV1_PENALTY,),
+    "route_ablation": (names.ROUTE_ABLATION,),
 }
 _HINTS = {
     "fit": "fit(prefix_inputs, prefix_labels) -> predict_log_probs, a fresh learner per block",

@@ -10,7 +10,8 @@ Fourier spectrum per evaluation) is kept for the first `SPECTRUM_MEMBERS` member
 over all. The model-reading panels (the clock over checkpoints, neurons and attention on the (a, b)
 grid, the mechanistic report) show one member, `focus`. Where the members form more than one arm,
 `grokscope compare`'s table and per-arm curves of the fraction generalized come along (`arms`); where
-softmax collapse stopped members, the words `grokscope show` prints (`collapse`).
+softmax collapse stopped members, the words `grokscope show` prints (`collapse`). The monitor's series
+(`grokscope monitor`) are scalar curves of the "monitor" panel, drawn like the others where they exist.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ CURVES = [
     ("gini", names.IDEAL_FORM_FVE_LIVE, "explained variance of the ideal logits (live keys)"),
     ("norm", names.WEIGHT_NORM_SQ, "total sum of squared weights"),
     ("norm", names.N_KEY_FREQUENCIES_LIVE, "live key frequencies"),
+    # `grokscope monitor RUN` (docs/monitor.md): drawn only where the run has been monitored.
+    ("monitor", names.LLC, "local learning coefficient"), ("monitor", names.PREQUENTIAL_BITS, "prequential code (bits)"),
+    ("monitor", names.EFFECTIVE_RANK, "effective rank of the features"), ("monitor", names.WEIGHT_NORM, "weight norm ‖w‖"),
+    ("monitor", names.EFFECTIVE_LR_PER_STEP, "effective learning rate per step"),
 ]
 
 

@@ -123,6 +123,33 @@ class MetricsStore:
         with self.conn:
             self.conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?)", rows)
 
+    def replace_metrics(self, names: Iterable[str], scalars: dict[int, dict[str, torch.Tensor]],
+                        vectors: dict[int, dict[str, torch.Tensor]], meta: dict[str, str] | None = None) -> None:
+        """Delete every row of `names` (both tables) and write the new ones, in one transaction.
+
+        What a retrospective pass such as `grokscope monitor` writes: a second pass replaces the first
+        instead of leaving rows of steps it no longer measures. A reader sees the old rows or the new.
+
+        Args:
+            names: the metric names whose rows are replaced (those not written again end up absent).
+            scalars: step -> name -> [E] values (NaN stored as NULL). vectors: step -> name -> [E, n].
+            meta: keys written into the `meta` table in the same transaction.
+        """
+        names = list(names)
+        marks = ",".join("?" * len(names))
+        scalar_rows = [(member, step, name, None if v != v else float(v))
+                       for step, values in scalars.items() for name, tensor in values.items()
+                       for member, v in enumerate(tensor.detach().double().cpu().tolist())]
+        vector_rows = [(member, step, name, idx, None if v != v else float(v))
+                       for step, values in vectors.items() for name, tensor in values.items()
+                       for member, row in enumerate(tensor.detach().double().cpu().tolist()) for idx, v in enumerate(row)]
+        with self.conn:
+            self.conn.execute(f"DELETE FROM scalars WHERE name IN ({marks})", names)
+            self.conn.execute(f"DELETE FROM vectors WHERE name IN ({marks})", names)
+            self.conn.executemany("INSERT INTO scalars VALUES (?, ?, ?, ?)", scalar_rows)
+            self.conn.executemany("INSERT INTO vectors VALUES (?, ?, ?, ?, ?)", vector_rows)
+            self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list((meta or {}).items()))
+
     def names(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT name FROM scalars ORDER BY name")]
 

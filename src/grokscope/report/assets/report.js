@@ -12,6 +12,8 @@
     "measure/gini_embed": "#8c564b", "measure/gini_neuron_logit": "#e377c2",
     "measure/ideal_form_fve": "#17becf", "measure/ideal_form_fve_live": "#17becf",
     "measure/weight_norm_sq": "#7f7f7f", "measure/n_key_frequencies_live": "#bcbd22",
+    "monitor/llc": "#d62728", "monitor/prequential_bits": "#9467bd", "monitor/effective_rank": "#17becf",
+    "monitor/weight_norm": "#7f7f7f", "monitor/effective_lr_per_step": "#bcbd22",
   };
   const PANELS = {
     loss: { title: "Loss", ylog: true, ytitle: "cross-entropy" },
@@ -19,6 +21,8 @@
     progress: { title: "Progress measures: restricted and excluded loss beside train and test loss", ylog: true, ytitle: "cross-entropy" },
     gini: { title: "Sparsity in frequency (Gini) and fit of the ideal logits", ylog: false, ytitle: "", yrange: [-0.02, 1.02] },
     norm: { title: "Total sum of squared weights and live key frequencies", ylog: true, ytitle: "Σ w²", y2title: "live key frequencies" },
+    monitor: { title: "Monitor: model-agnostic measures at the checkpoints (each in its own unit)", ylog: true, ytitle: "",
+      section: "monitor-section" }, // hidden until `grokscope monitor` has written the run's series
   };
   const MEMBER_LINES_UP_TO = 32; // larger ensembles: median and 10-90% band, one member on demand
   const PHASES = [
@@ -155,6 +159,7 @@
     const spec = PANELS[panel], id = "plot-" + panel;
     const traces = scalarTraces(panel);
     const box = document.getElementById(id);
+    if (spec.section) document.getElementById(spec.section).hidden = !traces.length;
     if (!traces.length) { box.classList.add("empty"); box.textContent = "Not logged for this run."; return; }
     box.classList.remove("empty");
     const layout = {

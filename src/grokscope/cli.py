@@ -357,7 +357,8 @@ def monitor(
 @app.command()
 def sweep(
     spec: Annotated[str, typer.Argument(help="A sweep spec: a TOML file, a shipped spec's name (power2022-fraction, "
-                                              "power2022-fraction-cpu), or a sweep directory to resume.")],
+                                              "grokfast-decomposed, nanda-decay-fraction, no-decay-stablemax, each "
+                                              "with a -cpu variant), or a sweep directory to resume.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Directory that receives the sweep directory (named after the spec).")] = Path("sweeps"),
     backend: Annotated[str, typer.Option(help="local (packs one after another here) or ray (each pack a Ray task).")] = "local",
     address: Annotated[Optional[str], typer.Option(help="Ray cluster address (with --backend ray; default: a local instance).")] = None,

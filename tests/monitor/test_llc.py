@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from conftest import tiny_config
+from monitor_helpers import one_thread, squared_error, cross_entropy  # noqa: F401 (an autouse fixture)
 from grokscope.errors import ConfigError
 from grokscope.models import Ensemble
 from grokscope.monitor import (
@@ -20,19 +21,6 @@ from grokscope.monitor import (
 )
 from grokscope.monitor.sgld import standard_normal
 from grokscope.train.loss import per_example_loss
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
-
-
-def squared_error(out, labels):
-    return (out - labels).square().sum(-1)  # [E, B]
-
-
-def cross_entropy(out, labels):
-    return F.cross_entropy(out.flatten(0, -2), labels.flatten(), reduction="none").view(labels.shape)
 
 
 def fitted_linear_regression(n: int = 2000, k: int = 5):

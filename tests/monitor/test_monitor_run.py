@@ -10,6 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 from conftest import tiny_config
+from monitor_helpers import one_thread  # noqa: F401 (an autouse fixture)
 from grokscope import cli, get_preset, train
 from grokscope.monitor import (
     Monitor,
@@ -39,11 +40,6 @@ from grokscope.train.loss import per_example_loss
 
 runner = CliRunner()
 SHORT_LLC = ["--llc-set", "burn_in=5", "--llc-set", "draws=10", "--llc-set", "chains=1"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
 
 
 @pytest.fixture

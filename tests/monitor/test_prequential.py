@@ -6,14 +6,10 @@ import math
 import pytest
 import torch
 
+from monitor_helpers import one_thread  # noqa: F401 (an autouse fixture)
 from grokscope.errors import ConfigError
 from grokscope.monitor import TrainingData, online_code_length, prequential_description_length
 from grokscope.monitor.prequential import block_boundaries
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
 
 
 def uniform_fit(n_classes):

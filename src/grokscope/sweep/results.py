@@ -96,11 +96,16 @@ def _column_dtype(name: str, values: list[Any]) -> str:
 
 
 def results_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """The table from rows (any order), sorted by cell, with nullable typed columns."""
+    """The table from rows (any order), sorted by cell, with nullable typed columns.
+
+    Rows are sorted before the columns are read off them, so the column order (first appearance over the
+    sorted rows) does not depend on the order packs finished in (Ray returns them as they complete), nor on
+    which pack's members carry fields the others lack (mirror-held-out figures, for commutative tasks only).
+    """
+    rows = sorted(rows, key=lambda row: row["cell"])
     columns = list(dict.fromkeys(k for row in rows for k in row))
     data = {c: pd.array([row.get(c) for row in rows], dtype=_column_dtype(c, [row.get(c) for row in rows])) for c in columns}
-    frame = pd.DataFrame(data, columns=columns)
-    return frame.sort_values("cell", kind="stable").reset_index(drop=True)
+    return pd.DataFrame(data, columns=columns)
 
 
 def write_results(sweep_dir: Path, frame: pd.DataFrame) -> Path:

@@ -35,8 +35,9 @@ class Ensemble:
             params = {name: t * alpha.reshape(-1, *(1,) * (t.dim() - 1)) for name, t in params.items()}
         return cls(spec, {name: t.to(device) for name, t in params.items()})
 
-    def members(self, index: slice) -> "Ensemble":
-        """The members at `index` as an Ensemble of detached views (for evaluation; nothing trains)."""
+    def members(self, index: slice | torch.Tensor) -> "Ensemble":
+        """The members at `index` (a slice, or a tensor of member indices) as an Ensemble of detached tensors
+        (for evaluation and sampling; nothing trains)."""
         view = object.__new__(Ensemble)
         view.spec, view.params = self.spec, {name: t.detach()[index] for name, t in self.params.items()}
         return view

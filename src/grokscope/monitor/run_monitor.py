@@ -238,11 +238,6 @@ def _check_inputs(options: MonitorOptions, model: Ensemble, tokens: torch.Tensor
     return hook
 
 
-def _group_model(model: Ensemble, members: list[int]) -> Ensemble:
-    index = torch.tensor(members, device=next(iter(model.params.values())).device)
-    return Ensemble(model.spec, {name: t.detach()[index] for name, t in model.params.items()})
-
-
 def group_monitors(run: Run, model: Ensemble, groups: list[tuple[list[int], TrainingData]], options: MonitorOptions,
                    hook: str) -> list[tuple[list[int], Monitor]]:
     """One Monitor per group of members of a checkpoint's ensemble, with what a grokscope run supplies: its own
@@ -253,7 +248,7 @@ def group_monitors(run: Run, model: Ensemble, groups: list[tuple[list[int], Trai
     operands = OPERAND_POSITIONS[run.config.resolved("layout")]
     monitors = []
     for members, train in groups:
-        view = _group_model(model, members)
+        view = model.members(torch.tensor(members, device=next(iter(model.params.values())).device))
         probe = linear_probe_fit(readout_features(view, hook, view.spec.readout), view.spec.d_vocab_out, options.probe)
         monitors.append((members, Monitor(view, _loss(run), train.inputs, train.labels, settings=settings,
                                           features=readout_features(view, hook, None), fit=probe,

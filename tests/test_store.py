@@ -3,7 +3,9 @@ import sqlite3
 
 import pytest
 import torch
+from conftest import tiny_config
 
+from grokscope import train
 from grokscope.errors import CheckpointError, RunLockedError
 from grokscope.store.atomic import write_text_atomic
 from grokscope.store.checkpoints import load_resume, load_weights, save_resume, save_weights, weight_steps
@@ -74,6 +76,13 @@ def test_checkpoint_schedule_dense_early():
     assert steps[0] == 0 and steps[-1] == 10_000 and len(steps) <= 22
     early = [s for s in steps if s <= 1_000]
     assert len(early) > len(steps) / 2
+
+
+def test_checkpoint_every_adds_evenly_spaced_checkpoints_that_the_trainer_writes(tmp_path):
+    assert {0, 250, 500, 750, 1_000} <= checkpoint_steps(1_000, 5, 250)
+    assert checkpoint_steps(1_000, 5, 0) == checkpoint_steps(1_000, 5)
+    run = train(tiny_config(max_steps=20, checkpoints=1, checkpoint_every=5), tmp_path)
+    assert run.checkpoint_steps() == [0, 5, 10, 15, 20]
 
 
 def test_eval_schedule_sees_the_first_steps():

@@ -33,7 +33,7 @@ TABLE_SUFFIXES = (".csv", ".json")
 FIGURE_SUFFIXES = (".png", ".svg")
 # Fields that say how a run is trained or recorded, not what it learns with: never arms.
 _NOT_ARMS = frozenset({"seeds", "max_steps", "eval_every", "eval_log_points", "instruments", "collapse_diagnostics",
-                       "generalize_acc", "patience", "checkpoints", "resume_every", "device", "tf32", "cuda_graph",
+                       "generalize_acc", "patience", "checkpoints", "checkpoint_every", "resume_every", "device", "tf32", "cuda_graph",
                        "grokfast_max_gib"})
 ARM_FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig) if f.name not in _NOT_ARMS)
 
@@ -146,8 +146,9 @@ def _threshold(runs: Sequence[Run], threshold: float | None) -> float:
     return levels[0]
 
 
-def _first_steps(run: Run, threshold: float) -> tuple[list[tuple[int | None, str]], int]:
-    """Per member: the first step held-out accuracy reached the threshold and the metric used; and the budget."""
+def held_out_first_steps(run: Run, threshold: float) -> tuple[list[tuple[int | None, str]], int]:
+    """Per member: the first step held-out accuracy reached the threshold and the metric used (mirror-held-out
+    accuracy where the run logs it, else test accuracy); and the budget (the last evaluated step)."""
     with run.metrics() as store:
         steps, test = store.series(names.TEST_ACC)
         _, mirror = store.series(names.MIRROR_ACC)
@@ -221,7 +222,7 @@ def compare(runs: Sequence[Run | str | Path], *, by: Sequence[str] | None = None
                               f"pass runs or members that differ, allowed fields: {', '.join(ARM_FIELDS)}")
     outcomes, arm_settings = [], {}
     for run in loaded:
-        found, budget = _first_steps(run, threshold)
+        found, budget = held_out_first_steps(run, threshold)
         for e, (step, metric) in enumerate(found):
             values = {name: _member_settings(run.config, e)[name] for name in by}
             label = " ".join(f"{name}={_format_value(v)}" for name, v in values.items())

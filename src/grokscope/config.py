@@ -174,6 +174,7 @@ class RunConfig:
     generalize_acc: float = 0.99
     patience: int = 1_000
     checkpoints: int = 60
+    checkpoint_every: int = 0  # also a weights checkpoint every N steps (0: only the log-spaced ones)
     resume_every: int = 1_000
     # device
     device: str = "auto"
@@ -313,7 +314,7 @@ class RunConfig:
     def _check_schedule(self) -> None:
         for name in ("max_steps", "eval_every", "checkpoints", "resume_every"):
             _integer(name, getattr(self, name), 1)
-        for name in ("warmup_steps", "patience", "eval_log_points"):
+        for name in ("warmup_steps", "patience", "eval_log_points", "checkpoint_every"):
             _integer(name, getattr(self, name), 0)
         if self.batch_size is not None:
             _integer("batch_size", self.batch_size, 1)

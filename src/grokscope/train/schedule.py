@@ -16,10 +16,13 @@ def eval_steps(max_steps: int, *, eval_every: int, log_points: int) -> set[int]:
     return set(range(0, max_steps + 1, eval_every)) | {max_steps} | log_spaced_steps(max_steps, log_points)
 
 
-def checkpoint_steps(max_steps: int, count: int) -> set[int]:
-    """Weights checkpoints, dense early and sparse late: 0 and `count` log-spaced steps up to max_steps.
+def checkpoint_steps(max_steps: int, count: int, every: int = 0) -> set[int]:
+    """Weights checkpoints, dense early and sparse late: 0 and `count` log-spaced steps up to max_steps,
+    plus every `every`-th step when every > 0.
 
     The instruments need the early steps (memorization happens in the first few hundred), and the
-    late ones change slowly, so log spacing spends the retention budget where the model changes.
+    late ones change slowly, so log spacing spends the retention budget where the model changes. A
+    study that compares measures across the plateau (the monitor's validation) adds evenly spaced ones.
     """
-    return {0, max_steps} | log_spaced_steps(max_steps, count)
+    evenly = set(range(0, max_steps + 1, every)) if every else set()
+    return {0, max_steps} | log_spaced_steps(max_steps, count) | evenly

@@ -87,7 +87,7 @@ class Trainer:
         # The initial norm (after init_scale) of the freshly built ensemble: a resumed run rebuilds the same one.
         self.norm_target_sq = squared_norm(self.model.trainable()) if any(fixed) else None  # [E] float64
         self.state = TrainState(diverged_at=[None] * config.n_members)
-        self.checkpoint_at = checkpoint_steps(config.max_steps, config.checkpoints)
+        self.checkpoint_at = checkpoint_steps(config.max_steps, config.checkpoints, config.checkpoint_every)
         self.graphed = GraphedStep(self) if device.type == "cuda" and config.cuda_graph else None
         self.evaluator = Evaluator(config, self.data, device)
         # Every checkpoint is evaluated too, so its weights and its metrics line up.

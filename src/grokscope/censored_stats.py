@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from .rank_stats import mid_ranks
+
 
 def censored_quantile(steps: np.ndarray, censored: np.ndarray, q: float) -> tuple[float, bool]:
     """The q-quantile of steps (censored members at their budget) and whether it is censored.
@@ -87,9 +89,7 @@ def mann_whitney_u(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     n_x, n_y = len(x), len(y)
     pooled = np.concatenate([x, y])  # [n]
     n = len(pooled)
-    below = (pooled[:, None] > pooled[None, :]).sum(axis=1)
-    tied = (pooled[:, None] == pooled[None, :]).sum(axis=1)
-    ranks = below + (tied + 1) / 2  # mid-ranks, 1-based
+    ranks = mid_ranks(pooled)
     u_x = float(ranks[:n_x].sum() - n_x * (n_x + 1) / 2)
     _, counts = np.unique(pooled, return_counts=True)
     ties = float((counts.astype(float) ** 3 - counts).sum())

@@ -351,6 +351,56 @@ def monitor(
     out.print(str(run))
 
 
+@app.command("monitor-validate")
+def monitor_validate(
+    grok: Annotated[list[Path], typer.Option(help="A monitored run that groks (repeatable: its members are pooled).")],
+    control: Annotated[list[Path], typer.Option(help="A monitored control run that does not grok; each is an arm (repeatable).")],
+    holdout_grok: Annotated[Optional[list[Path]], typer.Option(help="Grokking run of a second task, scored with the first task's rules.")] = None,
+    holdout_control: Annotated[Optional[list[Path]], typer.Option(help="Control run of the second task (repeatable).")] = None,
+    lead: Annotated[int, typer.Option(help="AUROC uses only checkpoints at least this many steps before t_g.")] = 1_000,
+    grokked_acc: Annotated[float, typer.Option(help="t_g: held-out accuracy (mirror-held-out where logged) reaching this.")] = 0.95,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples per interval.")] = 2_000,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Also write the tables as Markdown (.md) or JSON (.json).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON.")] = False,
+) -> None:
+    """Score the monitor's measures and the early warning against the Fourier ground truth: Spearman with the
+    restricted loss, AUROC of grok vs control before t_g, and an alarm rule fit on half the seeds (docs/monitor.md)."""
+    from .monitor.validation import load_arm, to_markdown, validate
+    from .store.atomic import write_text_atomic
+
+    try:
+        if lead < 0 or resamples < 1 or not 0 < grokked_acc <= 1:
+            raise ConfigError("lead, resamples, grokked_acc: need lead >= 0, resamples >= 1 and 0 < grokked_acc <= 1")
+        if out_file is not None and out_file.suffix not in (".md", ".json"):
+            raise ConfigError(f"out: must end in .md or .json, got {out_file.name!r}")
+        if bool(holdout_grok) != bool(holdout_control):
+            raise ConfigError("holdout_grok, holdout_control: give both or neither")
+
+        def arms(paths: list[Path]) -> tuple[dict[str, list], str]:
+            loaded, tasks = {}, set()
+            for path in paths:
+                name, traces, task = load_arm(path, grokked_acc=grokked_acc)
+                loaded.setdefault(name, []).extend(traces)
+                tasks.add(task)
+            return loaded, ", ".join(sorted(tasks))
+
+        def score(grok_paths, control_paths, rules=None):
+            grok_arms, task = arms(grok_paths)
+            control_arms, _ = arms(control_paths)
+            grok_traces = [t for traces in grok_arms.values() for t in traces]
+            return validate(grok_traces, control_arms, task=task, rules=rules, lead=lead, resamples=resamples)
+
+        first, rules = score(grok, control)
+        tables = [first] + ([score(holdout_grok, holdout_control, rules)[0]] if holdout_grok else [])
+    except GrokscopeError as error:
+        _fail(error)
+    document = {"tables": [t.to_dict() for t in tables]}
+    markdown = "\n\n".join(to_markdown(t) for t in tables)
+    if out_file is not None:
+        write_text_atomic(out_file, json.dumps(document, indent=1) if out_file.suffix == ".json" else markdown + "\n")
+    typer.echo(json.dumps(document) if as_json else markdown)
+
+
 # --- sweep commands (sweep, results, plot) ---
 
 
@@ -493,6 +543,38 @@ def compare(
     for path in [write_table(comparison, output) if output else None, plot_generalized_fraction(comparison, figure) if figure else None]:
         if path is not None:
             err.print(f"wrote {escape(str(path))}")
+
+
+@app.command()
+def digits(
+    preset: Annotated[str, typer.Option(help="omnigrok-digits (about 10k steps) or omnigrok-digits-quick.")] = "omnigrok-digits",
+    seeds: Annotated[Optional[str], typer.Option(help="Seeds, one member each: 0, 0-7 or 1,5,9.")] = None,
+    init_scale: Annotated[Optional[str], typer.Option(help="Initialization scale α, or one per member: 8,1.")] = None,
+    wd: Annotated[Optional[str], typer.Option(help="Weight decay, or one per member (comma list).")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Step budget.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory that receives the run directory.")] = Path("runs"),
+    no_monitor: Annotated[bool, typer.Option("--no-monitor", help="Skip the monitor's measures.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the config; write nothing.")] = False,
+) -> None:
+    """Omnigrok's grokking on scikit-learn digits (MLP, ×8 init, MSE); trains, monitors, writes report.html; prints the run directory last."""
+    from .digits import get_preset, train_digits
+
+    try:
+        config = get_preset(preset).replace(**{k: v for k, v in {
+            "seeds": None if seeds is None else parse_seeds(seeds), "init_scale": _numbers("init_scale", init_scale),
+            "weight_decay": _numbers("wd", wd), "max_steps": max_steps}.items() if v is not None})
+        if no_monitor:
+            config = config.replace(monitor_every=None, expensive_every=None)
+        if dry_run:
+            out.print(json.dumps(config.to_dict()))
+            return
+        run_dir = train_digits(config, out_dir, progress=lambda p: err.print(
+            f"step {p.step}/{p.max_steps} train acc {' '.join(f'{a:.2f}' for a in p.train_acc.tolist())} test acc "
+            f"{' '.join(f'{a:.2f}' for a in p.test_acc.tolist())}" + "".join(f" {m} {s:.1f}s" for m, s in p.monitor_seconds.items()),
+            highlight=False) if p.step % config.checkpoint_every == 0 or p.step == p.max_steps else None)
+    except GrokscopeError as error:
+        _fail(error)
+    out.print(str(run_dir))
 
 
 def main() -> None:  # pragma: no cover - console entry

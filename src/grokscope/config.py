@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .checks import check_boolean, check_choice, check_integer, check_number
 from .errors import ConfigError
 from .tasks import LAYOUTS, SPLIT_METHODS, build_table, check_modulus, get_operation
 
@@ -51,27 +52,6 @@ _ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     "mlp": dict(layout="a b", n_layers=1, d_model=128, n_heads=1, d_mlp=512, act_fn="quadratic",
                 normalization="none", positional="none", use_biases=False, init="gromov"),
 }
-
-
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name}: must be one of {', '.join(allowed)}; got {value!r}")
-
-
-def _integer(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ConfigError(f"{name}: must be {kind}, got {value!r}")
-
-
-def _boolean(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{name}: must be true or false, got {value!r}")
-
-
-def _number(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name}: must be a finite number, got {value!r}")
 
 
 def _per_member(name: str, value: Any, n_members: int) -> tuple[float, ...]:
@@ -186,14 +166,14 @@ class RunConfig:
             raise ConfigError(f"task: must be an operation name, got {self.task!r}")
         op = get_operation(self.task)
         object.__setattr__(self, "task", op.name)
-        _integer("p", self.p, 2)
+        check_integer("p", self.p, 2)
         check_modulus(op, self.p)
         for name in ("symmetric_split", "train_biases", "tf32", "cuda_graph", "instruments", "collapse_diagnostics"):
-            _boolean(name, getattr(self, name))
+            check_boolean(name, getattr(self, name))
         if self.use_biases is not None:
-            _boolean("use_biases", self.use_biases)
+            check_boolean("use_biases", self.use_biases)
         for name in ("beta1", "beta2", "eps", "generalize_acc", "attention_rate"):
-            _number(name, getattr(self, name))
+            check_number(name, getattr(self, name))
         if not 0 <= self.attention_rate <= 1:
             raise ConfigError(f"attention_rate: must be in [0, 1], got {self.attention_rate}")
         seeds = self.seeds
@@ -212,18 +192,18 @@ class RunConfig:
             raise ConfigError(f"lr: must be positive, got {self.lr}")
         if not all(v >= 0 for v in self.wds):
             raise ConfigError(f"wd: must be non-negative, got {self.wd}")
-        _choice("arch", self.arch, ARCHS)
-        _choice("split", self.split, SPLIT_METHODS)
+        check_choice("arch", self.arch, ARCHS)
+        check_choice("split", self.split, SPLIT_METHODS)
         if self.layout is not None:
-            _choice("layout", self.layout, LAYOUTS)
-        _choice("act_fn", self.resolved("act_fn"), ACT_FNS)
-        _choice("normalization", self.resolved("normalization"), NORMALIZATIONS)
-        _choice("positional", self.resolved("positional"), POSITIONAL)
-        _choice("init", self.resolved("init"), INITS)
-        _choice("loss_dtype", self.loss_dtype, DTYPES)
-        _choice("param_dtype", self.param_dtype, DTYPES)
-        _choice("logits_over", self.logits_over, LOGIT_SETS)
-        _choice("device", self.device, DEVICES)
+            check_choice("layout", self.layout, LAYOUTS)
+        check_choice("act_fn", self.resolved("act_fn"), ACT_FNS)
+        check_choice("normalization", self.resolved("normalization"), NORMALIZATIONS)
+        check_choice("positional", self.resolved("positional"), POSITIONAL)
+        check_choice("init", self.resolved("init"), INITS)
+        check_choice("loss_dtype", self.loss_dtype, DTYPES)
+        check_choice("param_dtype", self.param_dtype, DTYPES)
+        check_choice("logits_over", self.logits_over, LOGIT_SETS)
+        check_choice("device", self.device, DEVICES)
         self._check_levers(n)
         self._check_shapes()
         self._check_schedule()
@@ -233,16 +213,16 @@ class RunConfig:
         self._check_grokfast_memory()
 
     def _check_levers(self, n: int) -> None:
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("grokfast", self.grokfast, GROKFAST_FILTERS)
-        _choice("loss", self.loss, LOSSES)
-        _number("momentum", self.momentum)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("grokfast", self.grokfast, GROKFAST_FILTERS)
+        check_choice("loss", self.loss, LOSSES)
+        check_number("momentum", self.momentum)
         if not 0 <= self.momentum < 1:
             raise ConfigError(f"momentum: must be in [0, 1), got {self.momentum}")
         if self.momentum != 0 and self.optimizer != "sgd":
             raise ConfigError(f"momentum: only for optimizer sgd (adam and adamw use beta1), got {self.momentum}")
-        _integer("grokfast_window", self.grokfast_window, 1)
-        _number("grokfast_max_gib", self.grokfast_max_gib)
+        check_integer("grokfast_window", self.grokfast_window, 1)
+        check_number("grokfast_max_gib", self.grokfast_max_gib)
         if not self.grokfast_max_gib > 0:
             raise ConfigError(f"grokfast_max_gib: must be positive, got {self.grokfast_max_gib}")
         names = ("grokfast_alpha", "init_scale", "label_noise") + (() if self.grokfast_lamb is None else ("grokfast_lamb",))
@@ -291,7 +271,7 @@ class RunConfig:
 
     def _check_shapes(self) -> None:
         for name in ("n_layers", "d_model", "n_heads", "d_mlp"):
-            _integer(name, self.resolved(name), 1)
+            check_integer(name, self.resolved(name), 1)
         if self.d_model_resolved % self.n_heads_resolved:
             raise ConfigError(f"n_heads: must divide d_model ({self.d_model_resolved}), got {self.n_heads_resolved}")
         layout = self.resolved("layout")
@@ -313,11 +293,11 @@ class RunConfig:
 
     def _check_schedule(self) -> None:
         for name in ("max_steps", "eval_every", "checkpoints", "resume_every"):
-            _integer(name, getattr(self, name), 1)
+            check_integer(name, getattr(self, name), 1)
         for name in ("warmup_steps", "patience", "eval_log_points", "checkpoint_every"):
-            _integer(name, getattr(self, name), 0)
+            check_integer(name, getattr(self, name), 0)
         if self.batch_size is not None:
-            _integer("batch_size", self.batch_size, 1)
+            check_integer("batch_size", self.batch_size, 1)
         if not 0 < self.generalize_acc <= 1:
             raise ConfigError(f"generalize_acc: must be in (0, 1], got {self.generalize_acc}")
         for name in ("beta1", "beta2"):

@@ -1,0 +1,39 @@
+"""Validators for configuration fields: each raises a one-line ConfigError naming the field and what is allowed."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError
+
+
+def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name}: must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def check_integer(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ConfigError(f"{name}: must be {kind}, got {value!r}")
+
+
+def check_boolean(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name}: must be true or false, got {value!r}")
+
+
+def check_number(name: str, value: Any, low: float = -math.inf, high: float = math.inf, *,
+                 open_low: bool = False, open_high: bool = False) -> None:
+    """A finite real number in [low, high] (open at either end on request)."""
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+          and math.isfinite(value) and (value > low if open_low else value >= low)
+          and (value < high if open_high else value <= high))
+    if not ok:
+        if (low, high) == (-math.inf, math.inf):
+            raise ConfigError(f"{name}: must be a finite number, got {value!r}")
+        lo, hi = "(" if open_low else "[", ")" if open_high else "]"
+        raise ConfigError(f"{name}: must be a finite number in {lo}{low}, {high}{hi}, got {value!r}")

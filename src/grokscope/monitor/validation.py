@@ -44,7 +44,7 @@ import numpy as np
 from ..compare import held_out_first_steps
 from ..errors import ConfigError
 from ..instruments.phases import run_phases
-from ..rank_stats import auroc, bootstrap_interval, spearman
+from ..rank_stats import bootstrap_interval, spearman
 from ..run import Run, first_step_reaching, load
 from ..store import metric_names as names
 

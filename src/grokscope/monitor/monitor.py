@@ -24,7 +24,7 @@ from .inputs import TrainingData, per_member, require
 from .llc import LLCEstimate, local_learning_coefficient
 from .prequential import Fit, PrequentialLength, prequential_description_length
 from .sgld import SGLDSettings
-from .stacked import Params, PerExampleLoss, mean_loss, stack
+from .stacked import Params, PerExampleLoss, StackedModel, mean_loss, stack
 from .weights import effective_learning_rate, weight_norm
 
 # measure -> the Monitor inputs it needs besides the model, loss and training data.
@@ -89,9 +89,10 @@ class Monitor:
     """The monitor's measures for one checkpoint of any model, on its training data only.
 
     Args:
-        model: a grokscope Ensemble (E members) or any nn.Module (one member, E = 1).
+        model: a grokscope Ensemble (E members), a StackedModel (stacked.py; E members), or any
+            nn.Module (one member, E = 1).
         per_example_loss: loss(outputs [E, B, ...], labels [E, B, ...]) -> [E, B].
-        train_inputs, train_labels: for an Ensemble, [E, N, ...] (one training set per member; a
+        train_inputs, train_labels: for an Ensemble or a StackedModel, [E, N, ...] (one training set per member; a
             shared set as `x.expand(E, *x.shape)`); for a module, [N, ...]. Never held-out data.
         environments: [N] or [E, N] int64 environment of each training example (V-REx, IRMv1).
         time_order: [N] or [E, N] time of each training example (prequential code in time order).
@@ -102,7 +103,7 @@ class Monitor:
         settings: MonitorSettings.
     """
 
-    def __init__(self, model: nn.Module | Ensemble, per_example_loss: PerExampleLoss, train_inputs: torch.Tensor,
+    def __init__(self, model: nn.Module | Ensemble | StackedModel, per_example_loss: PerExampleLoss, train_inputs: torch.Tensor,
                  train_labels: torch.Tensor, *, environments: torch.Tensor | None = None,
                  time_order: torch.Tensor | None = None, feature_groups: FeatureGroups | None = None,
                  features: Features | None = None, fit: Fit | None = None, n_classes: int | None = None,
@@ -110,10 +111,10 @@ class Monitor:
         self.model = model
         self.stack = stack(model)
         self.loss = per_example_loss
-        if isinstance(model, Ensemble):
+        if not isinstance(model, nn.Module):  # an Ensemble or a StackedModel: member axis first
             self.data = TrainingData(train_inputs, train_labels)
             if self.data.n_members != self.stack.n_members:
-                raise ConfigError(f"train_inputs: {self.data.n_members} training sets for an Ensemble of "
+                raise ConfigError(f"train_inputs: {self.data.n_members} training sets for a model of "
                                   f"{self.stack.n_members} members; pass [E, N, ...]")
         else:
             self.data = TrainingData(train_inputs[None], train_labels[None])

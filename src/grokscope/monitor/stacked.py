@@ -106,13 +106,22 @@ class EnsembleStack:
         return view.logits(inputs)  # [R, B, n_out, d_vocab_out]
 
 
-def stack(model: nn.Module | Ensemble) -> StackedModel:
-    """The model as a StackedModel: an Ensemble along its member axis, any nn.Module as one member."""
+def is_stacked(model: object) -> bool:
+    """True for an object that already is a StackedModel (member axis first), not an nn.Module or Ensemble."""
+    return (not isinstance(model, (nn.Module, Ensemble)) and isinstance(getattr(model, "n_members", None), int)
+            and all(callable(getattr(model, name, None)) for name in ("parameters", "all_parameters", "outputs")))
+
+
+def stack(model: nn.Module | Ensemble | StackedModel) -> StackedModel:
+    """The model as a StackedModel: an Ensemble along its member axis, any nn.Module as one member,
+    a StackedModel (e.g. grokscope.digits' DigitsMLP) unchanged."""
     if isinstance(model, Ensemble):
         return EnsembleStack(model)
     if isinstance(model, nn.Module):
         return ModuleStack(model)
-    raise TypeError(f"model: expected a torch.nn.Module or a grokscope Ensemble, got {type(model).__name__}")
+    if is_stacked(model):
+        return model
+    raise TypeError(f"model: expected a torch.nn.Module, a grokscope Ensemble or a StackedModel, got {type(model).__name__}")
 
 
 def mean_loss(model: StackedModel, params: Params, data, loss: PerExampleLoss, *, chunk: int = 8192) -> torch.Tensor:

@@ -8,20 +8,17 @@ checkpoints), `checkpoints/step_XXXXXXXX.safetensors` (name -> [E, ...]), and `r
 from __future__ import annotations
 
 import json
-import platform
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from ..errors import ConfigError
 from ..store import metric_names as names
 from ..store.atomic import write_text_atomic
 from ..store.checkpoints import save_weights
 from ..store.metrics import MetricsStore
-from ..store.run_dir import check_output_dir
+from ..store.run_dir import base_provenance, check_output_dir, unique_run_dir
 from ..train.optim import MemberAdamW
 from ..train.trainer import resolve_device
 from .config import DigitsConfig
@@ -58,29 +55,6 @@ def evaluate(model: DigitsMLP, data: DigitsData, loss_name: str) -> dict[str, to
             values[f"{part}/acc"] = (out.argmax(-1) == y).double().mean(1)
     return {names.TRAIN_LOSS: values["train/loss"], names.TRAIN_ACC: values["train/acc"],
             names.TEST_LOSS: values["test/loss"], names.TEST_ACC: values["test/acc"]}
-
-
-def new_run_dir(out: Path, config: DigitsConfig) -> Path:
-    """A fresh, uniquely named run directory under `out`."""
-    out.mkdir(parents=True, exist_ok=True)
-    base = f"{time.strftime('%Y%m%d-%H%M%S')}-digits-e{config.n_members}"
-    for suffix in range(1000):
-        path = out / (base if suffix == 0 else f"{base}-{suffix}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise ConfigError(f"out: could not create a unique run directory under {out}")
-
-
-def _provenance(device: torch.device) -> dict[str, str | int]:
-    from .. import __version__
-
-    return {"grokscope_version": __version__, "torch_version": torch.__version__,
-            "python_version": platform.python_version(), "device": str(device),
-            "device_name": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
 def _step_loss(model: DigitsMLP, data: DigitsData, step: int, config: DigitsConfig) -> torch.Tensor:
@@ -126,9 +100,9 @@ def train_digits(config: DigitsConfig, out: Path, *, progress: Callable[[Progres
     check_output_dir(out)
     device = resolve_device(config.device)
     data = DigitsData.build(config, device)
-    run_dir = new_run_dir(out, config)
+    run_dir = unique_run_dir(out, f"digits-e{config.n_members}")
     write_text_atomic(run_dir / CONFIG_FILE, json.dumps(
-        {"kind": "digits", "config": config.to_dict(), "provenance": _provenance(device)}, indent=2))
+        {"kind": "digits", "config": config.to_dict(), "provenance": {**base_provenance(device), "dtype": config.dtype}}, indent=2))
     seconds: dict[str, dict[int, float]] = {}
     previous: Params | None = None
     with MetricsStore(run_dir / METRICS_FILE) as store:

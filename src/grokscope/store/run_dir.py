@@ -44,8 +44,8 @@ def _git_commit() -> str | None:
     return (result.stdout.strip() or None) if result.returncode == 0 else None
 
 
-def provenance(device: torch.device, config: RunConfig) -> dict[str, Any]:
-    """Versions, device and numerics settings that a result depends on (notes-on-issues: provenance)."""
+def base_provenance(device: torch.device) -> dict[str, Any]:
+    """Versions, device and thread settings that any result depends on (notes-on-issues: provenance)."""
     from .. import __version__
 
     return {
@@ -55,20 +55,22 @@ def provenance(device: torch.device, config: RunConfig) -> dict[str, Any]:
         "python_version": platform.python_version(),
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
-        "param_dtype": config.param_dtype,
-        "loss_dtype": config.loss_dtype,
-        "tf32": config.tf32,
         "threads": torch.get_num_threads(),
         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
 
-def new_run_dir(out: Path, config: RunConfig) -> Path:
-    """Create a fresh, uniquely named run directory under `out`."""
+def provenance(device: torch.device, config: RunConfig) -> dict[str, Any]:
+    """base_provenance and the run's numerics settings (dtypes, TF32)."""
+    return {**base_provenance(device), "param_dtype": config.param_dtype, "loss_dtype": config.loss_dtype,
+            "tf32": config.tf32}
+
+
+def unique_run_dir(out: Path, name: str) -> Path:
+    """Create a fresh directory `out/<time stamp>-<name>` (a numeric suffix where that exists)."""
     out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{config.table().op.slug}-p{config.p}-e{config.n_members}"
+    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
     for suffix in range(1000):
         path = out / (base if suffix == 0 else f"{base}-{suffix}")
         try:
@@ -77,6 +79,11 @@ def new_run_dir(out: Path, config: RunConfig) -> Path:
         except FileExistsError:
             continue
     raise RunLockedError(f"out: could not create a unique run directory under {out}")
+
+
+def new_run_dir(out: Path, config: RunConfig) -> Path:
+    """Create a fresh, uniquely named run directory under `out`."""
+    return unique_run_dir(out, f"{config.table().op.slug}-p{config.p}-e{config.n_members}")
 
 
 def write_config(run_dir: Path, config: RunConfig, device: torch.device) -> None:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import torch
 
 from ..compare import held_out_first_steps
 from ..errors import ConfigError
@@ -47,6 +48,7 @@ from ..instruments.phases import run_phases
 from ..rank_stats import bootstrap_interval, spearman
 from ..run import Run, first_step_reaching, load
 from ..store import metric_names as names
+from ..train.data import RunData
 
 MEMORIZED_ACC = 0.99
 GROKKED_ACC = 0.95
@@ -56,7 +58,7 @@ EARLY_WARNING = "early_warning"  # the instruments' alarm with its own fixed rul
 # measure -> its metric (route ablation: the mean over its feature groups).
 MEASURE_METRICS: dict[str, str] = {
     "llc": names.LLC,
-    "prequential_bits": names.PREQUENTIAL_BITS,
+    "prequential_bits_per_example": names.PREQUENTIAL_BITS,  # divided by the member's training-set size
     "weight_norm": names.WEIGHT_NORM,
     "effective_lr": names.EFFECTIVE_LR_PER_STEP,
     "effective_rank": names.EFFECTIVE_RANK,
@@ -122,6 +124,8 @@ def member_traces(run: Run, arm: str, *, grokked_acc: float = GROKKED_ACC) -> li
     """Every member's trace from a monitored run (`grokscope monitor RUN` must have written its measures)."""
     n = run.config.n_members
     grokked, budget = held_out_first_steps(run, grokked_acc)
+    # Code lengths grow with the number of labels sent: arms with other training fractions compare per example.
+    n_train = RunData.build(run.config, torch.device("cpu")).train_mask.sum(1).tolist()  # [E]
     traces = []
     with run.metrics() as store:
         monitored = sorted({s for metric in (names.LLC, names.WEIGHT_NORM, names.PREQUENTIAL_BITS)
@@ -134,6 +138,7 @@ def member_traces(run: Run, arm: str, *, grokked_acc: float = GROKKED_ACC) -> li
         for e in range(n):
             values = {m: _scalar_series(store, metric, e, steps) for m, metric in MEASURE_METRICS.items()
                       if m not in ("route_ablation", SPECTRUM_PEAK)}
+            values["prequential_bits_per_example"] = values["prequential_bits_per_example"] / n_train[e]
             routes = _vector_series(store, names.ROUTE_ABLATION, e, steps)
             values["route_ablation"] = np.array([routes[s].mean() if s in routes else math.nan for s in steps.tolist()])
             norms = _vector_series(store, names.EMBED_NORMS, e, steps)
@@ -370,7 +375,7 @@ def ground_truth_summary(traces: Sequence[MemberTrace]) -> dict[str, Any]:
             "budget": max(t.budget for t in traces)}
 
 
-MEASURES = ("llc", "prequential_bits", "weight_norm", "effective_lr", "effective_rank", "route_ablation", SPECTRUM_PEAK)
+MEASURES = ("llc", "prequential_bits_per_example", "weight_norm", "effective_lr", "effective_rank", "route_ablation", SPECTRUM_PEAK)
 
 
 def validate(grok: Sequence[MemberTrace], controls: dict[str, Sequence[MemberTrace]], *, task: str,

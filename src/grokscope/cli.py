@@ -20,21 +20,18 @@ from rich.markup import escape
 
 from . import run as api
 from .config import PRESETS, RunConfig, get_preset, parse_seeds
+from .console import err
+from .console import fail as _fail
 from .errors import ConfigError, GrokscopeError
+from .regime.cli import app as regime_app
 from .tasks import OPERATIONS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Reproduce grokking and see the hidden progress under the loss curve.")
-err = Console(stderr=True, soft_wrap=True)
 # Piped output gets room for a member table instead of Rich's 80-column default.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 KILL_ENV = "GROKSCOPE_KILL_AFTER_STEP"  # test hook: SIGKILL the process after this many updates
-
-
-def _fail(error: GrokscopeError) -> None:
-    err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
-    raise typer.Exit(error.exit_code)
 
 
 def _numbers(field: str, text: str | None) -> float | tuple[float, ...] | None:
@@ -575,6 +572,9 @@ def digits(
     except GrokscopeError as error:
         _fail(error)
     out.print(str(run_dir))
+
+
+app.add_typer(regime_app, name="regime")
 
 
 def main() -> None:  # pragma: no cover - console entry

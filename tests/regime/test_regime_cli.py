@@ -1,0 +1,42 @@
+"""`grokscope regime demo1`: the quick preset at one B through the command line, and its refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from grokscope import cli
+from grokscope.regime.measures import MEASURES
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)  # small batched matmuls: two threads on a shared 2-core CPU crawl
+
+
+def test_demo1_prints_every_measure_and_writes_the_json(tmp_path):
+    out = tmp_path / "demo1.json"
+    result = CliRunner().invoke(cli.app, ["regime", "demo1", "--b", "4", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for measure in MEASURES:
+        assert f"| {measure} | " in result.stdout
+    assert "pairs kept / dropped" in result.stdout and "B*" in result.stdout
+    (block,) = json.loads(out.read_text())["blocks"]
+    assert block["n_regimes"] == 4 and set(block["auroc"]) >= set(MEASURES)
+    # The route truth the demo rests on: P's predictions ignore the state, C's ignore the id.
+    assert block["auroc"]["train_ablation_id"]["value"] == 1.0 and block["auroc"]["train_ablation_state"]["value"] == 0.0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--b", "0"], "n_regimes:"),
+    (["--b", "four"], "b: must be a comma list"),
+    (["--preset", "huge"], "preset: must be one of"),
+    (["--out", "table.txt"], "out: must end in .md or .json"),
+])
+def test_demo1_refuses_bad_input_with_one_line_and_exit_2(tmp_path, args, message):
+    result = CliRunner().invoke(cli.app, ["regime", "demo1", *[str(tmp_path / a) if a == "table.txt" else a for a in args]])
+    assert result.exit_code == 2 and message in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "table.txt").exists()

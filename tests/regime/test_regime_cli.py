@@ -5,16 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from grokscope import cli
 from grokscope.regime.measures import MEASURES
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)  # small batched matmuls: two threads on a shared 2-core CPU crawl
+from regime_helpers import one_thread  # noqa: F401 (an autouse fixture)
 
 
 def test_demo1_prints_every_measure_and_writes_the_json(tmp_path):

@@ -3,7 +3,8 @@
 `synthetic` (Demo 1: regimes that obey one law), `shortcut` (Demo 2: a shortcut simpler than the rule),
 `market` (Demo 3: S&P 500 and Fama–French from the `arch` wheel) and `baselines` (structural-break tests);
 Demo 1's models (`models`: the C, P and E kinds in one ensemble), their monitor measures (`measures`) and the
-Demo 1 runner (`demo1.run_demo1`).
+Demo 1 runner (`demo1.run_demo1`), the Demo 2 runner (`demo2.run_demo2`) and the verdict
+(`verdict.regime_verdict`).
 Nothing here imports `arch`, `statsmodels` or `scipy` until a loader or test is called.
 """
 
@@ -14,6 +15,8 @@ from .synthetic import RegimeData, RegimeSpec, id_slots, make_regime_data, oracl
 from .models import Members, TrainSettings, TrainedZoo, train_zoo
 from .measures import MeasureSettings, measure_zoo
 from .demo1 import PRESETS as DEMO1_PRESETS, Demo1Preset, Demo1Result, run_demo1
+from .demo2 import PRESETS as DEMO2_PRESETS, Demo2Preset, Demo2Result, run_demo2
+from .verdict import Verdict, regime_verdict
 
 __all__ = [
     "BreakTest", "MULTI_PERIOD", "MarketData", "RegimeData", "RegimeSpec", "SINGLE_PERIOD", "ShortcutData",
@@ -22,4 +25,5 @@ __all__ = [
     "sup_f_test", "walk_forward_folds",
     "DEMO1_PRESETS", "Demo1Preset", "Demo1Result", "MeasureSettings", "Members", "TrainSettings", "TrainedZoo",
     "measure_zoo", "run_demo1", "train_zoo",
+    "DEMO2_PRESETS", "Demo2Preset", "Demo2Result", "Verdict", "regime_verdict", "run_demo2",
 ]

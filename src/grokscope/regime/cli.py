@@ -57,3 +57,66 @@ def demo1(
     except GrokscopeError as error:
         fail(error)
     emit(result, out_file, as_json)
+
+
+@app.command()
+def market(
+    preset: Annotated[str, typer.Option(help="quick (8 S&P 500 members, 2 Fama–French decades: seconds on one CPU thread) or full (256 members, 8 decades).")] = "quick",
+    data: Annotated[str, typer.Option(help="sp500, fama-french or both.")] = "both",
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Also write the tables as Markdown (.md) or JSON (.json).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (every member's values included).")] = False,
+) -> None:
+    """Demo 3: real market data (S&P 500 2003-2009, Fama–French walk-forward by decade), no ground truth: Spearman
+    of each measure from pre-shift data with the shift's degradation, beside CUSUM and sup-F (docs/regime.md)."""
+    from .demo3 import run_demo3
+
+    try:
+        check_out(out_file)
+        result = run_demo3(preset, data=data, progress=lambda line: err.print(line, markup=False, highlight=False))
+    except GrokscopeError as error:
+        fail(error)
+    emit(result, out_file, as_json)
+
+
+@app.command()
+def demo2(
+    preset: Annotated[str, typer.Option(help="quick (6 rule/shortcut pairs per case, ~10 s on one CPU thread) or full (24 pairs).")] = "quick",
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Also write the tables as Markdown (.md) or JSON (.json).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (every member's values included).")] = False,
+) -> None:
+    """Demo 2, the negative control: rule vs shortcut models in one sub-period (nothing can tell them apart) and in
+    four (the environment measures must); AUROC per measure with bootstrap intervals (docs/regime.md)."""
+    from .demo2 import run_demo2
+
+    try:
+        check_out(out_file)
+        result = run_demo2(preset, progress=lambda line: err.print(line, markup=False, highlight=False))
+    except GrokscopeError as error:
+        fail(error)
+    emit(result, out_file, as_json)
+
+
+@app.command()
+def verdict(
+    case: Annotated[str, typer.Option(help="single-period or multi-period (Demo 2's data) or demo1 (Demo 1's, B = 16).")] = "single-period",
+    kind: Annotated[str, typer.Option(help="rule, shortcut or plain: which model to train on the case.")] = "shortcut",
+    seed: Annotated[int, typer.Option(help="The model's sample and initialization.")] = 0,
+    report: Annotated[Optional[Path], typer.Option(help="Also write the verdict as a self-contained HTML page (.html).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of the evidence table.")] = False,
+) -> None:
+    """Train one model on a generated case and answer: compressed, photographed or not identifiable from training
+    data, with the evidence (each measure, its value, and how far Demos 1 and 2 say to trust it)."""
+    from .report import verdict_page
+    from .verdict import case_verdict
+
+    try:
+        if report is not None and report.suffix != ".html":
+            raise ConfigError(f"report: must end in .html, got {report.name!r}")
+        result = case_verdict(case, kind, seed=seed)
+    except GrokscopeError as error:
+        fail(error)
+    if report is not None:
+        from ..store.atomic import write_text_atomic
+
+        write_text_atomic(report, verdict_page(result, subtitle=f"case {case}, {kind} model, seed {seed}"))
+    typer.echo(json.dumps(result.to_dict()) if as_json else result.to_markdown())

@@ -23,7 +23,7 @@ from ..monitor import Monitor, MonitorSettings, SGLDSettings
 from ..monitor.gaussian_code import DEFAULT_QUANTUM, RidgeSettings, gaussian_prequential_length, ridge_probe_fit
 from ..monitor.inputs import TrainingData
 from ..store import metric_names as names
-from .models import GROUPS, TrainedZoo, mse
+from .models import TrainedZoo, mse
 
 # Calibrated on Demo 1's MLP (docs/regime.md, "LLC settings"): at nβ 20 the values move < 25% from ε 3e-4 to 3e-3
 # and ε 3e-3 flagged no chain (minibatch noise of an MSE near 1.7-2.7 per example flags slower chains as drifting
@@ -58,7 +58,7 @@ def zoo_monitor(zoo: TrainedZoo, settings: MeasureSettings = MeasureSettings()) 
     """The Monitor of a trained zoo on each member's training rows (as it trained on them), regimes as environments."""
     data = zoo.data
     return Monitor(zoo.model, mse, data.train_x, data.train_y, environments=data.train_regime,
-                   time_order=data.train_time, feature_groups={g: data.groups[g] for g in GROUPS},
+                   time_order=data.train_time, feature_groups=data.groups,
                    features=zoo.model.hidden,
                    settings=MonitorSettings(llc=settings.llc, llc_seeds=settings.llc_seeds, seed=settings.seed))
 
@@ -75,7 +75,7 @@ def measure_zoo(zoo: TrainedZoo, settings: MeasureSettings = MeasureSettings()) 
     out = {"llc": v[names.LLC], "llc_accepted": v[names.LLC_ACCEPTED], "weight_norm": v[names.WEIGHT_NORM],
            "effective_rank": v[names.EFFECTIVE_RANK], "risk_variance": v[names.RISK_VARIANCE],
            "irmv1_penalty": v[names.IRMV1_PENALTY]}
-    for g, group in enumerate(GROUPS):
+    for g, group in enumerate(zoo.data.groups):  # Demo 1: state, id; Demo 3: lags, calendar, level
         out[f"train_ablation_{group}"] = v[names.ROUTE_ABLATION][:, g]
     seconds = dict(result.seconds)
     start = time.perf_counter()

@@ -15,6 +15,10 @@ Kinds, on identical inputs:
 A member's data, initialization, unknown-slot rows, batch order and permutations derive from its own seed only
 (the data are `make_regime_data(spec.replace(seed=seed))`), so it trains the same packed with 0 or 255 others.
 All members of a zoo train in one MLPStack with per-member AdamW (lr, weight decay), MSE loss.
+
+Demo 2 (regime/shortcut.py) reuses all of it with its own inputs, [state | shortcut feature] standardized on the
+training era (`encode_shortcut`): the shortcut takes the id's place as the regime's route, so C permutes the
+shortcut column (the rule model) and P the state column (the shortcut model); its sub-periods are the regimes.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from ..monitor.ablation import route_ablation
 from ..monitor.inputs import TrainingData
 from ..monitor.stacked import mean_loss
 from ..train.optim import MemberAdamW
+from .shortcut import ShortcutData, ShortcutSpec, make_shortcut_data
 from .synthetic import RegimeData, RegimeSpec, id_slots, make_regime_data
 
 KINDS = ("C", "P", "E")
@@ -177,28 +182,48 @@ class Encoded:
     shift_rule: torch.Tensor
     n_features: int
     n_slots: int
+    groups: dict[str, list[int]]
+
+
+def standardized(features: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """[N, d] features minus the training rows' mean, over their sd (a constant column is left unscaled)."""
+    mean, std = features[train].mean(0), features[train].std(0)
+    return (features - mean) / np.where(std > 0, std, 1.0)
+
+
+def _split(data: RegimeData | ShortcutData, x: np.ndarray, rule: np.ndarray, regime: np.ndarray, *, n_slots: int,
+           groups: dict[str, list[int]], dtype: torch.dtype) -> Encoded:
+    """One sample's Encoded rows by era, from its inputs x [N_all, d_in], the rule's predictions and regimes [N_all]."""
+    x, y, rule = (torch.as_tensor(a, dtype=dtype) for a in (x, data.target, rule))
+    tr, va, sh = (np.flatnonzero(data.mask(era)) for era in ("train", "validation", "shift"))
+    return Encoded(train_x=x[tr], train_y=y[tr], train_time=torch.as_tensor(data.time[tr]),
+                   train_regime=torch.as_tensor(regime[tr], dtype=torch.int64),
+                   val_x=x[va], val_y=y[va], shift_x=x[sh], shift_y=y[sh], val_rule=rule[va], shift_rule=rule[sh],
+                   n_features=data.features.shape[1], n_slots=n_slots, groups=groups)
 
 
 def encode(data: RegimeData, *, dtype: torch.dtype = torch.float32) -> Encoded:
     """The sample's rows as model inputs: state standardized by the training rows' mean and sd, id slot one-hot."""
-    B = data.spec.n_regimes
-    train = data.mask("train")
-    mean, std = data.features[train].mean(0), data.features[train].std(0)
-    std = np.where(std > 0, std, 1.0)
-    state = (data.features - mean) / std  # [N_all, n_features]
+    B, d = data.spec.n_regimes, data.features.shape[1]
+    state = standardized(data.features, data.mask("train"))  # [N_all, n_features]
     onehot = np.eye(B + 1)[id_slots(data.period_ids, B)]  # [N_all, B + 1]
-    x = torch.as_tensor(np.concatenate([state, onehot], axis=1), dtype=dtype)
-    y = torch.as_tensor(data.target, dtype=dtype)
-    rule = torch.as_tensor(data.spec.scale * data.g, dtype=dtype)
+    return _split(data, np.concatenate([state, onehot], axis=1), data.spec.scale * data.g, data.period_ids,
+                  n_slots=B + 1, groups={"state": list(range(d)), "id": list(range(d, d + B + 1))}, dtype=dtype)
 
-    def rows(era: str) -> np.ndarray:
-        return np.flatnonzero(data.mask(era))
 
-    tr, va, sh = rows("train"), rows("validation"), rows("shift")
-    return Encoded(train_x=x[tr], train_y=y[tr], train_time=torch.as_tensor(data.time[tr]),
-                   train_regime=torch.as_tensor(data.period_ids[tr], dtype=torch.int64),
-                   val_x=x[va], val_y=y[va], shift_x=x[sh], shift_y=y[sh],
-                   val_rule=rule[va], shift_rule=rule[sh], n_features=data.features.shape[1], n_slots=B + 1)
+def encode_shortcut(data: ShortcutData, *, dtype: torch.dtype = torch.float32) -> Encoded:
+    """Demo 2's rows as model inputs: [state s_t | shortcut k_t], each standardized on the training rows; the
+    sub-periods are the regimes (the shift era's, n, never reaches a training row)."""
+    x = standardized(data.features, data.mask("train"))  # [N_all, 2]
+    return _split(data, x, data.rule_mean, data.environments, n_slots=0, groups={"state": [0], "shortcut": [1]},
+                  dtype=dtype)
+
+
+def encode_sample(spec: RegimeSpec | ShortcutSpec, *, dtype: torch.dtype = torch.float32) -> Encoded:
+    """The sample `spec` describes, generated and encoded (Demo 1's regimes or Demo 2's shortcut)."""
+    if isinstance(spec, ShortcutSpec):
+        return encode_shortcut(make_shortcut_data(spec), dtype=dtype)
+    return encode(make_regime_data(spec), dtype=dtype)
 
 
 @dataclass(frozen=True)
@@ -209,8 +234,9 @@ class ZooData:
         train_x: [E, N, d_in] training inputs as the member trains on them (its unknown-slot rows mapped).
         train_y, train_time, train_regime: [E, N].
         val_x, val_y: [E, N_val, d_in], [E, N_val]. shift_x, shift_y: [E, N_shift, d_in], [E, N_shift].
-        val_rule, shift_rule: [E, N_val], [E, N_shift] the true rule's predictions.
-        groups: "state" and "id" -> their input columns.
+        val_rule, shift_rule: [E, N_val], [E, N_shift] the true rule's predictions (None on real data).
+        groups: "state" and "id" (Demo 2: "state" and "shortcut") -> their input columns (on real data: its feature
+            groups, e.g. "lags", "calendar", "level"); route ablation's columns, in this order.
     """
 
     train_x: torch.Tensor
@@ -221,8 +247,8 @@ class ZooData:
     val_y: torch.Tensor
     shift_x: torch.Tensor
     shift_y: torch.Tensor
-    val_rule: torch.Tensor
-    shift_rule: torch.Tensor
+    val_rule: torch.Tensor | None
+    shift_rule: torch.Tensor | None
     groups: dict[str, list[int]]
 
     @property
@@ -237,36 +263,37 @@ def unknown_rows(seeds: torch.Tensor, n: int, frac: float) -> torch.Tensor:
     return unit < frac
 
 
-def zoo_data(spec: RegimeSpec, members: Members, settings: TrainSettings) -> ZooData:
+def zoo_data(spec: RegimeSpec | ShortcutSpec, members: Members, settings: TrainSettings) -> ZooData:
     """Every member's sample (`spec.replace(seed=member seed)`), encoded and stacked [E, ...]."""
     dtype = settings.torch_dtype
-    encoded = {s: encode(make_regime_data(spec.replace(seed=s)), dtype=dtype) for s in sorted(set(members.seeds))}
+    encoded = {s: encode_sample(spec.replace(seed=s), dtype=dtype) for s in sorted(set(members.seeds))}
     first = encoded[members.seeds[0]]
 
     def stacked(name: str) -> torch.Tensor:
         return torch.stack([getattr(encoded[s], name) for s in members.seeds])  # [E, ...]
 
     train_x = stacked("train_x").clone()  # [E, N, d_in]
-    seeds = torch.tensor(members.seeds, dtype=torch.int64)
-    unknown = unknown_rows(seeds, train_x.shape[1], settings.unknown_frac)  # [E, N]
-    id_cols = slice(first.n_features, first.n_features + first.n_slots)
-    unknown_onehot = torch.zeros(first.n_slots, dtype=dtype)
-    unknown_onehot[-1] = 1
-    train_x[..., id_cols] = torch.where(unknown[..., None], unknown_onehot, train_x[..., id_cols])
-    groups = {"state": list(range(first.n_features)),
-              "id": list(range(first.n_features, first.n_features + first.n_slots))}
+    if first.n_slots > 0:  # Demo 1's id columns: train the unknown slot
+        seeds = torch.tensor(members.seeds, dtype=torch.int64)
+        unknown = unknown_rows(seeds, train_x.shape[1], settings.unknown_frac)  # [E, N]
+        id_cols = slice(first.n_features, first.n_features + first.n_slots)
+        unknown_onehot = torch.zeros(first.n_slots, dtype=dtype)
+        unknown_onehot[-1] = 1
+        train_x[..., id_cols] = torch.where(unknown[..., None], unknown_onehot, train_x[..., id_cols])
     return ZooData(train_x=train_x, train_y=stacked("train_y"), train_time=stacked("train_time"),
                    train_regime=stacked("train_regime"), val_x=stacked("val_x"), val_y=stacked("val_y"),
                    shift_x=stacked("shift_x"), shift_y=stacked("shift_y"), val_rule=stacked("val_rule"),
-                   shift_rule=stacked("shift_rule"), groups=groups)
+                   shift_rule=stacked("shift_rule"), groups=first.groups)
 
 
 def shuffled_columns(members: Members, groups: dict[str, list[int]], d_in: int) -> torch.Tensor:
-    """[E, d_in] bool: the columns permuted at every step (C: the id group, P: the state group, E: none)."""
+    """[E, d_in] bool: the columns permuted at every step (C: every group but the state, i.e. the regime's route,
+    Demo 1's id or Demo 2's shortcut; P: the state group; E: none)."""
+    regime_route = [c for name, cols in groups.items() if name != "state" for c in cols]
     mask = torch.zeros(members.n, d_in, dtype=torch.bool)
     for e, kind in enumerate(members.kinds):  # building a [E, d_in] mask once, not a hot path
         if kind != "E":
-            mask[e, groups["id" if kind == "C" else "state"]] = True
+            mask[e, regime_route if kind == "C" else groups["state"]] = True
     return mask
 
 
@@ -318,11 +345,12 @@ def evaluate(model: MLPStack, data: ZooData) -> dict[str, torch.Tensor]:
     out = {"train_loss": loss_on(data.train_x, data.train_y), "val_loss": loss_on(data.val_x, data.val_y),
            "shift_loss": loss_on(data.shift_x, data.shift_y)}
     out["failure"] = out["shift_loss"] / out["val_loss"]
-    rule_shift = (data.shift_rule - data.shift_y).double().square().mean(1)
-    out["rule_failure"] = rule_shift / (data.val_rule - data.val_y).double().square().mean(1)
-    out["excess_failure"] = out["failure"] / out["rule_failure"]
-    ablation = route_ablation(lambda x: loss_on(x, data.val_y), data.val_x, {g: data.groups[g] for g in GROUPS})
-    for g, name in enumerate(GROUPS):
+    if data.val_rule is not None:  # real data (Demo 3) has no true rule
+        rule_shift = (data.shift_rule - data.shift_y).double().square().mean(1)
+        out["rule_failure"] = rule_shift / (data.val_rule - data.val_y).double().square().mean(1)
+        out["excess_failure"] = out["failure"] / out["rule_failure"]
+    ablation = route_ablation(lambda x: loss_on(x, data.val_y), data.val_x, data.groups)
+    for g, name in enumerate(data.groups):
         out[f"val_ablation_{name}"] = ablation[:, g]
     return out
 
@@ -345,21 +373,41 @@ class TrainedZoo:
         return self.history[max(self.history)]
 
 
-def train_zoo(spec: RegimeSpec, members: Members, settings: TrainSettings = TrainSettings(), *,
+def train_zoo(spec: RegimeSpec | ShortcutSpec, members: Members, settings: TrainSettings = TrainSettings(), *,
               progress: Callable[[int], None] | None = None) -> TrainedZoo:
     """Train every member of the zoo in one ensemble and record the truth at the checkpoints.
 
     Args:
-        spec: the generator's knobs; member e's sample is `spec.replace(seed=members.seeds[e])`.
+        spec: the generator's knobs (Demo 1's RegimeSpec, Demo 2's ShortcutSpec); member e's sample is
+            `spec.replace(seed=members.seeds[e])`.
         members: kinds, seeds, weight decay and init scale per member.
         settings: the shared training settings.
         progress: called with the step at each checkpoint.
     """
-    data = zoo_data(spec, members, settings)
+    return train_members(zoo_data(spec, members, settings), members, settings, progress=progress)
+
+
+def train_members(data: ZooData, members: Members, settings: TrainSettings = TrainSettings(), *,
+                  unseen: torch.Tensor | None = None, progress: Callable[[int], None] | None = None) -> TrainedZoo:
+    """Train every member on its own rows of `data` in one ensemble and record the truth at the checkpoints.
+
+    Args:
+        data: each member's data, [E, ...] (zoo_data for the generator; Demo 3 builds it from market tables).
+        members: kinds, seeds, weight decay and init scale per member.
+        settings: the shared training settings.
+        unseen: [E, d_in] bool, input columns member e does not see (None: all seen). Its first layer's rows for
+            them start at 0; the caller zeroes those columns of its inputs, so the rows get no gradient and
+            decoupled weight decay keeps them at 0: the member is a narrower-input MLP (its other rows drawn with
+            the full d_in's fan-in), and in the LLC's sampling those rows are flat directions that add nothing.
+        progress: called with the step at each checkpoint.
+    """
     dtype = settings.torch_dtype
     seeds = torch.tensor(members.seeds, dtype=torch.int64)
     model = MLPStack.init(seeds, torch.tensor(members.init_scale, dtype=torch.float64),
                           (data.d_in, *settings.hidden, 1), activation=settings.activation, dtype=dtype)
+    if unseen is not None:
+        with torch.no_grad():
+            model.params["layers.0.W"].masked_fill_(unseen[..., None], 0.0)  # [E, d_in, d_out]
     optimizer = MemberAdamW(model.params, lr=torch.full((members.n,), settings.lr, dtype=dtype),
                             wd=torch.tensor(members.weight_decay, dtype=dtype), betas=(0.9, 0.999), eps=1e-8)
     shuffle = shuffled_columns(members, data.groups, data.d_in)

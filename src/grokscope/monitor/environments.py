@@ -42,6 +42,19 @@ def vrex_penalty(losses: torch.Tensor, environments: torch.Tensor) -> torch.Tens
     return (((risks - mean[:, None]) ** 2) * present).sum(1) / m
 
 
+def scale_derivatives(outputs: torch.Tensor, labels: torch.Tensor, loss: PerExampleLoss) -> torch.Tensor:
+    """[E, N] ∂ℓ_i(w·f_i)/∂w at w = 1.0: IRMv1's per-example derivatives with respect to a dummy scalar classifier
+    multiplying the outputs (Arjovsky et al. 2019), in one backward pass.
+
+    Args:
+        outputs: [E, N, ...] the model's outputs. labels: [E, N, ...]. loss: per_example_loss -> [E, N].
+    """
+    scale = torch.ones(outputs.shape[:2], dtype=outputs.dtype, device=outputs.device, requires_grad=True)  # [E, N]
+    with torch.enable_grad():
+        scaled = outputs.detach() * scale.reshape(*scale.shape, *(1,) * (outputs.dim() - 2))
+        return torch.autograd.grad(loss(scaled, labels).sum(), scale)[0]
+
+
 def irmv1_penalty(outputs: torch.Tensor, labels: torch.Tensor, environments: torch.Tensor,
                   loss: PerExampleLoss) -> torch.Tensor:
     """[E] Σ_e (∂R_e(w·Φ)/∂w at w = 1.0)²: the IRMv1 penalty of each member's outputs.
@@ -58,9 +71,5 @@ def irmv1_penalty(outputs: torch.Tensor, labels: torch.Tensor, environments: tor
         labels: [E, N, ...]. environments: [E, N] int64.
         loss: per_example_loss(outputs, labels) -> [E, N].
     """
-    scale = torch.ones(outputs.shape[:2], dtype=outputs.dtype, device=outputs.device, requires_grad=True)  # [E, N]
-    with torch.enable_grad():
-        scaled = outputs.detach() * scale.reshape(*scale.shape, *(1,) * (outputs.dim() - 2))
-        per_example = torch.autograd.grad(loss(scaled, labels).sum(), scale)[0]  # [E, N] ∂ℓ_i/∂w
-    grads, present = environment_risks(per_example, environments)  # [E, M] ∂R_e/∂w
+    grads, present = environment_risks(scale_derivatives(outputs, labels, loss), environments)  # [E, M] ∂R_e/∂w
     return (grads.square() * present).sum(1)

@@ -40,6 +40,7 @@ from ..checks import check_choice, check_integer
 from ..errors import ConfigError
 from ..monitor import Monitor, MonitorSettings
 from ..monitor.ablation import FeatureGroups
+from ..monitor.environments import scale_derivatives
 from ..monitor.features import Features
 from ..monitor.gaussian_code import gaussian_prequential_length, ridge_probe_fit
 from ..models.mlp_stack import MLPStack
@@ -77,14 +78,6 @@ def _per_environment(values: torch.Tensor, environments: torch.Tensor) -> tuple[
     second = torch.einsum("enm,en->em", onehot, x.square()) / count.clamp(min=1)  # [E, M]
     var_of_mean = (second - mean.square()).clamp(min=0) / (count - 1).clamp(min=1)  # unbiased variance / n
     return mean, var_of_mean, count
-
-
-def scale_derivatives(outputs: torch.Tensor, labels: torch.Tensor, loss: PerExampleLoss) -> torch.Tensor:
-    """[E, N] ∂ℓ_i(w·f_i)/∂w at w = 1: IRMv1's per-example dummy-scale derivatives (monitor.environments)."""
-    scale = torch.ones(outputs.shape[:2], dtype=outputs.dtype, device=outputs.device, requires_grad=True)  # [E, N]
-    with torch.enable_grad():
-        scaled = outputs.detach() * scale.reshape(*scale.shape, *(1,) * (outputs.dim() - 2))
-        return torch.autograd.grad(loss(scaled, labels).sum(), scale)[0]
 
 
 def environment_statistics(outputs: torch.Tensor, labels: torch.Tensor, environments: torch.Tensor,

@@ -37,3 +37,11 @@ def check_number(name: str, value: Any, low: float = -math.inf, high: float = ma
             raise ConfigError(f"{name}: must be a finite number, got {value!r}")
         lo, hi = "(" if open_low else "[", ")" if open_high else "]"
         raise ConfigError(f"{name}: must be a finite number in {lo}{low}, {high}{hi}, got {value!r}")
+
+
+def named(name: str, value: Any, table: dict[str, Any]) -> Any:
+    """table[value] for a name (a preset, say); any other value is returned as it is (already the object)."""
+    if isinstance(value, str):
+        check_choice(name, value, tuple(table))
+        return table[value]
+    return value

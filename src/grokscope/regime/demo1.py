@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..checks import check_integer, check_number
+from ..checks import check_integer, check_number, named
 from ..errors import ConfigError
 from ..rank_stats import auroc, bootstrap_interval, spearman
 from .measures import MEASURES, MeasureSettings, measure_zoo
@@ -287,10 +287,7 @@ def run_demo1(preset: str | Demo1Preset = "quick", *, n_regimes: tuple[int, ...]
     Returns:
         A Demo1Result: `to_markdown()` for the tables, `to_dict()` for JSON (every member's values included).
     """
-    if isinstance(preset, str):
-        if preset not in PRESETS:
-            raise ConfigError(f"preset: must be one of {', '.join(PRESETS)}; got {preset!r}")
-        preset = PRESETS[preset]
+    preset = named("preset", preset, PRESETS)
     if n_regimes is not None:
         preset = replace(preset, n_regimes=tuple(n_regimes))
     blocks = [run_block(preset, b, progress=progress) for b in preset.n_regimes]

@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..checks import check_number
+from ..checks import check_number, named
 from ..errors import ConfigError
 from .demo1 import Score, _auroc_score
 from .measures import MEASURES as DEMO1_MEASURES, MeasureSettings, measure_zoo
@@ -218,10 +218,7 @@ def run_demo2(preset: str | Demo2Preset = "quick", *, progress: Callable[[str], 
     Returns:
         A Demo2Result: `to_markdown()` for the tables, `to_dict()` for JSON (every member's values included).
     """
-    if isinstance(preset, str):
-        if preset not in PRESETS:
-            raise ConfigError(f"preset: must be one of {', '.join(PRESETS)}; got {preset!r}")
-        preset = PRESETS[preset]
+    preset = named("preset", preset, PRESETS)
     blocks = [run_case(preset, case, spec, progress=progress) for case, spec in preset.cases]
     settings = {"seeds": list(preset.seeds), "plain_seeds": list(preset.plain_seeds),
                 "weight_decay": preset.weight_decay, "init_scale": preset.init_scale, "resamples": preset.resamples,

@@ -34,7 +34,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..checks import check_choice
+from ..checks import check_choice, named
 from ..errors import ConfigError
 from .baselines import cusum_ols_test, cusum_recursive_test, sup_f_test
 from .demo1 import Score, _spearman_score
@@ -420,10 +420,7 @@ def run_demo3(preset: str | Demo3Preset = "quick", *, data: str = "both",
     Raises:
         ConfigError: an unknown preset or data set, or `arch` / `statsmodels` not installed.
     """
-    if isinstance(preset, str):
-        if preset not in PRESETS:
-            raise ConfigError(f"preset: must be one of {', '.join(PRESETS)}; got {preset!r}")
-        preset = PRESETS[preset]
+    preset = named("preset", preset, PRESETS)
     check_choice("data", data, DATASETS)
     start = time.perf_counter()
     seconds: dict[str, float] = {}

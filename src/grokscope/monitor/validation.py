@@ -101,10 +101,15 @@ class MemberTrace:
         return k if k < len(self.steps) else None
 
 
-def _scalar_series(store, name: str, member: int, steps: np.ndarray) -> np.ndarray:
-    found, values = store.series(name)
-    by_step = {s: v for s, v in zip(found, values.get(member, [])) if v is not None}
-    return np.array([by_step.get(int(s), math.nan) for s in steps], dtype=float)
+def _scalar_series(store, name: str, n_members: int, steps: np.ndarray) -> np.ndarray:
+    """[E, S] the metric at `steps`, NaN where it was not written (the series read once for every member)."""
+    found, values = store.series_tensor(name, n_members)  # [E, S_found]
+    column = {int(step): k for k, step in enumerate(found)}
+    out = np.full((n_members, len(steps)), math.nan)
+    for j, step in enumerate(steps.tolist()):
+        if step in column:
+            out[:, j] = values[:, column[step]].double().numpy()
+    return out
 
 
 def _vector_series(store, name: str, member: int, steps: np.ndarray) -> dict[int, np.ndarray]:
@@ -135,18 +140,19 @@ def member_traces(run: Run, arm: str, *, grokked_acc: float = GROKKED_ACC) -> li
         steps = np.array(monitored, dtype=np.int64)
         _, warnings = run_phases(store, n)
         eval_steps, train_acc = store.series(names.TRAIN_ACC)
+        scalars = {m: _scalar_series(store, metric, n, steps) for m, metric in MEASURE_METRICS.items()
+                   if m not in ("route_ablation", SPECTRUM_PEAK)}  # measure -> [E, S]
+        scalars["prequential_bits_per_example"] /= np.asarray(n_train, dtype=float)[:, None]
+        restricted_loss = _scalar_series(store, names.RESTRICTED_LOSS, n, steps)  # [E, S]
         for e in range(n):
-            values = {m: _scalar_series(store, metric, e, steps) for m, metric in MEASURE_METRICS.items()
-                      if m not in ("route_ablation", SPECTRUM_PEAK)}
-            values["prequential_bits_per_example"] = values["prequential_bits_per_example"] / n_train[e]
+            values = {m: series[e] for m, series in scalars.items()}
             routes = _vector_series(store, names.ROUTE_ABLATION, e, steps)
             values["route_ablation"] = np.array([routes[s].mean() if s in routes else math.nan for s in steps.tolist()])
             norms = _vector_series(store, names.EMBED_NORMS, e, steps)
             values[SPECTRUM_PEAK] = np.array([spectrum_peak(norms[s] ** 2) if s in norms else math.nan
                                               for s in steps.tolist()])
-            restricted = _scalar_series(store, names.RESTRICTED_LOSS, e, steps)
             trace = MemberTrace(arm=arm, member=e, seed=run.config.seeds[e], steps=steps, values=values,
-                                restricted_loss=restricted, memorized=first_step_reaching(eval_steps, train_acc.get(e, []), MEMORIZED_ACC),
+                                restricted_loss=restricted_loss[e], memorized=first_step_reaching(eval_steps, train_acc.get(e, []), MEMORIZED_ACC),
                                 compressed=None, grokked=grokked[e][0], warning=warnings[e], budget=budget)
             trace.compressed = compression_step(trace)
             traces.append(trace)

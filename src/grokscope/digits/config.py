@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..checks import check_boolean, check_choice, check_integer, check_number
 from ..errors import ConfigError
 
 Loss = Literal["mse", "cross_entropy"]
@@ -20,14 +21,6 @@ LOSSES: tuple[str, ...] = ("mse", "cross_entropy")
 DEVICES: tuple[str, ...] = ("cpu", "cuda", "auto")
 DTYPES: tuple[str, ...] = ("float32", "float64")
 N_IMAGES = 1797  # sklearn.datasets.load_digits
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -71,8 +64,8 @@ class DigitsConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.seeds, tuple) or not self.seeds:
             raise ConfigError(f"seeds: must be a non-empty tuple of non-negative integers, got {self.seeds!r}")
-        if not all(_is_int(s) and s >= 0 for s in self.seeds):
-            raise ConfigError(f"seeds: must be non-negative integers, got {self.seeds!r}")
+        for seed in self.seeds:
+            check_integer("seeds", seed, 0)
         for name, low in (("init_scale", 0.0), ("lr", 0.0)):
             for v in self._values(name):
                 if not v > low:
@@ -80,35 +73,31 @@ class DigitsConfig:
         for v in self._values("weight_decay"):
             if not v >= 0:
                 raise ConfigError(f"weight_decay: must be >= 0, got {v}")
-        if not isinstance(self.scale_biases, bool):
-            raise ConfigError(f"scale_biases: must be true or false, got {self.scale_biases!r}")
+        check_boolean("scale_biases", self.scale_biases)
         for name in ("batch_size", "n_train", "d_hidden", "max_steps", "eval_every", "checkpoint_every"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ConfigError(f"{name}: must be a positive integer, got {value!r}")
+            check_integer(name, getattr(self, name), 1)
         if self.n_train >= N_IMAGES:
             raise ConfigError(f"n_train: must be below {N_IMAGES} (the rest is the test set), got {self.n_train}")
         if self.batch_size > self.n_train:
             raise ConfigError(f"batch_size: must be at most n_train ({self.n_train}), got {self.batch_size}")
         for name in ("monitor_every", "expensive_every"):
             value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value < 1):
-                raise ConfigError(f"{name}: must be a positive integer or null (off), got {value!r}")
+            if value is not None:
+                check_integer(name, value, 1)
             if value is not None and value % self.checkpoint_every:
                 raise ConfigError(f"{name}: must be a multiple of checkpoint_every ({self.checkpoint_every}), got {value}")
-        if self.loss not in LOSSES:
-            raise ConfigError(f"loss: must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"dtype: must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        if self.device not in DEVICES:
-            raise ConfigError(f"device: must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("dtype", self.dtype, DTYPES)
+        check_choice("device", self.device, DEVICES)
 
     def _values(self, name: str) -> tuple[float, ...]:
         """The field's per-member values, checked: one number, or a tuple of E numbers."""
         value = getattr(self, name)
         values = value if isinstance(value, tuple) else (value,)
-        if not values or not all(_is_number(v) for v in values):
+        if not values:
             raise ConfigError(f"{name}: must be a number or a tuple of {self.n_members} numbers, got {value!r}")
+        for v in values:
+            check_number(name, v)
         if isinstance(value, tuple) and len(value) not in (1, self.n_members):
             raise ConfigError(f"{name}: {len(value)} values for {self.n_members} members (seeds); give 1 or {self.n_members}")
         return tuple(float(v) for v in values)

@@ -19,6 +19,8 @@ the nearer reference still tells them apart where a fixed irrelevance cut (0.4) 
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..models import Ensemble
@@ -50,24 +52,32 @@ def gradient_symmetricity(model: Ensemble, inputs: torch.Tensor, grid: AdditiveG
 
 
 def distance_irrelevance(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """[E] mean over d of std_s L[s, d] over std of all L, L[(a+b), (a−b)] the correct logit (Zhong et al. 2023, Def. 4.2).
+    """[E] mean over differences d of the std of the correct logit over the pairs with a − b = d, over the std of
+    all correct logits (Zhong et al. 2023, Def. 4.2).
+
+    The paper arranges the correct logits L in a table indexed by (a+b, a−b) and takes, per difference, the
+    std over sums. For odd n that table is a bijection of the n² pairs. For even n (x*y and x/y over
+    Z_(p−1)) a+b and a−b have the same parity, so only half of its cells exist, and each holds two pairs
+    ((a, b) and (a + n/2, b + n/2)); the statistic is therefore defined on the pairs themselves: the std,
+    per difference, over the n pairs with that difference. For odd n this is exactly the paper's table.
 
     Args:
         logits: [E, n, n, n] answer logits on the additive grid; labels: [n, n].
     """
     n = logits.shape[1]
-    correct = logits.gather(-1, labels.expand(logits.shape[:-1])[..., None])[..., 0]  # [E, n, n]
+    correct = logits.gather(-1, labels.expand(logits.shape[:-1])[..., None])[..., 0].double()  # [E, n, n]
     i = torch.arange(n, device=logits.device)
-    sums, diffs = (i[:, None] + i[None, :]) % n, (i[:, None] - i[None, :]) % n
-    arranged = torch.empty_like(correct)
-    arranged[:, sums, diffs] = correct  # [E, sum, difference]
-    per_difference = arranged.double().std(dim=1, unbiased=False).mean(1)  # [E]
-    return per_difference / arranged.double().flatten(1).std(dim=1, unbiased=False).clamp(min=1e-30)
+    by_difference = correct[:, i[None, :], (i[None, :] - i[:, None]) % n]  # [E, d, i]: the pair (i, i − d)
+    per_difference = by_difference.std(dim=2, unbiased=False).mean(1)  # [E]
+    return per_difference / correct.flatten(1).std(dim=1, unbiased=False).clamp(min=1e-30)
 
 
 def algorithm_verdict(symmetricity: float, irrelevance: float) -> str:
     """"clock" or "pizza": the nearer of Zhong et al.'s two reference models (REFERENCE_MODELS) in the
-    (gradient symmetricity, distance irrelevance) plane, both axes on their natural [0, 1] scale."""
+    (gradient symmetricity, distance irrelevance) plane, both axes on their natural [0, 1] scale;
+    "undetermined" where a diagnostic is not a finite number (never a default reading)."""
+    if not (math.isfinite(symmetricity) and math.isfinite(irrelevance)):
+        return "undetermined"
     def distance(name: str) -> float:
         sym, irr = REFERENCE_MODELS[name]
         return (symmetricity - sym) ** 2 + (irrelevance - irr) ** 2

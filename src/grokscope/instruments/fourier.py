@@ -93,8 +93,10 @@ def neuron_frequency_fve(activations: torch.Tensor, *, last_frequency: bool = Fa
     A neuron's activations over the (a, b) grid are centered, moved into the 2-D Fourier basis, and
     frequency k is credited with the 3x3 block of rows and columns {const, cos k, sin k} (its linear
     and quadratic terms). Nanda et al. 2023, §5.1 ("neuron clustering"), as the paper's code
-    `calculate_key_freqs`; the code's loop `range(1, p//2)` never tests the last frequency (p-1)/2,
-    which is the default here too; `last_frequency=True` tests it.
+    `calculate_key_freqs`; for odd n the code's loop `range(1, p//2)` never tests the last frequency
+    (n-1)/2, which is the default here too (`last_frequency=True` tests it). For even n (x*y and x/y
+    over Z_(p-1)) the paper's code has no answer; its loop would skip the parity frequency n/2, the lone
+    cos(πx), which grokked multiplicative models do use, so every frequency 1..n/2 is tested there.
 
     Args:
         activations: [E, n, n, d_mlp] neuron activations on every (a, b).
@@ -107,7 +109,7 @@ def neuron_frequency_fve(activations: torch.Tensor, *, last_frequency: bool = Fa
     coefficients = fourier_2d(centered).pow(2)  # [E, n, n, d_mlp]
     total = coefficients.sum(dim=(1, 2)).clamp(min=1e-30)  # [E, d_mlp]
     frequencies = row_frequencies(n).to(activations.device)
-    highest = n // 2 if last_frequency else n // 2 - 1  # the code: range(1, p//2)
+    highest = n // 2 if last_frequency or n % 2 == 0 else n // 2 - 1  # odd n: the code's range(1, p//2)
     k = torch.arange(1, max(highest, 1) + 1, device=activations.device)
     in_block = (frequencies[None, :] == k[:, None]) | (frequencies[None, :] == 0)  # [K, n]
     block = (in_block[:, :, None] & in_block[:, None, :]).to(coefficients.dtype)  # [K, n, n]
@@ -134,17 +136,32 @@ def key_frequencies_from_norms(norms: torch.Tensor, *, fraction: float = 0.25) -
     return norms > fraction * norms.max(dim=1, keepdim=True).values
 
 
-def live_key_frequencies(norms: torch.Tensor, *, max_keys: int = 6, ratio: float = 10.0) -> torch.Tensor:
+def live_key_frequencies(norms: torch.Tensor, *, max_keys: int = 6, ratio: float = 10.0, gap: float | None = 10.0) -> torch.Tensor:
     """[E, K] bool: the key frequencies a checkpoint admits, or none while its spectrum is dense.
 
     grokscope's live rule (not from a paper): a frequency is key when its squared norm is at least
     `ratio` times the median squared norm of all frequencies, and the set is admitted only when it
-    has at most `max_keys` members; otherwise the spectrum is still dense and the set is empty. A
-    random spectrum has no such outlier (its largest squared norm is within a small factor of the
-    median), so nothing is admitted where the max/4 rule admits nearly everything (reference,
-    "Pitfalls"); a grokked embedding's few frequencies stand orders of magnitude above the median.
+    has at most `max_keys` members. A random spectrum has no such outlier (its largest squared norm is
+    within a small factor of the median), so nothing is admitted where the max/4 rule admits nearly
+    everything (reference, "Pitfalls"); a grokked embedding's few frequencies stand orders of magnitude
+    above the median.
+
+    After cleanup weight decay shrinks the non-key frequencies so far that the median falls and more than
+    `max_keys` stand `ratio` above it. Then (with `gap` set) the set is the top m ≤ max_keys frequencies
+    before the largest drop in the sorted squared norms, admitted when that drop is at least `gap`-fold:
+    a clean few-frequency spectrum is recognised by its separation, not only by its distance from the
+    median. `gap=None` is the median test alone (the rule before the cleanup fix; the old early warning).
     """
     squared = norms.pow(2)
     median = squared.median(dim=1, keepdim=True).values
     key = squared >= ratio * median.clamp(min=1e-30)
-    return key & (key.sum(dim=1, keepdim=True) <= max_keys)
+    sparse = key.sum(dim=1, keepdim=True) <= max_keys
+    if gap is None or squared.shape[1] <= max_keys:
+        return key & sparse
+    ordered, order = squared.sort(dim=1, descending=True)  # [E, K]
+    drops = ordered[:, :max_keys] / ordered[:, 1:max_keys + 1].clamp(min=1e-300)  # [E, max_keys]: s_m / s_(m+1)
+    best_drop, m = drops.max(dim=1)  # the set is the top m + 1
+    ranks = torch.empty_like(order)
+    ranks.scatter_(1, order, torch.arange(squared.shape[1], device=norms.device).expand_as(order))
+    separated = (ranks <= m[:, None]) & key & (best_drop >= gap)[:, None]
+    return torch.where(sparse, key, separated)

@@ -48,7 +48,9 @@ def measure(model: Ensemble, logits: torch.Tensor, train_mask: torch.Tensor, gri
     scalars[names.GINI_EMBED] = gini(embed_norms)
     w_l = neuron_logit_map(params, grid.classes)
     if w_l is not None:
-        scalars[names.GINI_NEURON_LOGIT] = gini(frequency_norms(w_l.double()))
+        logit_norms = frequency_norms(w_l.double())  # [E, K]
+        vectors[names.NEURON_LOGIT_NORMS] = logit_norms
+        scalars[names.GINI_NEURON_LOGIT] = gini(logit_norms)
     key = live_key_frequencies(embed_norms)  # [E, K]
     vectors[names.KEY_FREQUENCIES_LIVE] = key.double()
     scalars[names.N_KEY_FREQUENCIES_LIVE] = key.sum(1).double()

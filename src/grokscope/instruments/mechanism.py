@@ -24,6 +24,9 @@ from .measures import excluded_loss, ideal_form_explained_variance, restricted_l
 from .retro import neurons_on_grid
 
 CLUSTERED_FVE = 0.85  # a neuron "belongs" to a frequency explaining this much of its variance (Nanda et al.)
+MAX_KEY_FREQUENCIES = 6  # an algorithm of a few frequencies (notes-on-issues: at most 6)
+NULL_DRAWS = 16  # random frequency sets of the key set's size: the restricted loss that many frequencies get for free
+RESTRICTED_LOSS_OK = 0.1
 
 
 @dataclass
@@ -50,10 +53,14 @@ class MechanismReport:
     loss: float  # full loss on all pairs
     loss_key_frequencies_only: float  # restricted loss (all pairs)
     loss_key_frequencies_removed: float  # key components removed, all pairs
+    loss_random_frequencies: float  # the median restricted loss of NULL_DRAWS random sets of the key set's size
     chance_loss: float
     gradient_symmetricity: float  # Zhong et al. 2023 Def. 4.1: near 1 for the pizza, lower for the clock
     distance_irrelevance: float  # Zhong et al. 2023 Def. 4.2: near 1 for the clock, below 0.4 for the pizza
-    algorithm: str  # "clock" or "pizza": the nearer of Zhong et al.'s reference models (clock_pizza.algorithm_verdict)
+    algorithm: str  # "clock", "pizza" or "undetermined": the nearer of Zhong et al.'s reference models (clock_pizza.algorithm_verdict)
+    fourier_algorithm: bool  # the key frequencies carry the predictions (fourier_verdict)
+    verdict_reason: str  # the first condition that failed, or "" where it holds
+    verdict_key_frequencies: list[int]  # the set the verdict was decided on (verdict_key_set)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,11 +68,14 @@ class MechanismReport:
 
 def clock_plane(w_e: torch.Tensor, k: int) -> torch.Tensor:
     """[2, d_model] unit directions of W_E's cos_k and sin_k components (w_e: [n, d_model], rows the
-    residues in additive order): the plane on which Nanda et al.'s Fig. 3 draws the clock."""
+    residues in additive order): the plane on which Nanda et al.'s Fig. 3 draws the clock. The parity
+    frequency k = n/2 of an even grid has no sine: its second direction is zero, so residues sit at ±x."""
     n = w_e.shape[0]
     basis = fourier_basis(n, dtype=w_e.dtype, device=w_e.device)
     plane = basis[[2 * k - 1, 2 * k] if 2 * k != n else [2 * k - 1, 2 * k - 1]]  # [2, n]
     directions = plane @ w_e
+    if 2 * k == n:
+        directions[1] = 0
     return directions / directions.norm(dim=1, keepdim=True).clamp(min=1e-30)
 
 
@@ -84,6 +94,50 @@ def _clock(w_e: torch.Tensor, k: int, n: int) -> tuple[torch.Tensor, float]:
     phase_reversed = torch.polar(torch.ones_like(angle), angle + expected)  # a clock may run backwards
     fit = max(phase.mean().abs().item(), phase_reversed.mean().abs().item())
     return coords, fit
+
+
+def null_restricted_loss(answer: torch.Tensor, labels: torch.Tensor, size: int, *, draws: int = NULL_DRAWS, seed: int = 0) -> float:
+    """The median restricted loss over `draws` random sets of `size` frequencies (answer: [1, n, n, n]).
+
+    A dense key set keeps most of a lookup table's components, so its restricted loss is low without any
+    algorithm (reference, "Pitfalls"); the key set's own restricted loss means something only below this null.
+    """
+    n_frequencies = answer.shape[1] // 2
+    if size == 0 or size >= n_frequencies:
+        return restricted_loss(answer, labels, torch.full((1, n_frequencies), size > 0, device=answer.device)).item()
+    g = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(draws):
+        mask = torch.zeros(1, n_frequencies, dtype=torch.bool)
+        mask[0, torch.randperm(n_frequencies, generator=g)[:size]] = True
+        losses.append(restricted_loss(answer, labels, mask.to(answer.device)).item())
+    return float(torch.tensor(losses).median())
+
+
+def verdict_key_set(every_neuron: list[int], clustered: list[int]) -> list[int]:
+    """The key set the verdict is decided on: every neuron's best frequency (the paper code's rule), unless that
+    set is larger than MAX_KEY_FREQUENCIES and the frequencies with a well-explained neuron (FVE > 0.85, the
+    paper's text) are not: the no-threshold rule admits strays (reference, "Pitfalls"), which are not the
+    algorithm. A set that is dense by both rules stays dense, and the verdict then says "not yet"."""
+    if len(every_neuron) > MAX_KEY_FREQUENCIES and 0 < len(clustered) <= MAX_KEY_FREQUENCIES:
+        return clustered
+    return every_neuron
+
+
+def fourier_verdict(*, n_keys: int, restricted: float, null: float, removed: float, chance: float, fve: float) -> tuple[bool, str]:
+    """(does a Fourier algorithm carry the predictions, the first condition that fails): at most
+    MAX_KEY_FREQUENCIES key frequencies; keeping only them keeps the loss below RESTRICTED_LOSS_OK and below
+    the median random set of the same size; removing them costs more than half of chance; the ideal logit form
+    explains more than half of the (centered) logit variance."""
+    checks = [
+        (n_keys <= MAX_KEY_FREQUENCIES, f"{n_keys} key frequencies: more than {MAX_KEY_FREQUENCIES} is a dense set, not an algorithm"),
+        (restricted < RESTRICTED_LOSS_OK, f"loss with only the key frequencies {restricted:.3g} is not below {RESTRICTED_LOSS_OK}"),
+        (restricted < null, f"loss with only the key frequencies {restricted:.3g} is not below random sets of the same size ({null:.3g})"),
+        (removed > 0.5 * chance, f"removing the key frequencies costs {removed:.3g}, not more than half of chance ({chance:.3g})"),
+        (fve > 0.5, f"the ideal logit form explains {100 * fve:.0f}% of the logit variance, not more than half"),
+    ]
+    failed = [reason for ok, reason in checks if not ok]
+    return (not failed, failed[0] if failed else "")
 
 
 @torch.no_grad()
@@ -118,21 +172,41 @@ def analyze_member(model: Ensemble, data: RunData, *, member: int, step: int) ->
     full = -answer.log_softmax(-1).gather(-1, labels[None, ..., None]).mean().item()
     symmetricity = gradient_symmetricity(model, data.inputs, grid).item()
     irrelevance = distance_irrelevance(answer, labels).item()
+    restricted = restricted_loss(answer, labels, key_mask).item()
+    removed = excluded_loss(answer, labels, key_mask, everything).item()
+    fve_logits = ideal_form_explained_variance(answer, key_mask).item()
+    null = null_restricted_loss(answer, labels, len(key))
+    clustered = [k for k in key if counts[k] > 0]
+    verdict_keys = verdict_key_set(key, clustered)
+    if verdict_keys == key:
+        carries, reason = fourier_verdict(n_keys=len(key), restricted=restricted, null=null, removed=removed,
+                                          chance=math.log(n), fve=fve_logits)
+    else:
+        mask = torch.zeros_like(key_mask)
+        mask[0, [k - 1 for k in verdict_keys]] = True
+        carries, reason = fourier_verdict(
+            n_keys=len(verdict_keys), restricted=restricted_loss(answer, labels, mask).item(),
+            null=null_restricted_loss(answer, labels, len(verdict_keys)), removed=excluded_loss(answer, labels, mask, everything).item(),
+            chance=math.log(n), fve=ideal_form_explained_variance(answer, mask).item())
     return MechanismReport(
         step=step, member=member, n=n, key_frequencies=key,
-        key_frequencies_clustered=[k for k in key if counts[k] > 0],
+        key_frequencies_clustered=clustered,
         key_frequencies_max4=(key_frequencies_from_norms(norms[None])[0].nonzero().flatten() + 1).tolist(),
         frequencies=frequencies,
         neurons_clustered_fraction=(fve[0] > CLUSTERED_FVE).double().mean().item(),
         attention_to_operands=attention,
-        logit_fit_explained_variance=ideal_form_explained_variance(answer, key_mask).item(),
+        logit_fit_explained_variance=fve_logits,
         loss=full,
-        loss_key_frequencies_only=restricted_loss(answer, labels, key_mask).item(),
-        loss_key_frequencies_removed=excluded_loss(answer, labels, key_mask, everything).item(),
+        loss_key_frequencies_only=restricted,
+        loss_key_frequencies_removed=removed,
+        loss_random_frequencies=null,
         chance_loss=math.log(n),
         gradient_symmetricity=symmetricity,
         distance_irrelevance=irrelevance,
         algorithm=algorithm_verdict(symmetricity, irrelevance),
+        fourier_algorithm=carries,
+        verdict_reason=reason,
+        verdict_key_frequencies=verdict_keys,
     )
 
 
@@ -151,13 +225,16 @@ def summary_lines(report: MechanismReport) -> list[str]:
         heads = ", ".join(f"{a:.2f}" for a in report.attention_to_operands)
         lines.append(f"attention from '=' to the operands, per head: {heads}")
     lines.append(f"logits explained by sum_k a_k cos(w_k(a+b-c)): {100 * report.logit_fit_explained_variance:.1f}% of variance")
-    lines.append(f"loss {report.loss:.4f}; key frequencies only {report.loss_key_frequencies_only:.4f}; "
+    lines.append(f"loss {report.loss:.4f}; key frequencies only {report.loss_key_frequencies_only:.4f} "
+                 f"(median of {NULL_DRAWS} random sets of that size: {report.loss_random_frequencies:.4f}); "
                  f"key frequencies removed {report.loss_key_frequencies_removed:.3f} (chance {report.chance_loss:.3f})")
     lines.append(f"clock or pizza (Zhong et al. 2023): gradient symmetricity {report.gradient_symmetricity:.2f} "
                  f"(pizza ~1), distance irrelevance {report.distance_irrelevance:.2f} (clock ~1, pizza < 0.4): "
                  f"nearer their {report.algorithm}")
-    fourier = (report.loss_key_frequencies_only < 0.1 and report.loss_key_frequencies_removed > 0.5 * report.chance_loss
-               and report.logit_fit_explained_variance > 0.5)
-    lines.append(f"verdict: the Fourier algorithm ({report.algorithm}) carries the predictions" if fourier else
-                 f"verdict: a Fourier algorithm does not (yet) carry the predictions (the diagnostics lean {report.algorithm})")
+    if report.verdict_key_frequencies != report.key_frequencies:
+        lines.append(f"the verdict reads the frequencies with a neuron of FVE > {CLUSTERED_FVE}, {report.verdict_key_frequencies}: "
+                     f"every neuron's best frequency gives {len(report.key_frequencies)}, more than {MAX_KEY_FREQUENCIES}")
+    lines.append(f"verdict: the Fourier algorithm ({report.algorithm}) carries the predictions" if report.fourier_algorithm else
+                 f"verdict: not yet: a Fourier algorithm does not carry the predictions ({report.verdict_reason}; "
+                 f"the diagnostics lean {report.algorithm})")
     return lines

@@ -95,7 +95,7 @@ def warning_indices(memorization_end: torch.Tensor, embed_norms: torch.Tensor) -
         embed_norms: [E, S, K] norms of W_E's Fourier components at every evaluation.
     """
     E, S, K = embed_norms.shape
-    emerging = live_key_frequencies(embed_norms.reshape(E * S, K), ratio=WARNING_RATIO).any(dim=1).reshape(E, S)
+    emerging = live_key_frequencies(embed_norms.reshape(E * S, K), ratio=WARNING_RATIO, gap=None).any(dim=1).reshape(E, S)
     positions = torch.arange(S, device=embed_norms.device)[None, :]
     return _first_index(emerging & (positions >= memorization_end[:, None]) & (memorization_end[:, None] >= 0))
 

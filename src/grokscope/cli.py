@@ -409,7 +409,8 @@ def sweep(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory that receives the sweep directory (named after the spec).")] = Path("sweeps"),
     backend: Annotated[str, typer.Option(help="local (packs one after another here) or ray (each pack a Ray task).")] = "local",
     address: Annotated[Optional[str], typer.Option(help="Ray cluster address (with --backend ray; default: a local instance).")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="torch threads per pack, pinned (default: this process's; 1 on Ray).")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="torch threads per pack, pinned (default: this process's; 1 on Ray and with --jobs > 1).")] = None,
+    jobs: Annotated[int, typer.Option(help="Local packs trained at once, one process each (1 thread each unless --threads).")] = 1,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the packs and the first pack's estimates; write nothing.")] = False,
 ) -> None:
     """Train a grid of runs packed into ensembles; re-running resumes. Prints the sweep directory last."""
@@ -425,14 +426,15 @@ def sweep(
         else:
             sweep_spec = load_spec(spec)
         packs = plan(sweep_spec)
-        check_options(backend=backend, address=address, threads=threads)
+        check_options(backend=backend, address=address, threads=threads, jobs=jobs)
         if dry_run:
             out.print("\n".join([f"{sweep_spec.name}: {sum(p.n_members for p in packs)} members in {len(packs)} packs",
                                  *pack_lines(packs), f"first pack ({packs[0].name}):", pack_plan(packs[0].config)]))
             return
         hook = _after_step_hook()
         with sweep_bars(err, packs) as on_progress:
-            sweep_dir = run_sweep(sweep_spec, out_dir, backend=backend, address=address, threads=threads, progress=on_progress,
+            sweep_dir = run_sweep(sweep_spec, out_dir, backend=backend, address=address, threads=threads, jobs=jobs,
+                                  progress=on_progress,
                                   after_step=None if hook is None else lambda _pack, step: hook(step))
     except GrokscopeError as error:
         _fail(error)

@@ -43,6 +43,7 @@ IDEAL_FORM_FVE = "measure/ideal_form_fve"
 
 # Vectors (member, step, name, idx, value): idx k-1 is frequency k.
 EMBED_NORMS = "fourier/embed_norms"
+NEURON_LOGIT_NORMS = "fourier/neuron_logit_norms"  # W_L = W_out W_U over the answer residues (1-layer models)
 KEY_FREQUENCIES_LIVE = "fourier/key_frequencies_live"
 KEY_FREQUENCIES = "fourier/key_frequencies"  # the final model's, written once at the last checkpoint
 

@@ -19,7 +19,7 @@ from ..run import resume
 from ..store import metric_names as names
 from ..train import Progress
 from ..train.trainer import resolve_device
-from .directory import is_finished, open_sweep_dir, pack_dir, prepare_pack_dir
+from .directory import is_finished, open_sweep_dir, pack_dir, prepare_pack_dir, read_spec
 from .packing import Pack, pack_cells
 from .results import pack_rows, results_frame, write_results
 from .spec import SweepSpec
@@ -95,6 +95,31 @@ class Tally:
             write_results(self.sweep_dir, results_frame([row for rows in self.rows.values() for row in rows]))
 
 
+def _train_pack_process(sweep_dir: str, pack_name: str, threads: int) -> None:
+    """A worker process's job: re-plan the sweep from its sweep.json and train one pack (only strings cross
+    the process boundary, so nothing but the sweep directory's own JSON is read back)."""
+    pack = next(p for p in plan(read_spec(Path(sweep_dir))) if p.name == pack_name)
+    with pinned_threads(threads):
+        train_pack(pack_dir(Path(sweep_dir), pack), pack)
+
+
+def _run_parallel(sweep_dir: Path, tally: Tally, jobs: int, threads: int) -> None:
+    """Unfinished packs in `jobs` worker processes (spawned, `threads` torch threads each); progress per finished pack."""
+    import concurrent.futures
+    import multiprocessing
+
+    pending = [pack for pack in tally.packs if not is_finished(pack_dir(sweep_dir, pack))]
+    for pack in tally.packs:
+        if pack not in pending:
+            tally.add(pack, pack_rows(pack_dir(sweep_dir, pack), pack, tally.axes), write=False)
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_train_pack_process, str(sweep_dir), pack.name, threads): pack for pack in pending}
+        for future in concurrent.futures.as_completed(futures):
+            future.result()  # a worker's exception is raised here, with its traceback
+            pack = futures[future]
+            tally.add(pack, pack_rows(pack_dir(sweep_dir, pack), pack, tally.axes))
+
+
 def _run_local(sweep_dir: Path, tally: Tally, after_step: Callable[[str, int], None] | None) -> None:
     for pack in tally.packs:
         run_dir = pack_dir(sweep_dir, pack)
@@ -105,8 +130,12 @@ def _run_local(sweep_dir: Path, tally: Tally, after_step: Callable[[str, int], N
         tally.add(pack, pack_rows(run_dir, pack, tally.axes), write=trained)
 
 
-def check_options(*, backend: str, address: str | None, threads: int | None) -> None:
-    """Raise ConfigError for an unknown backend, an address without Ray, Ray missing, or a bad thread count."""
+def check_options(*, backend: str, address: str | None, threads: int | None, jobs: int = 1) -> None:
+    """Raise ConfigError for an unknown backend, an address without Ray, Ray missing, or a bad thread or job count."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"jobs: must be a positive integer, got {jobs!r}")
+    if jobs > 1 and backend != "local":
+        raise ConfigError("jobs: only with backend local (Ray schedules its own tasks)")
     if backend not in BACKENDS:
         raise ConfigError(f"backend: must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if address is not None and backend != "ray":
@@ -120,7 +149,7 @@ def check_options(*, backend: str, address: str | None, threads: int | None) -> 
 
 
 def run_sweep(spec: SweepSpec, out: str | Path = "sweeps", *, backend: str = "local", address: str | None = None,
-              threads: int | None = None, progress: Callable[[SweepProgress], None] | None = None,
+              threads: int | None = None, jobs: int = 1, progress: Callable[[SweepProgress], None] | None = None,
               after_step: Callable[[str, int], None] | None = None) -> Path:
     """Train every cell of a sweep into `out/<spec name>` (resuming what a previous call left); returns that directory.
 
@@ -131,6 +160,9 @@ def run_sweep(spec: SweepSpec, out: str | Path = "sweeps", *, backend: str = "lo
         address: a Ray cluster's address (backend "ray"; None starts or reuses a local instance).
         threads: torch threads per pack (pinned so that tables compare across backends); None keeps
             this process's setting locally and means 1 on Ray.
+        jobs: local packs trained at once, each in its own process (pinned to `threads`, 1 by default: several
+            processes at 2+ threads each slow a shared CPU several-fold, notes-on-issues); with jobs > 1 progress
+            comes per finished pack and `after_step` is not called.
         progress: called with a SweepProgress at every evaluation of a local pack and when a pack finishes.
         after_step: called as (pack name, step) after every update of a local pack (tests interrupt with it).
 
@@ -138,11 +170,13 @@ def run_sweep(spec: SweepSpec, out: str | Path = "sweeps", *, backend: str = "lo
         ConfigError: an unknown backend, an address without Ray, Ray not installed, a non-positive
             thread count, or `out/<name>` holding another spec; nothing is written then.
     """
-    check_options(backend=backend, address=address, threads=threads)
+    check_options(backend=backend, address=address, threads=threads, jobs=jobs)
     packs = plan(spec)
     sweep_dir = open_sweep_dir(Path(out), spec)
     tally = Tally(sweep_dir, packs, spec.axes, progress)
-    if backend == "local":
+    if backend == "local" and jobs > 1:
+        _run_parallel(sweep_dir, tally, jobs, 1 if threads is None else threads)
+    elif backend == "local":
         with pinned_threads(threads):
             _run_local(sweep_dir, tally, after_step)
     else:

@@ -112,7 +112,7 @@ def test_a_dense_key_set_is_not_an_algorithm():
     dense[0, :2] = False
     restricted = restricted_loss(table, labels, dense).item()
     null = null_restricted_loss(table, labels, 13)
-    carries, reason = fourier_verdict(n_keys=13, restricted=restricted, null=null, removed=5.0, chance=math.log(N), fve=0.9)
+    carries, reason = fourier_verdict(13, restricted=restricted, null=null, removed=5.0, chance=math.log(N), fve=0.9)
     assert not carries and "dense" in reason
     assert restricted < 0.1 and null < 0.1  # the table's 13 frequencies pass the loss test, as any 13 would
     # a real clock on 2 frequencies beats every random pair
@@ -121,7 +121,7 @@ def test_a_dense_key_set_is_not_an_algorithm():
     keys[0, [3, 10]] = True
     restricted = restricted_loss(clock, labels, keys).item()
     assert restricted < 0.1 and restricted < null_restricted_loss(clock, labels, 2)
-    assert fourier_verdict(n_keys=2, restricted=restricted, null=null_restricted_loss(clock, labels, 2), removed=5.0,
+    assert fourier_verdict(2, restricted=restricted, null=null_restricted_loss(clock, labels, 2), removed=5.0,
                            chance=math.log(N), fve=0.9) == (True, "")
 
 

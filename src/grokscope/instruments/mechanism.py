@@ -124,7 +124,19 @@ def verdict_key_set(every_neuron: list[int], clustered: list[int]) -> list[int]:
     return every_neuron
 
 
-def fourier_verdict(*, n_keys: int, restricted: float, null: float, removed: float, chance: float, fve: float) -> tuple[bool, str]:
+def key_set_ablations(answer: torch.Tensor, labels: torch.Tensor, keys: list[int]) -> dict[str, float]:
+    """The numbers the verdict reads for one key set (answer: [1, n, n, n] logits on the grid): the loss with only
+    its components (restricted), with them removed (all pairs), its random-set null, chance, and the ideal form's fit."""
+    n = answer.shape[1]
+    mask = torch.zeros(1, n // 2, dtype=torch.bool, device=answer.device)
+    mask[0, [k - 1 for k in keys]] = True
+    everything = torch.ones(1, n, n, dtype=torch.bool, device=answer.device)
+    return {"restricted": restricted_loss(answer, labels, mask).item(), "null": null_restricted_loss(answer, labels, len(keys)),
+            "removed": excluded_loss(answer, labels, mask, everything).item(), "chance": math.log(n),
+            "fve": ideal_form_explained_variance(answer, mask).item()}
+
+
+def fourier_verdict(n_keys: int, *, restricted: float, null: float, removed: float, chance: float, fve: float) -> tuple[bool, str]:
     """(does a Fourier algorithm carry the predictions, the first condition that fails): at most
     MAX_KEY_FREQUENCIES key frequencies; keeping only them keeps the loss below RESTRICTED_LOSS_OK and below
     the median random set of the same size; removing them costs more than half of chance; the ideal logit form
@@ -153,8 +165,6 @@ def analyze_member(model: Ensemble, data: RunData, *, member: int, step: int) ->
     best, fve = neuron_frequency_fve(neurons_on_grid(cache, model.spec, n).double())
     counts = torch.bincount(best[0][fve[0] > CLUSTERED_FVE], minlength=n // 2 + 1)
     key = sorted(set(best[0].tolist()))  # the paper code's rule: every neuron's best frequency
-    key_mask = torch.zeros(1, n // 2, dtype=torch.bool, device=answer.device)
-    key_mask[0, [k - 1 for k in key]] = True
     w_e = model.params["embed.W_E"][0, grid.classes].double()  # [n, d_model]
     norms = frequency_norms(w_e[None])[0]
     share = norms.pow(2) / w_e.pow(2).sum()
@@ -168,26 +178,13 @@ def analyze_member(model: Ensemble, data: RunData, *, member: int, step: int) ->
         readout = model.spec.readout[-1]
         attention = pattern[0, :, :, readout, :readout].sum(-1).mean(0).tolist()
     labels = grid.labels
-    everything = torch.ones(1, n, n, dtype=torch.bool, device=answer.device)
     full = -answer.log_softmax(-1).gather(-1, labels[None, ..., None]).mean().item()
     symmetricity = gradient_symmetricity(model, data.inputs, grid).item()
     irrelevance = distance_irrelevance(answer, labels).item()
-    restricted = restricted_loss(answer, labels, key_mask).item()
-    removed = excluded_loss(answer, labels, key_mask, everything).item()
-    fve_logits = ideal_form_explained_variance(answer, key_mask).item()
-    null = null_restricted_loss(answer, labels, len(key))
+    numbers = key_set_ablations(answer, labels, key)
     clustered = [k for k in key if counts[k] > 0]
     verdict_keys = verdict_key_set(key, clustered)
-    if verdict_keys == key:
-        carries, reason = fourier_verdict(n_keys=len(key), restricted=restricted, null=null, removed=removed,
-                                          chance=math.log(n), fve=fve_logits)
-    else:
-        mask = torch.zeros_like(key_mask)
-        mask[0, [k - 1 for k in verdict_keys]] = True
-        carries, reason = fourier_verdict(
-            n_keys=len(verdict_keys), restricted=restricted_loss(answer, labels, mask).item(),
-            null=null_restricted_loss(answer, labels, len(verdict_keys)), removed=excluded_loss(answer, labels, mask, everything).item(),
-            chance=math.log(n), fve=ideal_form_explained_variance(answer, mask).item())
+    carries, reason = fourier_verdict(len(verdict_keys), **(numbers if verdict_keys == key else key_set_ablations(answer, labels, verdict_keys)))
     return MechanismReport(
         step=step, member=member, n=n, key_frequencies=key,
         key_frequencies_clustered=clustered,
@@ -195,12 +192,12 @@ def analyze_member(model: Ensemble, data: RunData, *, member: int, step: int) ->
         frequencies=frequencies,
         neurons_clustered_fraction=(fve[0] > CLUSTERED_FVE).double().mean().item(),
         attention_to_operands=attention,
-        logit_fit_explained_variance=fve_logits,
+        logit_fit_explained_variance=numbers["fve"],
         loss=full,
-        loss_key_frequencies_only=restricted,
-        loss_key_frequencies_removed=removed,
-        loss_random_frequencies=null,
-        chance_loss=math.log(n),
+        loss_key_frequencies_only=numbers["restricted"],
+        loss_key_frequencies_removed=numbers["removed"],
+        loss_random_frequencies=numbers["null"],
+        chance_loss=numbers["chance"],
         gradient_symmetricity=symmetricity,
         distance_irrelevance=irrelevance,
         algorithm=algorithm_verdict(symmetricity, irrelevance),

@@ -142,16 +142,19 @@ def runs(root: Annotated[Path, typer.Argument(help="Directory of run directories
 def show(run: Annotated[Path, typer.Argument(help="A run directory.")],
          as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
          early_stopping_patience: Annotated[Optional[int], typer.Option(
-             help="Steps without a test-loss improvement before early stopping would stop (default: 10 x eval_every).")] = None) -> None:
-    """Summarize each member: steps to memorize and to generalize, grokking delay, final accuracies, what
-    early stopping on the test loss would have kept, and which members softmax collapse stopped (with remedies)."""
+             help="Steps without a test-loss improvement before early stopping would stop (default: 10 x eval_every).")] = None,
+         warning_rule: Annotated[str, typer.Option(
+             help="The early warning's rule: peak (the detector, docs/instruments.md) or legacy (the rule before it).")] = "peak") -> None:
+    """Summarize each member: steps to memorize and to generalize, grokking delay, final accuracies, the early
+    warning, what early stopping on the test loss would have kept, and which members softmax collapse stopped
+    (with remedies)."""
     from .instruments.collapse import collapse_lines
     from .progress import summary_table
 
     try:
         if early_stopping_patience is not None and early_stopping_patience < 1:
             raise ConfigError(f"early-stopping-patience: must be a positive number of steps, got {early_stopping_patience}")
-        summary = api.load(run).summary(early_stopping_patience=early_stopping_patience)
+        summary = api.load(run).summary(early_stopping_patience=early_stopping_patience, warning_rule=warning_rule)
     except GrokscopeError as error:
         _fail(error)
     if as_json:
@@ -392,6 +395,47 @@ def monitor_validate(
     except GrokscopeError as error:
         _fail(error)
     document = {"tables": [t.to_dict() for t in tables]}
+    markdown = "\n\n".join(to_markdown(t) for t in tables)
+    if out_file is not None:
+        write_text_atomic(out_file, json.dumps(document, indent=1) if out_file.suffix == ".json" else markdown + "\n")
+    typer.echo(json.dumps(document) if as_json else markdown)
+
+
+@app.command("validate-warning")
+def validate_warning(
+    sweep_dir: Annotated[Path, typer.Argument(help="A trained benchmark sweep directory (e.g. of warning-benchmark-cpu).")],
+    tuning: Annotated[str, typer.Option(help="Comma list of the tasks the rules are fitted on; the others are held out.")] = "x+y,x*y",
+    fraction: Annotated[float, typer.Option(help="AUROC reads grokking members at t_mem + FRACTION·(t_g − t_mem).")] = 0.5,
+    calibrate: Annotated[bool, typer.Option(help="Print the threshold the calibration gives on the tuning tasks' controls, beside the frozen one.")] = False,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples per interval.")] = 2_000,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Also write the tables as Markdown (.md) or JSON (.json).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON.")] = False,
+) -> None:
+    """Score the early warning, the phases and the monitor's measures on a benchmark sweep: time-matched AUROC
+    of grok vs each control, true and false alarm rates and the lead as a fraction of the plateau, tuning and
+    held-out tasks apart (docs/instruments.md, "The warning benchmark")."""
+    from .monitor.warning_benchmark import calibration, to_markdown, validate_sweep
+    from .store.atomic import write_text_atomic
+
+    try:
+        if resamples < 1 or not 0 < fraction < 1:
+            raise ConfigError(f"fraction, resamples: need 0 < fraction < 1 and resamples >= 1, got {fraction}, {resamples}")
+        if out_file is not None and out_file.suffix not in (".md", ".json"):
+            raise ConfigError(f"out: must end in .md or .json, got {out_file.name!r}")
+        tasks = tuple(t.strip() for t in tuning.split(",") if t.strip())
+        if not tasks:
+            raise ConfigError("tuning: give at least one task, e.g. x+y,x*y")
+        if calibrate:
+            result = calibration(sweep_dir, tuning=tasks)
+            typer.echo(json.dumps(result) if as_json else
+                       f"tuning tasks {', '.join(tasks)}: largest gated peak ratio over {result['control_members']} control "
+                       f"members {result['largest_control_peak_ratio']:.3f}; x{result['margin']:g} = threshold "
+                       f"{result['calibrated_threshold']:.3f} (frozen in instruments/warning.py: {result['frozen_threshold']:g})")
+            return
+        tables = validate_sweep(sweep_dir, tuning=tasks, fraction=fraction, resamples=resamples)
+    except GrokscopeError as error:
+        _fail(error)
+    document = {"tuning_tasks": list(tasks), "tables": [t.to_dict() for t in tables]}
     markdown = "\n\n".join(to_markdown(t) for t in tables)
     if out_file is not None:
         write_text_atomic(out_file, json.dumps(document, indent=1) if out_file.suffix == ".json" else markdown + "\n")

@@ -13,6 +13,7 @@ from .errors import CheckpointError, ConfigError
 from .instruments.collapse import softmax_collapse
 from .instruments.early_stopping import PATIENCE_INTERVALS, early_stopping_indices
 from .instruments.phases import key_frequency_history, run_phases
+from .instruments.warning import RULES as WARNING_RULES
 from .models import Ensemble
 from .store import metric_names as names
 from .store.checkpoints import checkpoint_path, load_weights, weight_steps
@@ -96,7 +97,8 @@ class Run:
             raise ConfigError(f"member: must be in 0..{self.config.n_members - 1}, got {member}")
         return RunData.build(self.config.member(member), torch.device("cpu"))
 
-    def summary(self, threshold: float | None = None, early_stopping_patience: int | None = None) -> dict[str, Any]:
+    def summary(self, threshold: float | None = None, early_stopping_patience: int | None = None, *,
+                warning_rule: str = "peak") -> dict[str, Any]:
         """What `grokscope show --json` prints: config, evaluated steps, and per member the steps to
         memorize (train acc >= threshold) and to generalize (test acc >= threshold), the delay between
         them, and final accuracies (None where not reached). Commutative tasks add the same for the
@@ -104,13 +106,20 @@ class Run:
         early stopping on the test loss (patience in steps; default 10 evaluation intervals) would have stopped, the
         step whose weights it would keep, and the test accuracy there. `softmax_collapse` is None, or the step
         from which softmax collapse stopped the member and the remedies it does not use yet
-        (`instruments.collapse.softmax_collapse`)."""
+        (`instruments.collapse.softmax_collapse`). `early_warning_step` follows `warning_rule`: `peak` (the
+        detector) or `legacy` (the rule before it; instruments/warning.py).
+
+        Raises:
+            ConfigError: an unknown warning rule.
+        """
+        if warning_rule not in WARNING_RULES:
+            raise ConfigError(f"warning_rule: must be one of {', '.join(WARNING_RULES)}, got {warning_rule!r}")
         threshold = self.config.generalize_acc if threshold is None else threshold
         with self.metrics() as store:
             series = {name: store.series(name) for name in (names.TRAIN_ACC, names.TEST_ACC, names.MIRROR_ACC, names.DIVERGED)}
             loss_steps, test_loss = store.series_tensor(names.TEST_LOSS, self.config.n_members)
             collapse_steps, zero_grad = store.series_tensor(names.COLLAPSE_ZERO_GRAD_FRAC, self.config.n_members)
-            phases, warnings = run_phases(store, self.config.n_members)
+            phases, warnings = run_phases(store, self.config.n_members, warning_rule=warning_rule)
             histories = [key_frequency_history(store, e) for e in range(self.config.n_members)]
         steps = series[names.TRAIN_ACC][0]
         if early_stopping_patience is None:

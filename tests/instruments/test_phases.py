@@ -1,6 +1,7 @@
 import torch
 
-from grokscope.instruments.phases import WARNING_RATIO, phase_indices, warning_indices
+from grokscope.instruments.phases import phase_indices
+from grokscope.instruments.warning import LEGACY_RATIO, legacy_warning_indices
 
 
 def _series(*rows):
@@ -32,13 +33,13 @@ def test_boundaries_not_reached_are_minus_one():
     assert result[2] == [-1, -1, -1]  # training loss still falling fast at the end: memorization not over
 
 
-def test_warning_fires_when_a_few_frequencies_rise_after_memorization():
+def test_legacy_warning_fires_when_a_few_frequencies_rise_after_memorization():
     K = 20
     flat = torch.ones(K, dtype=torch.float64)
     rising = flat.clone()
-    rising[[3, 7]] = (WARNING_RATIO + 0.1) ** 0.5  # squared norm just over 3x the median
+    rising[[3, 7]] = (LEGACY_RATIO + 0.1) ** 0.5  # squared norm just over 3x the median
     slightly = flat.clone()
-    slightly[[3, 7]] = (WARNING_RATIO - 0.1) ** 0.5  # just under
+    slightly[[3, 7]] = (LEGACY_RATIO - 0.1) ** 0.5  # just under
     dense = flat.clone()
     dense[:8] = 2.0  # 8 frequencies above 3x: too many, the spectrum is not sparse
     # member 0: rises at index 3, memorization ended at 1; member 1: rises at 1 but memorization ends at 2;
@@ -50,4 +51,4 @@ def test_warning_fires_when_a_few_frequencies_rise_after_memorization():
         torch.stack([rising] * 5),
     ])
     memorization_end = torch.tensor([1, 2, 0, -1])
-    assert warning_indices(memorization_end, norms).tolist() == [3, 2, -1, -1]
+    assert legacy_warning_indices(memorization_end, norms).tolist() == [3, 2, -1, -1]

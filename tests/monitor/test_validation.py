@@ -61,7 +61,8 @@ def trace(arm, seed, values, *, grokked=None, restricted=None, memorized=100, wa
     series = np.asarray(values, dtype=float)
     return MemberTrace(arm=arm, member=seed, seed=seed, steps=STEPS, values={m: series for m in MEASURES},
                        restricted_loss=np.asarray(restricted if restricted is not None else series, dtype=float),
-                       memorized=memorized, compressed=None, grokked=grokked, warning=warning, budget=int(STEPS[-1]))
+                       memorized=memorized, compressed=None, grokked=grokked, alarms={EARLY_WARNING: warning},
+                       budget=int(STEPS[-1]))
 
 
 def falling_member(seed: int, lead: int = 1_500) -> MemberTrace:
@@ -93,7 +94,7 @@ def test_a_measure_that_falls_before_grokking_scores_as_a_detector():
     # The alarm is the first checkpoint at or after t_g − 1,500 (checkpoints every 100 steps).
     assert 1_400 <= score.median_lead <= 1_500
     assert restricted_loss_spearman(grok[0], "llc") == pytest.approx(1.0)
-    pairs = matched_comparisons(grok, controls, "llc", lead=1_000)
+    pairs = matched_comparisons(grok, controls, "llc", lambda g: g.grokked - 1_000)
     assert pairs.shape == (8, 8) and np.all(pairs == 0.0)  # lower in every grokking member at the same step
 
 
@@ -102,8 +103,8 @@ def test_a_fall_later_than_the_lead_is_not_seen_by_the_auroc():
     control does: every pair ties and the AUROC is 0.5."""
     grok = [falling_member(s, lead=500) for s in range(8)]
     controls = [trace("control", s, np.full(len(STEPS), 10.0)) for s in range(8)]
-    assert np.all(matched_comparisons(grok, controls, "llc", lead=1_000) == 0.5)
-    assert np.all(matched_comparisons(grok, controls, "llc", lead=400) == 0.0)
+    assert np.all(matched_comparisons(grok, controls, "llc", lambda g: g.grokked - 1_000) == 0.5)
+    assert np.all(matched_comparisons(grok, controls, "llc", lambda g: g.grokked - 400) == 0.0)
 
 
 def test_validate_fits_on_the_first_half_of_the_seeds_and_scores_the_other():

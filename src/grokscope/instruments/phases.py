@@ -18,10 +18,8 @@ signals, per member:
 3. cleanup ends at the first later evaluation where the weight norm has made 90% of its fall from its
    value at the start of cleanup to its lowest value in the run.
 
-The early warning (`warning_indices`) is the first evaluation, at or after the end of memorization,
-where 1 to 6 frequencies of W_E stand at least 3x above the median squared norm: the circuit's
-frequencies rising before they dominate. On nanda2023 (seeds 0-7) it fires 863-5,500 steps before
-the test loss starts to fall; it uses nothing but the current weights.
+The early warning (`instruments/warning.py`) is computed beside the phases: a detector of the circuit's
+frequencies rising in W_E, gated only by training accuracy.
 
 A boundary that has not happened is None (a run still memorizing, or one that never generalizes).
 """
@@ -34,12 +32,11 @@ import torch
 
 from ..store import metric_names as names
 from ..store.metrics import MetricsStore
-from .fourier import live_key_frequencies
+from .warning import LEGACY, PEAK, RULES, first_index, legacy_warning_indices, peak_warning_indices
 
 MEMORIZED_ACC = 0.99
 FLAT_SLOPE = -1.0  # d ln(train loss) / d ln(step) above this: the loss has stopped falling fast
 CLEANUP_DONE = 0.9
-WARNING_RATIO = 3.0  # a frequency standing 3x above the median squared norm: the circuit is forming
 
 
 @dataclass
@@ -50,12 +47,6 @@ class Phases:
 
     def to_dict(self) -> dict[str, int | None]:
         return asdict(self)
-
-
-def _first_index(condition: torch.Tensor) -> torch.Tensor:
-    """[E] index of the first True along dim 1, or -1 where there is none."""
-    hit = condition.any(dim=1)
-    return torch.where(hit, condition.to(torch.int8).argmax(dim=1), torch.full_like(hit, -1, dtype=torch.long))
 
 
 def phase_indices(steps: torch.Tensor, train_acc: torch.Tensor, train_loss: torch.Tensor, weight_norm: torch.Tensor,
@@ -70,13 +61,13 @@ def phase_indices(steps: torch.Tensor, train_acc: torch.Tensor, train_loss: torc
     log_loss = train_loss.double().clamp(min=1e-300).log()
     slope = torch.full_like(log_loss, -torch.inf)
     slope[:, 1:] = (log_loss[:, 1:] - log_loss[:, :-1]) / (log_step[1:] - log_step[:-1]).clamp(min=1e-12)
-    mem_end = _first_index((train_acc >= MEMORIZED_ACC) & (slope > FLAT_SLOPE))
-    cleanup_start = _first_index((positions > mem_end[:, None]) & (mem_end[:, None] >= 0) & (n_key_live > 0))
+    mem_end = first_index((train_acc >= MEMORIZED_ACC) & (slope > FLAT_SLOPE))
+    cleanup_start = first_index((positions > mem_end[:, None]) & (mem_end[:, None] >= 0) & (n_key_live > 0))
     start_norm = weight_norm.gather(1, cleanup_start.clamp(min=0)[:, None])  # [E, 1]
     after_start = positions >= cleanup_start[:, None]
     lowest = torch.where(after_start, weight_norm, torch.full_like(weight_norm, torch.inf)).min(dim=1, keepdim=True).values
     fallen = weight_norm <= start_norm - CLEANUP_DONE * (start_norm - lowest)
-    cleanup_end = _first_index(after_start & (positions > cleanup_start[:, None]) & fallen & (cleanup_start[:, None] >= 0))
+    cleanup_end = first_index(after_start & (positions > cleanup_start[:, None]) & fallen & (cleanup_start[:, None] >= 0))
     return torch.stack((mem_end, cleanup_start, cleanup_end), dim=1)
 
 
@@ -85,23 +76,12 @@ def _series(store: MetricsStore, name: str, n_members: int) -> tuple[list[int], 
     return steps, values.nan_to_num(nan=0.0)
 
 
-def warning_indices(memorization_end: torch.Tensor, embed_norms: torch.Tensor) -> torch.Tensor:
-    """[E] evaluation index of the early warning (-1: none): the first evaluation, at or after the end of
-    memorization, where W_E's spectrum has 1 to 6 frequencies whose squared norm is at least
-    WARNING_RATIO times the median (`fourier.live_key_frequencies` with a lower ratio than the live set's).
+def run_phases(store: MetricsStore, n_members: int, *, warning_rule: str = PEAK) -> tuple[list[Phases], list[int | None]]:
+    """Per member: the phase boundaries (steps) and the early-warning step, from a run's metrics.
 
-    Args:
-        memorization_end: [E] evaluation indices (-1 where memorization has not ended).
-        embed_norms: [E, S, K] norms of W_E's Fourier components at every evaluation.
-    """
-    E, S, K = embed_norms.shape
-    emerging = live_key_frequencies(embed_norms.reshape(E * S, K), ratio=WARNING_RATIO, gap=None).any(dim=1).reshape(E, S)
-    positions = torch.arange(S, device=embed_norms.device)[None, :]
-    return _first_index(emerging & (positions >= memorization_end[:, None]) & (memorization_end[:, None] >= 0))
-
-
-def run_phases(store: MetricsStore, n_members: int) -> tuple[list[Phases], list[int | None]]:
-    """Per member: the phase boundaries (steps) and the early-warning step, from a run's metrics."""
+    warning_rule: `peak` (the detector, default) or `legacy` (the rule before it), warning.RULES."""
+    if warning_rule not in RULES:
+        raise ValueError(f"warning_rule: must be one of {', '.join(RULES)}, got {warning_rule!r}")
     steps, train_acc = _series(store, names.TRAIN_ACC, n_members)
     _, train_loss = _series(store, names.TRAIN_LOSS, n_members)
     _, weight_norm = _series(store, names.WEIGHT_NORM_SQ, n_members)
@@ -114,7 +94,9 @@ def run_phases(store: MetricsStore, n_members: int) -> tuple[list[Phases], list[
     norm_steps, norms = store.vector_array(names.EMBED_NORMS, list(range(n_members)))
     if norm_steps != steps:  # instruments off, or a run that logged them on other steps: no warning
         return phases, [None] * n_members
-    warnings = warning_indices(indices[:, 0], torch.tensor(norms, dtype=torch.float64).nan_to_num(nan=0.0))
+    norms = torch.tensor(norms, dtype=torch.float64).nan_to_num(nan=0.0)  # [E, S, K]
+    warnings = (legacy_warning_indices(indices[:, 0], norms) if warning_rule == LEGACY
+                else peak_warning_indices(train_acc, norms))
     return phases, [at(i) for i in warnings.tolist()]
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -73,7 +73,8 @@ class MemberTrace:
 
     steps: [S] the monitored checkpoint steps; values: measure -> [S] (NaN where not measured or flagged);
     restricted_loss: [S] at those steps; memorized, compressed, grokked: t_mem, t_c, t_g (None: not
-    reached); warning: the instruments' early-warning step (None: never fired); budget: the last step.
+    reached); alarms: the step each fixed-rule alarm fired (None: never), by measure name (EARLY_WARNING: the
+    instruments' early warning); budget: the last step.
     """
 
     arm: str
@@ -85,7 +86,7 @@ class MemberTrace:
     memorized: int | None
     compressed: int | None
     grokked: int | None
-    warning: int | None
+    alarms: dict[str, int | None]
     budget: int
 
     def index_at(self, step: float) -> int | None:
@@ -153,7 +154,8 @@ def member_traces(run: Run, arm: str, *, grokked_acc: float = GROKKED_ACC) -> li
                                               for s in steps.tolist()])
             trace = MemberTrace(arm=arm, member=e, seed=run.config.seeds[e], steps=steps, values=values,
                                 restricted_loss=restricted_loss[e], memorized=first_step_reaching(eval_steps, train_acc.get(e, []), MEMORIZED_ACC),
-                                compressed=None, grokked=grokked[e][0], warning=warnings[e], budget=budget)
+                                compressed=None, grokked=grokked[e][0], alarms={EARLY_WARNING: warnings[e]},
+                                budget=budget)
             trace.compressed = compression_step(trace)
             traces.append(trace)
     return traces
@@ -178,12 +180,14 @@ def restricted_loss_spearman(trace: MemberTrace, measure: str) -> float:
 
 
 def matched_comparisons(grok: Sequence[MemberTrace], controls: Sequence[MemberTrace], measure: str,
-                        lead: int) -> np.ndarray:
-    """[G, C] 1 where grokking member g scores above control c at g's cutoff step t_g − lead, ½ on a tie, 0
-    below, NaN where either value is missing (g: grokked members with a monitored checkpoint before the cutoff)."""
+                        cutoff: Callable[[MemberTrace], float | None]) -> np.ndarray:
+    """[G, C] 1 where grokking member g scores above control c at g's cutoff step (`cutoff(g)`, e.g. t_g − lead),
+    ½ on a tie, 0 below, NaN where either value is missing (g: grokked members with a cutoff and a monitored
+    checkpoint at or before it)."""
     rows = []
     for g in grok:
-        k = g.index_at(g.grokked - lead)
+        limit = cutoff(g)
+        k = None if limit is None else g.index_at(limit)
         if k is None:
             continue
         step, value = g.steps[k], g.values[measure][k]
@@ -225,7 +229,7 @@ class AlarmRule:
 
     def alarm_step(self, trace: MemberTrace) -> int | None:
         if self.fixed:
-            return trace.warning
+            return trace.alarms.get(self.measure)
         steps, excursion = self.excursions(trace)
         hit = np.nonzero(excursion >= self.threshold)[0]
         return int(steps[hit[0]]) if len(hit) else None
@@ -267,7 +271,8 @@ def fit_alarm_rule(measure: str, grok: Sequence[MemberTrace], controls: Sequence
 @dataclass
 class AlarmScore:
     """Rates with 95% intervals: true alarms over members that grokked, false alarms over controls that
-    never did; the median lead t_g − t_alarm over the true alarms."""
+    never did; the median lead t_g − t_alarm over the true alarms, in steps and as a fraction of the member's
+    plateau (t_g − t_alarm) / (t_g − t_mem) (members with a plateau: t_mem < t_g)."""
 
     true_rate: float
     true_interval: tuple[float, float]
@@ -275,6 +280,8 @@ class AlarmScore:
     false_interval: tuple[float, float]
     median_lead: float
     lead_interval: tuple[float, float]
+    median_lead_fraction: float
+    lead_fraction_interval: tuple[float, float]
     n_grokked: int
     n_controls: int
 
@@ -285,15 +292,20 @@ def score_alarm(rule: AlarmRule, grok: Sequence[MemberTrace], controls: Sequence
     alarms = [rule.alarm_step(t) for t in positives]
     hits = np.array([a is not None and a < t.grokked for a, t in zip(alarms, positives)], dtype=float)
     leads = np.array([t.grokked - a if h else math.nan for a, t, h in zip(alarms, positives, hits)], dtype=float)
+    plateaus = np.array([t.grokked - t.memorized if t.memorized is not None and t.memorized < t.grokked else math.nan
+                         for t in positives], dtype=float)
+    fractions = leads / plateaus
     false = np.array([rule.alarm_step(t) is not None for t in negatives], dtype=float)
 
     def rate(values):
         return (lambda idx: float(values[idx].mean()) if len(values) else math.nan)
 
-    def median_lead(idx):
-        chosen = leads[idx]
-        chosen = chosen[np.isfinite(chosen)]
-        return float(np.median(chosen)) if chosen.size else math.nan
+    def median_of(values):
+        def statistic(idx):
+            chosen = values[idx]
+            chosen = chosen[np.isfinite(chosen)]
+            return float(np.median(chosen)) if chosen.size else math.nan
+        return statistic
 
     def interval(stat, values):
         return bootstrap_interval(stat, [len(values)], resamples=resamples, seed=seed) if len(values) else (math.nan, math.nan)
@@ -302,7 +314,8 @@ def score_alarm(rule: AlarmRule, grok: Sequence[MemberTrace], controls: Sequence
     return AlarmScore(
         true_rate=rate(hits)(np.arange(len(hits))), true_interval=interval(rate(hits), hits),
         false_rate=rate(false)(np.arange(len(false))), false_interval=interval(rate(false), false),
-        median_lead=median_lead(everyone), lead_interval=interval(median_lead, leads),
+        median_lead=median_of(leads)(everyone), lead_interval=interval(median_of(leads), leads),
+        median_lead_fraction=median_of(fractions)(everyone), lead_fraction_interval=interval(median_of(fractions), fractions),
         n_grokked=len(positives), n_controls=len(negatives))
 
 
@@ -331,7 +344,7 @@ def score_measure(measure: str, grok: Sequence[MemberTrace], controls: dict[str,
     score = MeasureScore(measure, rho, rho_interval, rule=rule)
     if measure != EARLY_WARNING:
         for arm, members in controls.items():
-            pairs = matched_comparisons(_positives(grok), _negatives(members), measure, lead)
+            pairs = matched_comparisons(_positives(grok), _negatives(members), measure, lambda g: g.grokked - lead)
             score.auroc[arm] = _nanmean(pairs)
             score.auroc_interval[arm] = bootstrap_interval(lambda g, c: _nanmean(pairs[np.ix_(g, c)]), list(pairs.shape),
                                                            resamples=resamples, seed=seed) if pairs.size else (math.nan, math.nan)

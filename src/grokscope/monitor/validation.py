@@ -201,7 +201,8 @@ def matched_comparisons(grok: Sequence[MemberTrace], controls: Sequence[MemberTr
     return np.array(rows, dtype=float).reshape(len(rows), len(controls))
 
 
-def _nanmean(values: np.ndarray) -> float:
+def finite_mean(values: np.ndarray) -> float:
+    """The mean of the finite entries (NaN: none)."""
     finite = values[np.isfinite(values)]
     return float(finite.mean()) if finite.size else math.nan
 
@@ -235,11 +236,13 @@ class AlarmRule:
         return int(steps[hit[0]]) if len(hit) else None
 
 
-def _positives(traces: Sequence[MemberTrace]) -> list[MemberTrace]:
+def generalized(traces: Sequence[MemberTrace]) -> list[MemberTrace]:
+    """The members that reached t_g within the budget (a detector's positives)."""
     return [t for t in traces if t.grokked is not None]
 
 
-def _negatives(traces: Sequence[MemberTrace]) -> list[MemberTrace]:
+def never_generalized(traces: Sequence[MemberTrace]) -> list[MemberTrace]:
+    """The members that never reached t_g (a control's negatives)."""
     return [t for t in traces if t.grokked is None]
 
 
@@ -254,7 +257,7 @@ def fit_alarm_rule(measure: str, grok: Sequence[MemberTrace], controls: Sequence
     (before t_g for grokking members), the values at which a member's alarm status changes. None where the
     measure has no excursion at all (not measured)."""
     best: tuple[float, float, AlarmRule] | None = None
-    positives, negatives = _positives(grok), _negatives(controls)
+    positives, negatives = generalized(grok), never_generalized(controls)
     for direction in (1, -1):
         probe = AlarmRule(measure, direction)
         reach_pos = [_largest(*probe.excursions(t), before=t.grokked) for t in positives]
@@ -288,7 +291,7 @@ class AlarmScore:
 
 def score_alarm(rule: AlarmRule, grok: Sequence[MemberTrace], controls: Sequence[MemberTrace], *,
                 resamples: int, seed: int) -> AlarmScore:
-    positives, negatives = _positives(grok), _negatives(controls)
+    positives, negatives = generalized(grok), never_generalized(controls)
     alarms = [rule.alarm_step(t) for t in positives]
     hits = np.array([a is not None and a < t.grokked for a, t in zip(alarms, positives)], dtype=float)
     leads = np.array([t.grokked - a if h else math.nan for a, t, h in zip(alarms, positives, hits)], dtype=float)
@@ -337,16 +340,16 @@ def score_measure(measure: str, grok: Sequence[MemberTrace], controls: dict[str,
     if measure == EARLY_WARNING:
         rho, rho_interval = math.nan, (math.nan, math.nan)
     else:
-        rhos = np.array([restricted_loss_spearman(t, measure) for t in _positives(grok)])
+        rhos = np.array([restricted_loss_spearman(t, measure) for t in generalized(grok)])
         rho = float(np.nanmedian(rhos)) if np.isfinite(rhos).any() else math.nan
         rho_interval = bootstrap_interval(lambda idx: float(np.nanmedian(rhos[idx])) if np.isfinite(rhos[idx]).any()
                                           else math.nan, [len(rhos)], resamples=resamples, seed=seed)
     score = MeasureScore(measure, rho, rho_interval, rule=rule)
     if measure != EARLY_WARNING:
         for arm, members in controls.items():
-            pairs = matched_comparisons(_positives(grok), _negatives(members), measure, lambda g: g.grokked - lead)
-            score.auroc[arm] = _nanmean(pairs)
-            score.auroc_interval[arm] = bootstrap_interval(lambda g, c: _nanmean(pairs[np.ix_(g, c)]), list(pairs.shape),
+            pairs = matched_comparisons(generalized(grok), never_generalized(members), measure, lambda g: g.grokked - lead)
+            score.auroc[arm] = finite_mean(pairs)
+            score.auroc_interval[arm] = bootstrap_interval(lambda g, c: finite_mean(pairs[np.ix_(g, c)]), list(pairs.shape),
                                                            resamples=resamples, seed=seed) if pairs.size else (math.nan, math.nan)
     if rule is not None:
         score.alarm = score_alarm(rule, alarm_grok, alarm_controls, resamples=resamples, seed=seed)

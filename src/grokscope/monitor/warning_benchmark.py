@@ -44,7 +44,7 @@ from ..run import Run, first_step_reaching, load
 from ..store import metric_names as names
 from ..sweep.directory import PACKS_DIR, read_spec
 from ..train.data import RunData
-from .validation import (AlarmRule, AlarmScore, MemberTrace, _nanmean, _negatives, _positives, describe_rule,
+from .validation import (AlarmRule, AlarmScore, MemberTrace, finite_mean, never_generalized, generalized, describe_rule,
                          fit_alarm_rule, matched_comparisons, score_alarm)
 
 TUNING_TASKS = ("x+y", "x*y")  # chosen 2026-12-02, before any held-out result was seen; x-y and x/y held out
@@ -97,17 +97,22 @@ class Arm:
         return f"{self.task} p={self.p} frac={self.frac:g} wd={self.wd:g}"
 
 
-def _aligned(store, name: str, n: int, steps: list[int]) -> np.ndarray:
-    """[E, S] a scalar metric on the evaluation steps, each step holding the last value written at or before it
-    (NaN before the first); a metric written at every evaluation is read as is."""
-    found, values = store.series_tensor(name, n)
-    out = np.full((n, len(steps)), math.nan)
+def _held(found: list[int], values: np.ndarray, steps: list[int]) -> np.ndarray:
+    """[E, S] values [E, S_found] written at `found` steps, read at `steps`: each holds the last value written at
+    or before it (NaN before the first); a metric written at every evaluation is read as is."""
+    out = np.full((values.shape[0], len(steps)), math.nan)
     if not found:
         return out
     k = np.searchsorted(np.asarray(found), np.asarray(steps), side="right") - 1  # [S]
     have = k >= 0
-    out[:, have] = values.double().numpy()[:, k[have]]
+    out[:, have] = values[:, k[have]]
     return out
+
+
+def _aligned(store, name: str, n: int, steps: list[int]) -> np.ndarray:
+    """[E, S] a scalar metric on the evaluation steps (`_held`)."""
+    found, values = store.series_tensor(name, n)
+    return _held(found, values.double().numpy().reshape(n, len(found)), steps)
 
 
 def _vectors(store, name: str, n: int, steps: list[int]) -> np.ndarray | None:
@@ -128,7 +133,7 @@ def pack_traces(run: Run) -> list[MemberTrace]:
             raise ConfigError(f"validate-warning: {run.path} has no evaluations")
         values = {m: _aligned(store, metric, n, steps) for m, metric in {**_SCALARS, **_MONITOR}.items()}
         values["prequential_bits_per_example"] /= n_train[:, None]
-        routes = _vectors_at_checkpoints(store, n, steps)
+        routes = _route_ablation(store, n, steps)
         embed = _vectors(store, names.EMBED_NORMS, n, steps)
         logit = _vectors(store, names.NEURON_LOGIT_NORMS, n, steps)
         n_key = _aligned(store, names.N_KEY_FREQUENCIES_LIVE, n, steps)
@@ -163,17 +168,12 @@ def pack_traces(run: Run) -> list[MemberTrace]:
     return traces
 
 
-def _vectors_at_checkpoints(store, n: int, steps: list[int]) -> np.ndarray:
+def _route_ablation(store, n: int, steps: list[int]) -> np.ndarray:
     """[E, S] the route ablation's mean over feature groups, held from each checkpoint it was measured at."""
     found, values = store.vector_array(names.ROUTE_ABLATION, list(range(n)))
-    out = np.full((n, len(steps)), math.nan)
     if not found:
-        return out
-    means = np.nanmean(np.asarray(values, dtype=float), axis=2)  # [E, S_found]
-    k = np.searchsorted(np.asarray(found), np.asarray(steps), side="right") - 1
-    have = k >= 0
-    out[:, have] = means[:, k[have]]
-    return out
+        return np.full((n, len(steps)), math.nan)
+    return _held(found, np.asarray(values, dtype=float).mean(axis=2), steps)  # values: [E, S_found, groups]
 
 
 def sweep_arms(sweep_dir: str | Path) -> list[Arm]:
@@ -216,7 +216,7 @@ def plateau_cutoff(fraction: float):
 def control_maxima(arms: Sequence[Arm]) -> list[float]:
     """The largest gated peak ratio each control member that never generalized reached within its budget."""
     return [float(np.nanmax(t.values[WARNING])) for a in arms if a.kind != GROK
-            for t in _negatives(a.traces)]
+            for t in never_generalized(a.traces)]
 
 
 @dataclass
@@ -261,7 +261,7 @@ def _arm_summary(arm: Arm) -> dict[str, Any]:
     def median(values):
         found = [v for v in values if v is not None]
         return float(np.median(found)) if found else None
-    grokked = _positives(arm.traces)
+    grokked = generalized(arm.traces)
     plateaus = [t.grokked - t.memorized for t in grokked if t.memorized is not None]
     return {"kind": arm.kind, "members": len(arm.traces), "generalized": len(grokked),
             "memorized": sum(t.memorized is not None for t in arm.traces),
@@ -276,16 +276,16 @@ def score_task(arms: Sequence[Arm], rules: dict[str, AlarmRule], *, held_out: bo
     controls = [a for a in arms if a.kind != GROK]
     if grok is None or not controls:
         raise ConfigError(f"validate-warning: task {arms[0].task} needs a grokking arm and a control arm")
-    positives, cutoff = _positives(grok.traces), plateau_cutoff(fraction)
+    grokked_members, cutoff = generalized(grok.traces), plateau_cutoff(fraction)
     rows = []
     for measure, (source, description) in MEASURES.items():
         if all(not np.isfinite(t.values[measure]).any() for a in arms for t in a.traces):
             continue  # not measured in this sweep (the monitor's, before `grokscope monitor`)
         auroc, interval, alarms = {}, {}, {}
         for control in controls:
-            pairs = matched_comparisons(positives, _negatives(control.traces), measure, cutoff)
-            auroc[control.name] = _nanmean(pairs)
-            interval[control.name] = (bootstrap_interval(lambda g, c: _nanmean(pairs[np.ix_(g, c)]), list(pairs.shape),
+            pairs = matched_comparisons(grokked_members, never_generalized(control.traces), measure, cutoff)
+            auroc[control.name] = finite_mean(pairs)
+            interval[control.name] = (bootstrap_interval(lambda g, c: finite_mean(pairs[np.ix_(g, c)]), list(pairs.shape),
                                                          resamples=resamples, seed=seed) if pairs.size else (math.nan, math.nan))
             if measure in rules:
                 alarms[control.name] = score_alarm(rules[measure], grok.traces, control.traces, resamples=resamples, seed=seed)

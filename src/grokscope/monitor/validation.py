@@ -437,7 +437,8 @@ def load_arm(path: str | Path, *, grokked_acc: float = GROKKED_ACC) -> tuple[str
     return arm, member_traces(run, arm, grokked_acc=grokked_acc), f"{run.config.task} mod {run.config.p}"
 
 
-def _fmt(value: float, interval: tuple[float, float] | None = None, digits: int = 2) -> str:
+def format_value(value: float, interval: tuple[float, float] | None = None, digits: int = 2) -> str:
+    """`0.93 [0.81, 1.00]`: a value and its interval in a table cell; `–` where it is missing."""
     if value is None or not np.isfinite(value):
         return "–"
     text = f"{value:.{digits}f}"
@@ -464,12 +465,12 @@ def to_markdown(table: TaskTable) -> str:
              + f"; alarms scored on {table.alarm_members}.", "", "| " + " | ".join(head) + " |",
              "|" + "---|" * len(head)]
     for row in table.rows:
-        cells = [row.measure, _fmt(row.spearman, row.spearman_interval)]
-        cells += [_fmt(row.auroc.get(arm, math.nan), row.auroc_interval.get(arm)) for arm in table.control_arms]
+        cells = [row.measure, format_value(row.spearman, row.spearman_interval)]
+        cells += [format_value(row.auroc.get(arm, math.nan), row.auroc_interval.get(arm)) for arm in table.control_arms]
         cells.append(describe_rule(row.rule))
         alarm = row.alarm
-        cells += ([_fmt(alarm.true_rate, alarm.true_interval), _fmt(alarm.false_rate, alarm.false_interval),
-                   _fmt(alarm.median_lead, alarm.lead_interval, 0)] if alarm else ["–"] * 3)
+        cells += ([format_value(alarm.true_rate, alarm.true_interval), format_value(alarm.false_rate, alarm.false_interval),
+                   format_value(alarm.median_lead, alarm.lead_interval, 0)] if alarm else ["–"] * 3)
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "| arm | members | memorized | compressed (t_c) | grokked (t_g) | median t_mem / t_c / t_g | t_c ≤ t_g |",
               "|---|---|---|---|---|---|---|"]

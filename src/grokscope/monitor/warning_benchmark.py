@@ -44,8 +44,8 @@ from ..run import Run, first_step_reaching, load
 from ..store import metric_names as names
 from ..sweep.directory import PACKS_DIR, read_spec
 from ..train.data import RunData
-from .validation import (AlarmRule, AlarmScore, MemberTrace, finite_mean, never_generalized, generalized, describe_rule,
-                         fit_alarm_rule, matched_comparisons, score_alarm)
+from .validation import (AlarmRule, AlarmScore, MemberTrace, describe_rule, finite_mean, fit_alarm_rule, format_value,
+                         generalized, matched_comparisons, never_generalized, score_alarm)
 
 TUNING_TASKS = ("x+y", "x*y")  # chosen 2026-12-02, before any held-out result was seen; x-y and x/y held out
 PLATEAU_FRACTION = 0.5
@@ -326,15 +326,6 @@ def calibration(sweep_dir: str | Path, *, tuning: Sequence[str] = TUNING_TASKS) 
             "frozen_threshold": warning.PEAK_THRESHOLD}
 
 
-def _fmt(value: float, interval: tuple[float, float] | None = None, digits: int = 2) -> str:
-    if value is None or not np.isfinite(value):
-        return "–"
-    text = f"{value:.{digits}f}"
-    if interval is not None and all(np.isfinite(interval)):
-        text += f" [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
-    return text
-
-
 def targets_met(table: TaskTable) -> list[str]:
     """The warning's misses of the issue's targets on this task, one phrase each (empty: all met)."""
     row = next(r for r in table.rows if r.measure == WARNING)
@@ -363,12 +354,12 @@ def to_markdown(table: TaskTable) -> str:
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in table.rows:
         cells = [row.measure, row.source, row.rule]
-        cells += [_fmt(row.auroc[c], row.auroc_interval[c]) for c in controls]
+        cells += [format_value(row.auroc[c], row.auroc_interval[c]) for c in controls]
         if row.alarms:
             first = next(iter(row.alarms.values()))
-            cells.append(_fmt(first.true_rate, first.true_interval))
-            cells += [_fmt(row.alarms[c].false_rate, row.alarms[c].false_interval) if c in row.alarms else "–" for c in controls]
-            cells += [_fmt(first.median_lead_fraction, first.lead_fraction_interval), _fmt(first.median_lead, first.lead_interval, 0)]
+            cells.append(format_value(first.true_rate, first.true_interval))
+            cells += [format_value(row.alarms[c].false_rate, row.alarms[c].false_interval) if c in row.alarms else "–" for c in controls]
+            cells += [format_value(first.median_lead_fraction, first.lead_fraction_interval), format_value(first.median_lead, first.lead_interval, 0)]
         else:
             cells += ["–"] * (3 + len(controls))
         lines.append("| " + " | ".join(cells) + " |")

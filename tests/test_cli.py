@@ -119,4 +119,5 @@ def test_analyze_prints_a_report_and_json(tmp_path):
     report = json.loads(runner.invoke(cli.app, ["analyze", run_dir, "--json", "--step", "0"]).stdout)
     assert report["step"] == 0 and report["n"] == 31 and report["chance_loss"] == pytest.approx(3.434, abs=1e-3)
     assert runner.invoke(cli.app, ["analyze", run_dir, "--member", "3"]).exit_code == 2
-    assert runner.invoke(cli.app, ["analyze", run_dir, "--step", "7"]).exit_code == 1
+    missing = runner.invoke(cli.app, ["analyze", run_dir, "--step", "7"])  # not a checkpoint step: bad input
+    assert missing.exit_code == 2 and missing.stderr.startswith("error: step:") and len(missing.stderr.splitlines()) == 1

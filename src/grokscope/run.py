@@ -54,14 +54,19 @@ class Run:
         return weight_steps(self.path)
 
     def model(self, step: int | None = None, *, device: str = "cpu") -> Ensemble:
-        """The ensemble as checkpointed at `step` (the last checkpoint by default)."""
+        """The ensemble as checkpointed at `step` (the last checkpoint by default).
+
+        Raises:
+            ConfigError: `step` is not a checkpoint step (bad input: the message lists the steps there are).
+            CheckpointError: the run has no checkpoint yet, or the file is unreadable or of another shape.
+        """
         steps = self.checkpoint_steps()
         if not steps:
             raise CheckpointError(f"{self.path}: no weights checkpoint yet")
         if step is None:
             step = steps[-1]
         if step not in steps:
-            raise CheckpointError(f"{self.path}: no checkpoint at step {step}; checkpoints at {steps}")
+            raise ConfigError(f"step: {self.path} has no checkpoint at step {step}; checkpoints at {steps}")
         path = checkpoint_path(self.path, step)
         _, params = load_weights(path)
         model = Ensemble.create(self.config, device=device)

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -121,3 +122,13 @@ def test_analyze_prints_a_report_and_json(tmp_path):
     assert runner.invoke(cli.app, ["analyze", run_dir, "--member", "3"]).exit_code == 2
     missing = runner.invoke(cli.app, ["analyze", run_dir, "--step", "7"])  # not a checkpoint step: bad input
     assert missing.exit_code == 2 and missing.stderr.startswith("error: step:") and len(missing.stderr.splitlines()) == 1
+
+
+def test_train_pins_threads_and_records_them(tmp_path):
+    result = runner.invoke(cli.app, ["train", "--preset", "tiny", "--max-steps", "10", "--threads", "1", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    document = json.loads((Path(result.stdout.strip().splitlines()[-1]) / "config.json").read_text())
+    assert document["provenance"]["threads"] == 1
+    refused = runner.invoke(cli.app, ["train", "--preset", "tiny", "--threads", "0", "--out", str(tmp_path / "none")])
+    assert refused.exit_code == 2 and refused.stderr.startswith("error: threads:") and len(refused.stderr.splitlines()) == 1
+    assert not (tmp_path / "none").exists()  # refused before anything is written

@@ -19,12 +19,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import run as api
+from .checks import check_integer
 from .config import PRESETS, RunConfig, get_preset, parse_seeds
 from .console import err
 from .console import fail as _fail
 from .errors import ConfigError, GrokscopeError
 from .regime.cli import app as regime_app
 from .tasks import OPERATIONS
+
+THREADS_HELP = ("torch threads while training, pinned (default: torch's own, one per core); recorded in the run's "
+                "provenance. On a shared or busy machine 1 is often several times faster.")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Reproduce grokking and see the hidden progress under the loss curve.")
@@ -95,11 +99,15 @@ def train(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory that receives the run directory.")] = Path("runs"),
     resume: Annotated[Optional[Path], typer.Option(help="Continue this run from its last checkpoint.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and estimates; write nothing.")] = False,
+    threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP)] = None,
 ) -> None:
     """Train an ensemble (one member per seed); prints the run directory last."""
     from .progress import plan, progress_bar
+    from .sweep.runner import pinned_threads
 
     try:
+        if threads is not None:
+            check_integer("threads", threads, 1)
         if resume is not None:
             given = [name for name, value in (("preset", preset != "quickstart"), ("task", task), ("p", p), ("frac", frac),
                      ("seeds", seeds), ("lr", lr), ("wd", wd), ("max_steps", max_steps), ("eval_every", eval_every),
@@ -108,7 +116,7 @@ def train(
             if given:
                 raise ConfigError(f"resume: continues a run with its own config; --{given[0].replace('_', '-')} cannot be combined with it")
             run = api.load(resume)
-            with progress_bar(err, run.config) as on_progress:
+            with progress_bar(err, run.config) as on_progress, pinned_threads(threads):
                 run = api.resume(resume, progress=on_progress, after_step=_after_step_hook())
         else:
             config = build_config(preset, {
@@ -120,7 +128,7 @@ def train(
             if dry_run:
                 out.print(plan(config))
                 return
-            with progress_bar(err, config) as on_progress:
+            with progress_bar(err, config) as on_progress, pinned_threads(threads):
                 run = api.train(config, out_dir, progress=on_progress, after_step=_after_step_hook())
     except GrokscopeError as error:
         _fail(error)
@@ -205,14 +213,18 @@ def presets() -> None:
 
 @app.command()
 def demo(out_dir: Annotated[Path, typer.Option("--out", help="Directory that receives the run directory.")] = Path("runs"),
-         preset: Annotated[str, typer.Option(help="Preset to train (quickstart; tiny is faster).")] = "quickstart") -> None:
+         preset: Annotated[str, typer.Option(help="Preset to train (quickstart; tiny is faster).")] = "quickstart",
+         threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP)] = None) -> None:
     """The quickstart: train the quickstart preset and write what a newcomer should look at."""
     from .demo_files import write_demo_files
     from .progress import progress_bar, summary_table
+    from .sweep.runner import pinned_threads
 
     try:
+        if threads is not None:
+            check_integer("threads", threads, 1)
         config = get_preset(preset)
-        with progress_bar(err, config) as on_progress:
+        with progress_bar(err, config) as on_progress, pinned_threads(threads):
             run = api.train(config, out_dir, progress=on_progress)
         written = write_demo_files(run)
     except GrokscopeError as error:

@@ -363,6 +363,15 @@ def monitor(
     out.print(str(run))
 
 
+def _emit_tables(document: dict[str, Any], markdown: str, out_file: Path | None, as_json: bool) -> None:
+    """Print validation tables (Markdown, or JSON with --json) and write them to `out_file` (.md or .json) when given."""
+    from .store.atomic import write_text_atomic
+
+    if out_file is not None:
+        write_text_atomic(out_file, json.dumps(document, indent=1) if out_file.suffix.lower() == ".json" else markdown + "\n")
+    typer.echo(json.dumps(document) if as_json else markdown)
+
+
 @app.command("monitor-validate")
 def monitor_validate(
     grok: Annotated[list[Path], typer.Option(help="A monitored run that groks (repeatable: its members are pooled).")],
@@ -377,14 +386,13 @@ def monitor_validate(
 ) -> None:
     """Score the monitor's measures and the early warning against the Fourier ground truth: Spearman with the
     restricted loss, AUROC of grok vs control before t_g, and an alarm rule fit on half the seeds (docs/monitor.md)."""
+    from .compare import check_output_suffix
     from .monitor.validation import load_arm, to_markdown, validate
-    from .store.atomic import write_text_atomic
 
     try:
         if lead < 0 or resamples < 1 or not 0 < grokked_acc <= 1:
             raise ConfigError("lead, resamples, grokked_acc: need lead >= 0, resamples >= 1 and 0 < grokked_acc <= 1")
-        if out_file is not None and out_file.suffix not in (".md", ".json"):
-            raise ConfigError(f"out: must end in .md or .json, got {out_file.name!r}")
+        check_output_suffix("out", out_file, (".md", ".json"))
         if bool(holdout_grok) != bool(holdout_control):
             raise ConfigError("holdout_grok, holdout_control: give both or neither")
 
@@ -406,11 +414,7 @@ def monitor_validate(
         tables = [first] + ([score(holdout_grok, holdout_control, rules)[0]] if holdout_grok else [])
     except GrokscopeError as error:
         _fail(error)
-    document = {"tables": [t.to_dict() for t in tables]}
-    markdown = "\n\n".join(to_markdown(t) for t in tables)
-    if out_file is not None:
-        write_text_atomic(out_file, json.dumps(document, indent=1) if out_file.suffix == ".json" else markdown + "\n")
-    typer.echo(json.dumps(document) if as_json else markdown)
+    _emit_tables({"tables": [t.to_dict() for t in tables]}, "\n\n".join(to_markdown(t) for t in tables), out_file, as_json)
 
 
 @app.command("validate-warning")
@@ -426,14 +430,13 @@ def validate_warning(
     """Score the early warning, the phases and the monitor's measures on a benchmark sweep: time-matched AUROC
     of grok vs each control, true and false alarm rates and the lead as a fraction of the plateau, tuning and
     held-out tasks apart (docs/instruments.md, "The warning benchmark")."""
+    from .compare import check_output_suffix
     from .monitor.warning_benchmark import calibration, to_markdown, validate_sweep
-    from .store.atomic import write_text_atomic
 
     try:
         if resamples < 1 or not 0 < fraction < 1:
             raise ConfigError(f"fraction, resamples: need 0 < fraction < 1 and resamples >= 1, got {fraction}, {resamples}")
-        if out_file is not None and out_file.suffix not in (".md", ".json"):
-            raise ConfigError(f"out: must end in .md or .json, got {out_file.name!r}")
+        check_output_suffix("out", out_file, (".md", ".json"))
         tasks = tuple(t.strip() for t in tuning.split(",") if t.strip())
         if not tasks:
             raise ConfigError("tuning: give at least one task, e.g. x+y,x*y")
@@ -447,11 +450,8 @@ def validate_warning(
         tables = validate_sweep(sweep_dir, tuning=tasks, fraction=fraction, resamples=resamples)
     except GrokscopeError as error:
         _fail(error)
-    document = {"tuning_tasks": list(tasks), "tables": [t.to_dict() for t in tables]}
-    markdown = "\n\n".join(to_markdown(t) for t in tables)
-    if out_file is not None:
-        write_text_atomic(out_file, json.dumps(document, indent=1) if out_file.suffix == ".json" else markdown + "\n")
-    typer.echo(json.dumps(document) if as_json else markdown)
+    _emit_tables({"tuning_tasks": list(tasks), "tables": [t.to_dict() for t in tables]},
+                 "\n\n".join(to_markdown(t) for t in tables), out_file, as_json)
 
 
 # --- sweep commands (sweep, results, plot) ---

@@ -13,7 +13,6 @@ from .errors import CheckpointError, ConfigError
 from .instruments.collapse import softmax_collapse
 from .instruments.early_stopping import PATIENCE_INTERVALS, early_stopping_indices
 from .instruments.phases import key_frequency_history, run_phases
-from .instruments.warning import RULES as WARNING_RULES
 from .models import Ensemble
 from .store import metric_names as names
 from .store.checkpoints import checkpoint_path, load_weights, weight_steps
@@ -115,10 +114,8 @@ class Run:
         detector) or `legacy` (the rule before it; instruments/warning.py).
 
         Raises:
-            ConfigError: an unknown warning rule.
+            ConfigError: an unknown warning rule (phases.run_phases).
         """
-        if warning_rule not in WARNING_RULES:
-            raise ConfigError(f"warning_rule: must be one of {', '.join(WARNING_RULES)}, got {warning_rule!r}")
         threshold = self.config.generalize_acc if threshold is None else threshold
         with self.metrics() as store:
             series = {name: store.series(name) for name in (names.TRAIN_ACC, names.TEST_ACC, names.MIRROR_ACC, names.DIVERGED)}

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from ..checks import check_choice
 from ..store import metric_names as names
 from ..store.metrics import MetricsStore
 from .warning import LEGACY, PEAK, RULES, first_index, legacy_warning_indices, peak_warning_indices
@@ -79,9 +80,12 @@ def _series(store: MetricsStore, name: str, n_members: int) -> tuple[list[int], 
 def run_phases(store: MetricsStore, n_members: int, *, warning_rule: str = PEAK) -> tuple[list[Phases], list[int | None]]:
     """Per member: the phase boundaries (steps) and the early-warning step, from a run's metrics.
 
-    warning_rule: `peak` (the detector, default) or `legacy` (the rule before it), warning.RULES."""
-    if warning_rule not in RULES:
-        raise ValueError(f"warning_rule: must be one of {', '.join(RULES)}, got {warning_rule!r}")
+    warning_rule: `peak` (the detector, default) or `legacy` (the rule before it), warning.RULES.
+
+    Raises:
+        ConfigError: an unknown warning rule.
+    """
+    check_choice("warning_rule", warning_rule, RULES)
     steps, train_acc = _series(store, names.TRAIN_ACC, n_members)
     _, train_loss = _series(store, names.TRAIN_LOSS, n_members)
     _, weight_norm = _series(store, names.WEIGHT_NORM_SQ, n_members)

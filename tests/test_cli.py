@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import grokscope.run
 from grokscope import cli, get_preset, load
 from grokscope.run import Run
 
@@ -19,7 +20,7 @@ def _fake_train(received):
 
 def test_train_options_reach_the_config(monkeypatch, tmp_path):
     received = {}
-    monkeypatch.setattr(cli.api, "train", _fake_train(received))
+    monkeypatch.setattr(grokscope.run, "train", _fake_train(received))
     result = runner.invoke(cli.app, ["train", "--preset", "nanda2023", "--task", "x-y", "--p", "97", "--frac", "0.3,0.5",
                                      "--seeds", "0-1", "--lr", "2e-3", "--wd", "0.5", "--max-steps", "100",
                                      "--set", "d_model=64", "--set", "symmetric_split=false", "--out", str(tmp_path)])
@@ -132,3 +133,15 @@ def test_train_pins_threads_and_records_them(tmp_path):
     refused = runner.invoke(cli.app, ["train", "--preset", "tiny", "--threads", "0", "--out", str(tmp_path / "none")])
     assert refused.exit_code == 2 and refused.stderr.startswith("error: threads:") and len(refused.stderr.splitlines()) == 1
     assert not (tmp_path / "none").exists()  # refused before anything is written
+
+
+def test_help_and_tasks_start_without_torch_pandas_or_the_regime_package():
+    """`grokscope --help` and `grokscope tasks` must start fast: nothing heavy is imported until a command needs it."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from typer.testing import CliRunner; from grokscope.cli import app; r = CliRunner(); "
+             "codes = [r.invoke(app, ['--help']).exit_code, r.invoke(app, ['tasks']).exit_code]; "
+             "print(codes, sorted(m for m in ('torch', 'pandas', 'grokscope.regime') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[0, 0] []"

@@ -41,7 +41,7 @@ def test_unknown_field_is_named():
 
 def test_per_member_values():
     config = RunConfig(seeds=(0, 1, 2), lr=(1e-3, 2e-3, 3e-3), wd=0.5, frac=[0.3, 0.4, 0.5])
-    assert config.lrs == (1e-3, 2e-3, 3e-3) and config.wds == (0.5, 0.5, 0.5) and config.fracs == (0.3, 0.4, 0.5)
+    assert config.per_member("lr") == (1e-3, 2e-3, 3e-3) and config.per_member("wd") == (0.5, 0.5, 0.5) and config.per_member("frac") == (0.3, 0.4, 0.5)
     assert RunConfig(seeds=(0, 1), lr=(1e-3, 1e-3)).lr == 1e-3  # equal values collapse to one
 
 

@@ -136,7 +136,7 @@ def test_pre_ln_refused_where_the_arch_has_no_layernorm(arch, normalization):
 def test_preset_is_grokfasts_setting():
     config = get_preset("grokfast2024")
     assert (config.task, config.p, config.frac, config.arch, config.optimizer) == ("x*y", 97, 0.5, "grokfast", "adam")
-    assert (config.grokfast, config.grokfast_alphas, config.grokfast_lambs, config.wd) == ("ema", (0.98,), (2.0,), 0.005)
+    assert (config.grokfast, config.per_member("grokfast_alpha"), config.per_member("grokfast_lamb"), config.wd) == ("ema", (0.98,), (2.0,), 0.005)
     assert (config.resolved("normalization"), config.resolved("act_fn"), config.resolved("d_mlp")) == ("pre_grokfast", "gelu", 512)
     assert config.table().n_pairs == 97 * 97  # y = 0 kept; Grokfast's data has 97 * 96 (docs/levers.md)
 
@@ -156,7 +156,7 @@ def test_reproduction_specs_expand_to_their_arms():
     from grokscope.sweep import load_spec
 
     cells = load_spec("grokfast-decomposed").cells()
-    arms = {(c.config.grokfast, c.config.grokfast_lambs[0], c.config.wds[0]) for c in cells}
+    arms = {(c.config.grokfast, c.config.per_member("grokfast_lamb")[0], c.config.per_member("wd")[0]) for c in cells}
     assert arms == {("ema", 0.0, 0.0), ("ema", 0.0, 0.005), ("ema", 0.0, 0.01), ("ema", 2.0, 0.005), ("ma", 5.0, 0.01)}
     assert len(cells) == 40 and all(c.config.arch == "grokfast" and c.config.generalize_acc == 0.95 for c in cells)
     for name in ("grokfast-decomposed-cpu", "nanda-decay-fraction", "nanda-decay-fraction-cpu", "no-decay-stablemax"):

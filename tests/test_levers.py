@@ -192,8 +192,8 @@ def test_lever_fields_round_trip_and_default_lambs():
     config = tiny_config(seeds=(0, 1), grokfast="ma", grokfast_lamb=(0.0, 5.0), orthogonal_grad=[False, True],
                          init_scale=(1.0, 1.0), optimizer="sgd", momentum=0.5, loss="stablemax")
     assert config.replace() == config
-    assert config.orthogonal_grads == (False, True) and config.init_scale == 1.0
-    assert tiny_config(grokfast="ema").grokfast_lambs == (2.0,) and tiny_config(grokfast="ma").grokfast_lambs == (5.0,)
+    assert config.per_member("orthogonal_grad") == (False, True) and config.init_scale == 1.0
+    assert tiny_config(grokfast="ema").per_member("grokfast_lamb") == (2.0,) and tiny_config(grokfast="ma").per_member("grokfast_lamb") == (5.0,)
 
 
 def _series(run, name):

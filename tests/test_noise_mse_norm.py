@@ -27,7 +27,7 @@ def test_label_noise_corrupts_the_documented_count_of_training_labels_only():
     data = RunData.build(config, CPU)
     true, noisy = data.targets[:, 0], data.train_targets[..., 0]  # [N], [E, N]
     n_classes = data.table.n_elements
-    for e, noise in enumerate(config.label_noises):
+    for e, noise in enumerate(config.per_member("label_noise")):
         train_rows = data.train_mask[e]
         wrong = noisy[e] != true
         assert int(wrong.sum()) == round(noise * int(train_rows.sum()))

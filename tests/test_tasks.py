@@ -3,14 +3,12 @@ import pytest
 import torch
 
 from grokscope.errors import ConfigError
+from grokscope.operations import OPERATIONS, get_operation, permutations
 from grokscope.tasks import (
-    OPERATIONS,
     build_table,
     encode,
-    get_operation,
     inputs_and_targets,
     mirror_heldout_masks,
-    permutations,
     split_masks,
 )
 
@@ -123,3 +121,11 @@ def test_mirror_heldout_excludes_mirrors_of_training_pairs():
     for row in range(table.n_pairs):
         assert held[row] == (not mask[0, row] and not mask[0, mirror[row]])
     assert 0 < held.sum() < (~mask[0]).sum()
+
+
+@pytest.mark.parametrize("name", list(OPERATIONS))
+def test_pair_count_from_arithmetic_matches_the_table(name):
+    """config validates split sizes without building a table (or importing torch): the counts must agree."""
+    op = OPERATIONS[name]
+    for p in ((3, 4) if op.group == "Sn" else (5, 7)):
+        assert op.n_pairs(p) == build_table(name, p).n_pairs

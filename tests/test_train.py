@@ -17,7 +17,7 @@ def test_packed_member_trains_like_a_lone_run(tmp_path):
     packed = train(config, tmp_path / "packed")
     packed_params = _final_params(packed)
     for e in range(3):
-        lone = train(config.replace(seeds=(config.seeds[e],), lr=config.lrs[e], wd=config.wds[e], frac=config.fracs[e]),
+        lone = train(config.replace(seeds=(config.seeds[e],), lr=config.per_member("lr")[e], wd=config.per_member("wd")[e], frac=config.per_member("frac")[e]),
                      tmp_path / f"lone{e}")
         for name, tensor in _final_params(lone).items():
             torch.testing.assert_close(packed_params[name][e : e + 1], tensor, rtol=1e-10, atol=1e-12)

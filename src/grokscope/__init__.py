@@ -1,10 +1,31 @@
-"""grokscope: reproduce grokking, and see the hidden progress underneath the loss curve."""
+"""grokscope: reproduce grokking, and see the hidden progress underneath the loss curve.
 
-__version__ = "0.1.0"
+The package face loads its parts on first use (PEP 562), so `import grokscope` and `grokscope --help` stay
+fast and free of torch until something trains or reads a run.
+"""
 
-from .config import PRESETS, RunConfig, get_preset
-from .errors import CheckpointError, ConfigError, GrokscopeError
-from .run import Run, list_runs, load, resume, train
+from __future__ import annotations
 
-__all__ = ["PRESETS", "CheckpointError", "ConfigError", "GrokscopeError", "Run", "RunConfig", "get_preset",
-           "list_runs", "load", "resume", "train", "__version__"]
+import importlib
+from typing import Any
+
+from .version import __version__ as __version__
+
+# name -> the module that defines it
+_FACE = {"RunConfig": "config", "PRESETS": "presets", "get_preset": "presets",
+         "ConfigError": "errors", "CheckpointError": "errors", "GrokscopeError": "errors",
+         "Run": "run", "list_runs": "run", "load": "run", "resume": "run", "train": "run"}
+
+__all__ = sorted([*_FACE, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _FACE:
+        raise AttributeError(f"module 'grokscope' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_FACE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_FACE])

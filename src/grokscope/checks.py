@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,3 +46,9 @@ def named(name: str, value: Any, table: dict[str, Any]) -> Any:
         check_choice(name, value, tuple(table))
         return table[value]
     return value
+
+
+def check_output_suffix(option: str, path: Path | None, suffixes: tuple[str, ...]) -> None:
+    """Raise ConfigError unless path (when given) ends in one of suffixes (case-insensitive)."""
+    if path is not None and path.suffix.lower() not in suffixes:
+        raise ConfigError(f"{option}: must end in {' or '.join(suffixes)}, got {str(path)!r}")

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .censored_stats import bootstrap_median_ratio, censored_quantile, mann_whitney_u
+from .checks import check_output_suffix
 from .config import RunConfig
 from .errors import ConfigError
 from .run import Run, first_step_reaching, load
@@ -239,12 +240,6 @@ def compare(runs: Sequence[Run | str | Path], *, by: Sequence[str] | None = None
                              resamples=resamples, seed=seed) for label in labels)
     metric = "/".join(sorted({m.metric for m in outcomes}))
     return Comparison(by, threshold, metric, control, resamples, seed, arms, tuple(outcomes))
-
-
-def check_output_suffix(option: str, path: Path | None, suffixes: tuple[str, ...]) -> None:
-    """Raise ConfigError unless path (when given) ends in one of suffixes."""
-    if path is not None and path.suffix.lower() not in suffixes:
-        raise ConfigError(f"{option}: must end in {' or '.join(suffixes)}, got {str(path)!r}")
 
 
 def write_table(comparison: Comparison, path: Path) -> Path:

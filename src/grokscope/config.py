@@ -16,7 +16,7 @@ from typing import Any
 
 from .checks import check_boolean, check_choice, check_integer, check_number
 from .errors import ConfigError
-from .tasks import LAYOUTS, SPLIT_METHODS, build_table, check_modulus, get_operation
+from .operations import LAYOUTS, SPLIT_METHODS, check_modulus, get_operation
 
 ARCHS = ("nanda", "power", "grokfast", "mlp")
 ACT_FNS = ("relu", "gelu", "quadratic")
@@ -33,9 +33,10 @@ GROKFAST_FILTERS = ("none", "ema", "ma")
 LOSSES = ("cross_entropy", "stablemax", "mse")
 # Fields that hold one value per member (field -> the RunConfig property giving all E values); the
 # others are shared by the whole ensemble. Sweeps pack cells that differ only in these (and the seed).
-PER_MEMBER_FIELDS = {"frac": "fracs", "lr": "lrs", "wd": "wds", "grokfast_alpha": "grokfast_alphas",
-                     "grokfast_lamb": "grokfast_lambs", "orthogonal_grad": "orthogonal_grads",
-                     "init_scale": "init_scales", "label_noise": "label_noises", "fixed_weight_norm": "fixed_weight_norms"}
+# The fields that take one value or one per member, and the kind of their values.
+PER_MEMBER_FIELDS: dict[str, type] = {"frac": float, "lr": float, "wd": float, "grokfast_alpha": float,
+                                      "grokfast_lamb": float, "orthogonal_grad": bool, "init_scale": float,
+                                      "label_noise": float, "fixed_weight_norm": bool}
 # The papers' defaults (Lee et al. 2024, ironjr/grokfast): lamb 2 for EMA, 5 for MA.
 _GROKFAST_LAMB_DEFAULT = {"ema": 2.0, "ma": 5.0}
 
@@ -186,11 +187,11 @@ class RunConfig:
         for name in ("frac", "lr", "wd"):
             values = _per_member(name, getattr(self, name), n)
             object.__setattr__(self, name, values[0] if len(set(values)) == 1 else values)
-        if not all(0 < f < 1 for f in self.fracs):
+        if not all(0 < f < 1 for f in self.per_member("frac")):
             raise ConfigError(f"frac: must be in (0, 1), got {self.frac}")
-        if not all(v > 0 for v in self.lrs):
+        if not all(v > 0 for v in self.per_member("lr")):
             raise ConfigError(f"lr: must be positive, got {self.lr}")
-        if not all(v >= 0 for v in self.wds):
+        if not all(v >= 0 for v in self.per_member("wd")):
             raise ConfigError(f"wd: must be non-negative, got {self.wd}")
         check_choice("arch", self.arch, ARCHS)
         check_choice("split", self.split, SPLIT_METHODS)
@@ -232,22 +233,25 @@ class RunConfig:
         for name in ("orthogonal_grad", "fixed_weight_norm"):
             flags = _per_member_bool(name, getattr(self, name), n)
             object.__setattr__(self, name, flags[0] if len(set(flags)) == 1 else flags)
-        if not all(0 <= a < 1 for a in self.grokfast_alphas):
+        if not all(0 <= a < 1 for a in self.per_member("grokfast_alpha")):
             raise ConfigError(f"grokfast_alpha: must be in [0, 1), got {self.grokfast_alpha}")
-        if self.grokfast_lamb is not None and not all(v >= 0 for v in self.grokfast_lambs):
+        if self.grokfast_lamb is not None and not all(v >= 0 for v in self.per_member("grokfast_lamb")):
             raise ConfigError(f"grokfast_lamb: must be non-negative (0 turns the filter off), got {self.grokfast_lamb}")
         if self.grokfast_lamb is not None and self.grokfast == "none":
             raise ConfigError("grokfast_lamb: set grokfast to ema or ma to use a gradient filter")
-        if not all(v > 0 for v in self.init_scales):
+        if not all(v > 0 for v in self.per_member("init_scale")):
             raise ConfigError(f"init_scale: must be positive, got {self.init_scale}")
-        if not all(0 <= v < 1 for v in self.label_noises):
+        if not all(0 <= v < 1 for v in self.per_member("label_noise")):
             raise ConfigError(f"label_noise: must be in [0, 1), got {self.label_noise}")
 
     def _check_grokfast_memory(self) -> None:
         """Grokfast-MA holds `grokfast_window` copies of every trainable gradient of every member."""
         if self.grokfast != "ma":
             return
-        from .models.init import other_shapes, weight_shapes  # models import config: resolved here, at call time
+        from .models.init import (  # models import config: resolved here, at call time
+            other_shapes,
+            weight_shapes,
+        )
         from .models.spec import ModelSpec
 
         spec = ModelSpec.from_config(self)
@@ -261,9 +265,9 @@ class RunConfig:
 
     def _check_split_sizes(self) -> None:
         """Every member needs a training pair and a held-out pair (a symmetric split may take one pair more)."""
-        n_pairs = self.table().n_pairs
+        n_pairs = get_operation(self.task).n_pairs(self.p)
         overshoot = 1 if self.symmetric_split else 0
-        for frac in self.fracs:
+        for frac in self.per_member("frac"):
             n_train = int(frac * n_pairs)
             if n_train < 1 or n_train + overshoot > n_pairs - 1:
                 raise ConfigError(f"frac: {frac} of the {n_pairs} pairs of {self.task} mod {self.p} leaves "
@@ -316,43 +320,14 @@ class RunConfig:
     def n_members(self) -> int:
         return len(self.seeds)
 
-    @property
-    def fracs(self) -> tuple[float, ...]:
-        return _per_member("frac", self.frac, self.n_members)
-
-    @property
-    def lrs(self) -> tuple[float, ...]:
-        return _per_member("lr", self.lr, self.n_members)
-
-    @property
-    def wds(self) -> tuple[float, ...]:
-        return _per_member("wd", self.wd, self.n_members)
-
-    @property
-    def grokfast_alphas(self) -> tuple[float, ...]:
-        return _per_member("grokfast_alpha", self.grokfast_alpha, self.n_members)
-
-    @property
-    def grokfast_lambs(self) -> tuple[float, ...]:
-        """Per member; the filter's published default where unset (0 where no filter is chosen)."""
-        value = _GROKFAST_LAMB_DEFAULT.get(self.grokfast, 0.0) if self.grokfast_lamb is None else self.grokfast_lamb
-        return _per_member("grokfast_lamb", value, self.n_members)
-
-    @property
-    def orthogonal_grads(self) -> tuple[bool, ...]:
-        return _per_member_bool("orthogonal_grad", self.orthogonal_grad, self.n_members)
-
-    @property
-    def init_scales(self) -> tuple[float, ...]:
-        return _per_member("init_scale", self.init_scale, self.n_members)
-
-    @property
-    def label_noises(self) -> tuple[float, ...]:
-        return _per_member("label_noise", self.label_noise, self.n_members)
-
-    @property
-    def fixed_weight_norms(self) -> tuple[bool, ...]:
-        return _per_member_bool("fixed_weight_norm", self.fixed_weight_norm, self.n_members)
+    def per_member(self, name: str) -> tuple:
+        """A per-member field (PER_MEMBER_FIELDS) as a tuple of length E: a scalar broadcast, a list checked.
+        grokfast_lamb resolves to the filter's published default where unset (0 where no filter is chosen)."""
+        value = getattr(self, name)
+        if name == "grokfast_lamb" and value is None:
+            value = _GROKFAST_LAMB_DEFAULT.get(self.grokfast, 0.0)
+        check = _per_member_bool if PER_MEMBER_FIELDS[name] is bool else _per_member
+        return check(name, value, self.n_members)
 
     @property
     def d_model_resolved(self) -> int:
@@ -389,69 +364,13 @@ class RunConfig:
 
     def per_member_values(self) -> dict[str, tuple]:
         """Every per-member field (PER_MEMBER_FIELDS) as a tuple of length E; grokfast_lamb only where set."""
-        values = {name: getattr(self, plural) for name, plural in PER_MEMBER_FIELDS.items()}
+        values = {name: self.per_member(name) for name in PER_MEMBER_FIELDS}
         if self.grokfast_lamb is None:  # unset stays unset: the filter's published default
             del values["grokfast_lamb"]
         return values
 
     def table(self):
         """The task's full operation table."""
+        from .tasks import build_table  # torch: kept out of the config's import
+
         return build_table(self.task, self.p)
-
-
-PRESETS: dict[str, RunConfig] = {
-    # Groks in well under a minute on a 2-core CPU after a plateau 6-29 times as long as memorization
-    # (measured, seeds 0-7: training accuracy 99% at step 50, held-out accuracy 99% at steps
-    # 300-1,450, all eight). x+y mod 59 as in the reference's measured run; symmetric split, so plain
-    # held-out accuracy is honest for this commutative task.
-    "quickstart": RunConfig(
-        task="x+y", p=59, frac=0.6, symmetric_split=True, arch="nanda", d_model=64, n_heads=4, d_mlp=256,
-        lr=1e-2, wd=1.0, max_steps=5_000, eval_every=25, patience=300, checkpoints=40, resume_every=250,
-    ),
-    # Sized for tests and CI: groks in seconds on a 2-core CPU (measured, seeds 0-7: memorized by step
-    # 59-75; 6 of 8 reach 99% held-out accuracy by step 1,050, seed 7, the default, at step 500; seeds 0
-    # and 6 stall near 97-99%). Symmetric split, so plain test accuracy is honest.
-    "tiny": RunConfig(
-        task="x+y", p=31, frac=0.8, symmetric_split=True, seeds=(7,), arch="nanda", d_model=32, n_heads=4, d_mlp=128,
-        lr=1e-2, wd=1.0, max_steps=1_500, eval_every=25, patience=100, checkpoints=20, resume_every=250,
-    ),
-    # Nanda et al. 2023, the paper's code: 50,000 full-batch epochs, 10-step warm-up from lr 0,
-    # biases trained, float64 loss over all p+1 logits, split by Python's random with seed 0.
-    "nanda2023": RunConfig(
-        task="x+y", p=113, frac=0.3, split="python_random", seeds=(0,), arch="nanda", init="nanda2023",
-        lr=1e-3, wd=1.0, warmup_steps=10, max_steps=50_000, eval_every=100, logits_over="vocab",
-        loss_dtype="float64", patience=5_000,
-    ),
-    # The TransformerLens Grokking demo's variant: 25,000 epochs, no warm-up, biases frozen at zero,
-    # loss over the p answer logits, TransformerLens initialization.
-    "nanda2023-tl": RunConfig(
-        task="x+y", p=113, frac=0.3, seeds=(999,), arch="nanda", init="transformer_lens", train_biases=False,
-        lr=1e-3, wd=1.0, warmup_steps=0, max_steps=25_000, eval_every=100, logits_over="answers",
-        loss_dtype="float64", patience=5_000,
-    ),
-    # Power et al. 2022 as the paper describes its figures (x/y mod 97, 50% data, weight decay 1, the
-    # most data-efficient setting they report), with openai/grok's model and sequence. openai/grok's CLI
-    # defaults (5% data, weight decay 0) are not the paper's figures.
-    "power2022": RunConfig(
-        task="x/y", p=97, frac=0.5, arch="power", lr=1e-3, wd=1.0, warmup_steps=10, batch_size=512,
-        loss_dtype="float32", max_steps=100_000, eval_every=500, patience=5_000, logits_over="vocab",
-    ),
-    # Lee et al. 2024 (Grokfast), ironjr/grokfast main.py and its README's Grokfast-EMA command (`--filter ema
-    # --alpha 0.98 --lamb 2.0 --weight_decay 0.005`): x*y mod 97, half the equations for training, its own 2-layer
-    # pre-LN decoder (arch grokfast), torch.optim.Adam (coupled L2) lr 1e-3, betas (0.9, 0.98), 10-step warm-up,
-    # batch 512, float32 cross-entropy over all p + 2 tokens at the last position. Its README times steps to 95%
-    # validation accuracy (910 with the filter, 39,890 for Adam without decay or filter). grokscope's x*y keeps y = 0
-    # (9,409 pairs); Grokfast's data has y in 1..96 (9,312): docs/levers.md lists this and the other differences.
-    # lamb is left unset: it resolves to EMA's published 2 (and 5 where a sweep switches to ma).
-    "grokfast2024": RunConfig(
-        task="x*y", p=97, frac=0.5, arch="grokfast", optimizer="adam", lr=1e-3, beta1=0.9, beta2=0.98, wd=0.005,
-        warmup_steps=10, batch_size=512, grokfast="ema", grokfast_alpha=0.98, loss_dtype="float32",
-        logits_over="vocab", generalize_acc=0.95, max_steps=20_000, eval_every=50, patience=1_000,
-    ),
-}
-
-
-def get_preset(name: str) -> RunConfig:
-    if name not in PRESETS:
-        raise ConfigError(f"preset: must be one of {', '.join(PRESETS)}; got {name!r}")
-    return PRESETS[name]

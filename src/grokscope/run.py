@@ -17,7 +17,14 @@ from .models import Ensemble
 from .store import metric_names as names
 from .store.checkpoints import checkpoint_path, load_weights, weight_steps
 from .store.metrics import MetricsStore
-from .store.run_dir import RunLock, check_output_dir, new_run_dir, read_config, read_status, write_config
+from .store.run_dir import (
+    RunLock,
+    check_output_dir,
+    new_run_dir,
+    read_config,
+    read_status,
+    write_config,
+)
 from .train import Progress, Trainer, resolve_device
 
 if TYPE_CHECKING:
@@ -134,7 +141,7 @@ class Run:
             memorize = first_step_reaching(steps, train, threshold)
             generalize = first_step_reaching(steps, test, threshold)
             member = {
-                "member": e, "seed": seed, "frac": self.config.fracs[e], "lr": self.config.lrs[e], "wd": self.config.wds[e],
+                "member": e, "seed": seed, **{name: self.config.per_member(name)[e] for name in ("frac", "lr", "wd")},
                 "steps_to_memorize": memorize, "steps_to_generalize": generalize,
                 "grokking_delay": None if memorize is None or generalize is None else generalize - memorize,
                 "final_train_acc": train[-1] if train else None, "final_test_acc": test[-1] if test else None,

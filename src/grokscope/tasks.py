@@ -1,4 +1,4 @@
-"""Power et al. (2022) operation tables: the registry, full (a, b) -> c tables, token layouts and splits.
+"""Power et al. (2022) operation tables: full (a, b) -> c tables, token layouts and splits (the registry: operations.py).
 
 Elements are numbered 0..n_elements-1 (residues mod p, or the permutations of S_n in lexicographic
 order). Special tokens follow the elements: `=` is n_elements, the operator n_elements + 1 and
@@ -7,138 +7,23 @@ order). Special tokens follow the elements: `=` is n_elements, the operator n_el
 
 from __future__ import annotations
 
-import itertools
-import math
 import random
 from dataclasses import dataclass
-from typing import Callable, Literal
 
 import torch
 
 from .counter_rng import random_permutations
 from .errors import ConfigError
-
-Layout = Literal["a b =", "a op b =", "eos a op b = c eos", "a b"]
-LAYOUTS: tuple[str, ...] = ("a b =", "a op b =", "eos a op b = c eos", "a b")
-SplitMethod = Literal["counter", "python_random"]
-SPLIT_METHODS: tuple[str, ...] = ("counter", "python_random")
+from .operations import (
+    SPLIT_METHODS,
+    Operation,
+    check_modulus,
+    get_operation,
+    permutations,
+)
 
 # Random streams of counter_rng; one per use so that they never correlate.
 SPLIT_STREAM = 1
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One binary operation of the registry.
-
-    `group` is "Zp" (residues mod p; `p` is the modulus) or "Sn" (permutations; `p` is the degree n).
-    `rule` maps int64 tensors (a, b) and p to c, for Zp; Sn tasks use `perm_rule` on permutation tuples.
-    """
-
-    name: str
-    slug: str
-    group: Literal["Zp", "Sn"]
-    needs_prime: bool
-    commutative: bool
-    description: str
-    rule: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor] | None = None
-    perm_rule: Callable[[tuple[int, ...], tuple[int, ...]], tuple[int, ...]] | None = None
-    excludes_zero_b: bool = False
-
-
-def _inverse_mod(b: torch.Tensor, p: int) -> torch.Tensor:
-    """b^(p-2) mod p, the inverse of b in Z_p* by Fermat's little theorem (p prime, b != 0)."""
-    return torch.tensor([pow(int(v), p - 2, p) for v in b.tolist()], dtype=torch.int64)
-
-
-def _compose(x: tuple[int, ...], y: tuple[int, ...]) -> tuple[int, ...]:
-    """openai/grok's S_n product: c = y[x], i.e. c[i] = y[x[i]] (notes-on-issues: follow its order)."""
-    return tuple(y[i] for i in x)
-
-
-def _invert(x: tuple[int, ...]) -> tuple[int, ...]:
-    inverse = [0] * len(x)
-    for position, value in enumerate(x):
-        inverse[value] = position
-    return tuple(inverse)
-
-
-OPERATIONS: dict[str, Operation] = {
-    op.name: op
-    for op in (
-        Operation("x+y", "add", "Zp", False, True, "x + y mod p", rule=lambda a, b, p: (a + b) % p),
-        Operation("x-y", "sub", "Zp", False, False, "x - y mod p", rule=lambda a, b, p: (a - b) % p),
-        Operation(
-            "x/y", "div", "Zp", True, False, "x * y^-1 mod p, y != 0",
-            rule=lambda a, b, p: (a * _inverse_mod(b, p)) % p, excludes_zero_b=True,
-        ),
-        Operation(
-            "x/y if y odd else x-y", "div_odd_sub", "Zp", True, False,
-            "x * y^-1 mod p when y is odd, else x - y mod p (y = 0 is even)",
-            rule=lambda a, b, p: torch.where(b % 2 == 1, (a * _inverse_mod(b.clamp(min=1), p)) % p, (a - b) % p),
-        ),
-        Operation("x^2+y^2", "sq_sum", "Zp", False, True, "x^2 + y^2 mod p", rule=lambda a, b, p: (a * a + b * b) % p),
-        Operation(
-            "x^2+xy+y^2", "quad", "Zp", False, True, "x^2 + xy + y^2 mod p",
-            rule=lambda a, b, p: (a * a + a * b + b * b) % p,
-        ),
-        Operation(
-            "x^2+xy+y^2+x", "quad_x", "Zp", False, False, "x^2 + xy + y^2 + x mod p",
-            rule=lambda a, b, p: (a * a + a * b + b * b + a) % p,
-        ),
-        Operation("x^3+xy", "cube_xy", "Zp", False, False, "x^3 + xy mod p", rule=lambda a, b, p: (a**3 + a * b) % p),
-        Operation(
-            "x^3+xy^2+y", "cube_xy2_y", "Zp", False, False, "x^3 + xy^2 + y mod p",
-            rule=lambda a, b, p: (a**3 + a * b * b + b) % p,
-        ),
-        Operation("x*y", "mul", "Zp", True, True, "x * y mod p", rule=lambda a, b, p: (a * b) % p),
-        Operation("x∘y", "perm_xy", "Sn", False, False, "composition in S_n, c = y[x] (openai/grok)", perm_rule=_compose),
-        Operation(
-            "x∘y∘x⁻¹", "perm_xyx_inv", "Sn", False, False, "conjugation in S_n: (x∘y)∘x⁻¹",
-            perm_rule=lambda x, y: _compose(_compose(x, y), _invert(x)),
-        ),
-        Operation(
-            "x∘y∘x", "perm_xyx", "Sn", False, False, "x∘y∘x in S_n",
-            perm_rule=lambda x, y: _compose(_compose(x, y), x),
-        ),
-    )
-}
-_BY_SLUG = {op.slug: op for op in OPERATIONS.values()}
-SN_DEGREES = (3, 4, 5)
-
-
-def get_operation(name: str) -> Operation:
-    """The registry entry for a name (`x+y`) or its slug (`add`).
-
-    Raises:
-        ConfigError: the name is in neither.
-    """
-    if name in OPERATIONS:
-        return OPERATIONS[name]
-    if name in _BY_SLUG:
-        return _BY_SLUG[name]
-    allowed = ", ".join(f"{op.name} ({op.slug})" for op in OPERATIONS.values())
-    raise ConfigError(f"task: unknown operation {name!r}; allowed: {allowed}")
-
-
-def is_prime(n: int) -> bool:
-    return n >= 2 and all(n % k for k in range(2, math.isqrt(n) + 1))
-
-
-def check_modulus(op: Operation, p: int) -> None:
-    """Raise ConfigError when p does not suit op (prime where a field is needed, degree 3..5 for S_n)."""
-    if op.group == "Sn":
-        if p not in SN_DEGREES:
-            raise ConfigError(f"p: the degree n of S_n for task {op.name!r} must be one of {SN_DEGREES}, got {p}")
-    elif p < 3:
-        raise ConfigError(f"p: must be at least 3, got {p}")
-    elif op.needs_prime and not is_prime(p):
-        raise ConfigError(f"p: task {op.name!r} needs a prime modulus, got {p}")
-
-
-def permutations(n: int) -> list[tuple[int, ...]]:
-    """The elements of S_n in lexicographic order; element i is permutations(n)[i]."""
-    return list(itertools.permutations(range(n)))
 
 
 @dataclass(frozen=True)

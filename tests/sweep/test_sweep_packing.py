@@ -1,11 +1,10 @@
 import pandas as pd
 import torch
+from sweep_helpers import tiny_spec
 
 from grokscope import load, train
 from grokscope.sweep import pack_cells, plan, read_results, run_sweep
 from grokscope.sweep.directory import pack_dir
-from sweep_helpers import tiny_spec
-
 
 TRAINING_SIDE = ("train", "test", "test_mirror")
 
@@ -18,8 +17,8 @@ def test_packs_group_cells_of_one_shape_and_respect_max_pack():
     for pack in packs:
         assert len({c.config.task for c in pack.cells}) == 1
         assert pack.config.seeds == tuple(c.coords["seed"] for c in pack.cells)
-        assert pack.config.fracs == tuple(c.coords["frac"] for c in pack.cells)
-        assert pack.config.lrs == tuple(c.coords["lr"] for c in pack.cells)
+        assert pack.config.per_member("frac") == tuple(c.coords["frac"] for c in pack.cells)
+        assert pack.config.per_member("lr") == tuple(c.coords["lr"] for c in pack.cells)
     model_sizes = tiny_spec(d_model=[8, 16], seed=[0, 1])
     assert [p.n_members for p in plan(model_sizes)] == [2, 2, 2, 2]  # another shape, another pack
 
@@ -50,9 +49,9 @@ def test_every_cell_is_trained_exactly_once_with_its_own_hyperparameters(tmp_pat
         trained = [s for name, s in steps if name == pack.name]
         assert trained == list(range(1, run.status()["step"] + 1))  # each update once
         assert run.config.seeds == tuple(c.coords["seed"] for c in pack.cells)
-        assert run.config.fracs == tuple(c.coords["frac"] for c in pack.cells)
-        assert run.config.lrs == tuple(c.coords["lr"] for c in pack.cells)
-        assert run.config.wds == tuple(0.5 if c.coords["task"] == "x-y" else 1.0 for c in pack.cells)
+        assert run.config.per_member("frac") == tuple(c.coords["frac"] for c in pack.cells)
+        assert run.config.per_member("lr") == tuple(c.coords["lr"] for c in pack.cells)
+        assert run.config.per_member("wd") == tuple(0.5 if c.coords["task"] == "x-y" else 1.0 for c in pack.cells)
     table = read_results(sweep_dir)
     assert list(table["cell"]) == list(range(16))
     for cell in spec.cells():

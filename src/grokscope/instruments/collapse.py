@@ -62,9 +62,9 @@ def remedies(config: RunConfig, member: int) -> list[str]:
         offered.append("loss_dtype=float64")
     if config.loss != "stablemax":
         offered.append("loss=stablemax")
-    if not config.orthogonal_grads[member]:
+    if not config.per_member("orthogonal_grad")[member]:
         offered.append("orthogonal_grad=true")
-    if config.wds[member] == 0:
+    if config.per_member("wd")[member] == 0:
         offered.append("wd=1.0")  # the value of the papers' runs (Power et al. 2022, Nanda et al. 2023)
     return offered
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError
-from ..tasks import TaskTable, is_prime
+from ..operations import is_prime
+from ..tasks import TaskTable
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ class Ensemble:
         spec = ModelSpec.from_config(config)
         dtype = getattr(torch, config.param_dtype)
         params = init_params(spec, config.seeds, dtype)
-        scales = config.init_scales
+        scales = config.per_member("init_scale")
         if any(scale != 1.0 for scale in scales):  # Omnigrok's α (Liu et al. 2023): every parameter times α
             alpha = torch.tensor(scales, dtype=dtype)
             params = {name: t * alpha.reshape(-1, *(1,) * (t.dim() - 1)) for name, t in params.items()}

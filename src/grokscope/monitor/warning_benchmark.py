@@ -44,8 +44,19 @@ from ..run import Run, first_step_reaching, load
 from ..store import metric_names as names
 from ..sweep.directory import PACKS_DIR, read_spec
 from ..train.data import RunData
-from .validation import (AlarmRule, AlarmScore, MemberTrace, describe_rule, finite_mean, fit_alarm_rule, format_value,
-                         generalized, matched_comparisons, never_generalized, score_alarm)
+from .validation import (
+    AlarmRule,
+    AlarmScore,
+    MemberTrace,
+    describe_rule,
+    finite_mean,
+    fit_alarm_rule,
+    format_value,
+    generalized,
+    matched_comparisons,
+    never_generalized,
+    score_alarm,
+)
 
 TUNING_TASKS = ("x+y", "x*y")  # chosen 2026-12-02, before any held-out result was seen; x-y and x/y held out
 PLATEAU_FRACTION = 0.5
@@ -186,7 +197,7 @@ def sweep_arms(sweep_dir: str | Path) -> list[Arm]:
         if run.status().get("state") != "finished":
             continue
         config = run.config
-        for trace, frac, wd in zip(pack_traces(run), config.fracs, config.wds):
+        for trace, frac, wd in zip(pack_traces(run), config.per_member("frac"), config.per_member("wd")):
             key = (config.task, config.p, float(frac), float(wd))
             arm = arms.setdefault(key, Arm(*key))
             trace.arm = arm.name

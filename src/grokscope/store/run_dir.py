@@ -15,6 +15,7 @@ import torch
 
 from ..config import RunConfig
 from ..errors import ConfigError, RunLockedError, RunNotFoundError
+from ..version import __version__
 from .atomic import write_text_atomic
 
 CONFIG_FILE = "config.json"
@@ -46,7 +47,6 @@ def _git_commit() -> str | None:
 
 def base_provenance(device: torch.device) -> dict[str, Any]:
     """Versions, device and thread settings that any result depends on (notes-on-issues: provenance)."""
-    from .. import __version__
 
     return {
         "grokscope_version": __version__,

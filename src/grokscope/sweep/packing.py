@@ -38,7 +38,7 @@ def shape_key(config: RunConfig) -> str:
 def pack_config(cells: list[Cell]) -> RunConfig:
     """The ensemble config of cells sharing a shape key: one member per cell, in order."""
     names = set().union(*(c.config.per_member_values() for c in cells))  # a field any cell sets; defaults resolved
-    fields = {name: tuple(getattr(c.config, PER_MEMBER_FIELDS[name])[0] for c in cells) for name in names}
+    fields = {name: tuple(c.config.per_member(name)[0] for c in cells) for name in names}
     return cells[0].config.replace(seeds=tuple(c.config.seeds[0] for c in cells), **fields)
 
 

@@ -64,8 +64,8 @@ def pack_rows(run_dir: Path, pack: Pack, axes: list[str]) -> list[dict[str, Any]
     for e, (cell, member) in enumerate(zip(pack.cells, summary["members"])):
         row: dict[str, Any] = {"cell": cell.index, "pack": pack.name, "member": e}
         row |= {axis: _axis_value(cell, axis) for axis in axes}
-        standard = {"task": config.task, "p": config.p, "seed": config.seeds[e], "frac": config.fracs[e],
-                    "lr": config.lrs[e], "wd": config.wds[e]}
+        standard = {"task": config.task, "p": config.p, "seed": config.seeds[e], "frac": config.per_member("frac")[e],
+                    "lr": config.per_member("lr")[e], "wd": config.per_member("wd")[e]}
         row |= {k: v for k, v in standard.items() if k not in axes}
         row |= {"budget": config.max_steps, "steps_trained": status.get("step"), "stop_reason": status.get("stop_reason"),
                 "generalized": member["steps_to_generalize"] is not None}

@@ -25,14 +25,16 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..config import PRESETS, RunConfig, get_preset
+import tomllib
+
+from ..config import RunConfig
 from ..errors import ConfigError
+from ..presets import PRESETS, get_preset
 
 SPEC_KEYS = ("name", "description", "preset", "max_pack", "base", "grid", "cases")
 SEED_AXIS = "seed"

@@ -75,11 +75,11 @@ class RunData:
     def build(cls, config: RunConfig, device: torch.device) -> "RunData":
         table = config.table()
         inputs, targets, _ = inputs_and_targets(table, config.resolved("layout"))
-        train = split_masks(table, config.seeds, config.fracs, method=config.split, symmetric=config.symmetric_split)
+        train = split_masks(table, config.seeds, config.per_member("frac"), method=config.split, symmetric=config.symmetric_split)
         mirror = mirror_heldout_masks(table, train) if table.op.commutative else None
         train_targets = corrupted = None
-        if any(config.label_noises):
-            labels, corrupted = noisy_labels(targets[:, 0], train, config.seeds, config.label_noises, table.n_elements)
+        if any(config.per_member("label_noise")):
+            labels, corrupted = noisy_labels(targets[:, 0], train, config.seeds, config.per_member("label_noise"), table.n_elements)
             train_targets = targets.expand(len(config.seeds), *targets.shape).clone()  # [E, N, n_out]
             train_targets[..., 0] = labels
             train_targets, corrupted = train_targets.to(device), corrupted.to(device)

@@ -129,7 +129,7 @@ def build_filter(config, params: dict[str, torch.Tensor], device: torch.device) 
     """The config's Grokfast filter over params [E, ...], or None (grokfast "none")."""
     as_tensor = lambda values: torch.tensor(values, dtype=getattr(torch, config.param_dtype), device=device)
     if config.grokfast == "ema":
-        return GrokfastEMA(params, alpha=as_tensor(config.grokfast_alphas), lamb=as_tensor(config.grokfast_lambs))
+        return GrokfastEMA(params, alpha=as_tensor(config.per_member("grokfast_alpha")), lamb=as_tensor(config.per_member("grokfast_lamb")))
     if config.grokfast == "ma":
-        return GrokfastMA(params, window=config.grokfast_window, lamb=as_tensor(config.grokfast_lambs))
+        return GrokfastMA(params, window=config.grokfast_window, lamb=as_tensor(config.per_member("grokfast_lamb")))
     return None

@@ -139,7 +139,7 @@ class MemberSGD:
 def build_optimizer(config, params: dict[str, torch.Tensor], device: torch.device) -> MemberAdamW | MemberSGD:
     """The config's optimizer (`optimizer`, `lr`, `wd`, betas, eps, momentum) over params [E, ...]."""
     as_tensor = lambda values: torch.tensor(values, dtype=getattr(torch, config.param_dtype), device=device)
-    lr, wd = as_tensor(config.lrs), as_tensor(config.wds)
+    lr, wd = as_tensor(config.per_member("lr")), as_tensor(config.per_member("wd"))
     if config.optimizer == "sgd":
         return MemberSGD(params, lr=lr, wd=wd, momentum=config.momentum)
     return MemberAdamW(params, lr=lr, wd=wd, betas=(config.beta1, config.beta2), eps=config.eps,

@@ -80,9 +80,9 @@ class Trainer:
         self.sampler = BatchSampler(self.data, config.seeds, config.batch_size)
         self.optimizer = build_optimizer(config, self.model.trainable(), device)
         self.grad_filter = build_filter(config, self.model.trainable(), device)
-        orthogonal = config.orthogonal_grads
+        orthogonal = config.per_member("orthogonal_grad")
         self.orthogonal = torch.tensor(orthogonal, device=device) if any(orthogonal) else None  # [E] bool
-        fixed = config.fixed_weight_norms
+        fixed = config.per_member("fixed_weight_norm")
         self.fixed_norm = torch.tensor(fixed, device=device) if any(fixed) else None  # [E] bool
         # The initial norm (after init_scale) of the freshly built ensemble: a resumed run rebuilds the same one.
         self.norm_target_sq = squared_norm(self.model.trainable()) if any(fixed) else None  # [E] float64

@@ -12,26 +12,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..console import err, fail
+from ..checks import check_output_suffix
 from ..errors import ConfigError, GrokscopeError
+from .app import emit_tables, err, fail
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Compressed or photographed? Regime-shift demos with ground truth by construction.")
 
 
-def check_out(out_file: Path | None) -> None:
-    if out_file is not None and out_file.suffix not in (".md", ".json"):
-        raise ConfigError(f"out: must end in .md or .json, got {out_file.name!r}")
-
-
 def emit(result, out_file: Path | None, as_json: bool) -> None:
     """Print the result (Markdown, or JSON with --json) and write it to out_file (.md or .json) atomically."""
-    from ..store.atomic import write_text_atomic
-
-    markdown, document = result.to_markdown(), result.to_dict()
-    if out_file is not None:
-        write_text_atomic(out_file, json.dumps(document, indent=1) if out_file.suffix == ".json" else markdown + "\n")
-    typer.echo(json.dumps(document) if as_json else markdown)
+    emit_tables(result.to_dict(), result.to_markdown(), out_file, as_json)
 
 
 @app.command()
@@ -43,10 +34,10 @@ def demo1(
 ) -> None:
     """Demo 1: rule (C) vs regime lookup (P) vs plain training (E) over B training regimes; AUROC of C vs P per
     measure from training-era data only, Spearman with post-shift failure over the E zoo, and B* (docs/regime.md)."""
-    from .demo1 import run_demo1
+    from ..regime.demo1 import run_demo1
 
     try:
-        check_out(out_file)
+        check_output_suffix("out", out_file, (".md", ".json"))
         values = None
         if n_regimes is not None:
             try:
@@ -68,10 +59,10 @@ def market(
 ) -> None:
     """Demo 3: real market data (S&P 500 2003-2009, Fama–French walk-forward by decade), no ground truth: Spearman
     of each measure from pre-shift data with the shift's degradation, beside CUSUM and sup-F (docs/regime.md)."""
-    from .demo3 import run_demo3
+    from ..regime.demo3 import run_demo3
 
     try:
-        check_out(out_file)
+        check_output_suffix("out", out_file, (".md", ".json"))
         result = run_demo3(preset, data=data, progress=lambda line: err.print(line, markup=False, highlight=False))
     except GrokscopeError as error:
         fail(error)
@@ -86,10 +77,10 @@ def demo2(
 ) -> None:
     """Demo 2, the negative control: rule vs shortcut models in one sub-period (nothing can tell them apart) and in
     four (the environment measures must); AUROC per measure with bootstrap intervals (docs/regime.md)."""
-    from .demo2 import run_demo2
+    from ..regime.demo2 import run_demo2
 
     try:
-        check_out(out_file)
+        check_output_suffix("out", out_file, (".md", ".json"))
         result = run_demo2(preset, progress=lambda line: err.print(line, markup=False, highlight=False))
     except GrokscopeError as error:
         fail(error)
@@ -106,12 +97,11 @@ def verdict(
 ) -> None:
     """Train one model on a generated case and answer: compressed, photographed or not identifiable from training
     data, with the evidence (each measure, its value, and how far Demos 1 and 2 say to trust it)."""
-    from .report import verdict_page
-    from .verdict import case_verdict
+    from ..regime.report import verdict_page
+    from ..regime.verdict import case_verdict
 
     try:
-        if report is not None and report.suffix != ".html":
-            raise ConfigError(f"report: must end in .html, got {report.name!r}")
+        check_output_suffix("report", report, (".html",))
         result = case_verdict(case, kind, seed=seed)
     except GrokscopeError as error:
         fail(error)

@@ -1,23 +1,28 @@
-"""Rendering for the CLI: the live progress bar, run and member tables, and the dry-run plan."""
+"""Rendering for the command line: the live progress bars (a run, a sweep), run and member tables, the dry-run plan.
+
+Where standard error is not a terminal (a log file, CI), a bar cannot redraw: plain lines are printed instead.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import statistics
-import time
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-import torch
 from rich.console import Console
 from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from .config import RunConfig
-from .store import metric_names as names
-from .train import Progress
-from .train.trainer import Trainer, resolve_device
+from ..store import metric_names as names
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..config import RunConfig
+    from ..estimate import RunEstimate
+    from ..sweep.packing import Pack
+    from ..sweep.runner import SweepProgress
+    from ..train import Progress
 
 MEMBERS_LISTED = 4  # beyond this many members the bar shows min/median/max instead
 
@@ -93,31 +98,51 @@ def runs_table(runs: list) -> Table:
     return table
 
 
-def plan(config: RunConfig) -> str:
-    """The dry run: what would train, its memory, and a time estimate from a few timed steps in memory."""
-    device = resolve_device(config.device)
-    trainer = Trainer(config, Path("(dry run: nothing written)"), device=device)
-    model, data = trainer.model, trainer.data
-    n_params = sum(t[0].numel() for t in model.params.values())
-    bytes_per = 4 if config.param_dtype == "float32" else 8
-    copies = 4 if config.optimizer != "sgd" else (3 if config.momentum else 2)  # weights, grads, moments or momentum
-    copies += {"none": 0, "ema": 1, "ma": config.grokfast_window}[config.grokfast]  # Grokfast's filter state
-    state_bytes = copies * n_params * config.n_members * bytes_per
-    batch = int(trainer.sampler.batch.max())
-    spec = model.spec
-    act_bytes = config.n_members * batch * spec.n_ctx * (4 * spec.d_model + 2 * spec.d_mlp) * bytes_per * spec.n_layers
-    timings = []
-    for step in range(4):  # the first step pays for allocation; the median of the rest is the estimate
-        start = time.perf_counter()
-        trainer.train_step(step, None)
-        timings.append(time.perf_counter() - start)
-    per_step = statistics.median(timings[1:])
-    lines = [
-        f"pack: 1 ensemble of E={config.n_members} members, arch {config.arch}, {n_params:,} parameters per member",
-        f"task: {config.task} mod {config.p}, {data.inputs.shape[0]} pairs, train per member {data.n_train.tolist()}",
-        f"batch: {'full' if config.batch_size is None else batch} per member, device {device}",
-        f"memory: ~{(state_bytes + act_bytes) / 2**20:.1f} MiB (weights, gradients, optimizer and filter state, one batch of activations)",
-        f"time: ~{per_step * 1e3:.1f} ms/step, ~{per_step * config.max_steps / 60:.1f} min for {config.max_steps} steps (evaluation not included)",
+def plan_text(plan: "RunEstimate") -> str:
+    """The dry run's plan (estimate.estimate_run) as the lines `train --dry-run` prints."""
+    return "\n".join([
+        f"pack: 1 ensemble of E={plan.n_members} members, arch {plan.arch}, {plan.n_params:,} parameters per member",
+        f"task: {plan.task} mod {plan.p}, {plan.n_pairs} pairs, train per member {list(plan.n_train)}",
+        f"batch: {'full' if plan.full_batch else plan.batch} per member, device {plan.device}",
+        f"memory: ~{plan.memory_bytes / 2**20:.1f} MiB (weights, gradients, optimizer and filter state, one batch of activations)",
+        f"time: ~{plan.seconds_per_step * 1e3:.1f} ms/step, ~{plan.seconds_per_step * plan.max_steps / 60:.1f} min for "
+        f"{plan.max_steps} steps (evaluation not included)",
         "nothing written (dry run)",
-    ]
-    return "\n".join(lines)
+    ])
+
+
+def pack_lines(packs: list[Pack]) -> list[str]:
+    """One line per pack: name, task, p, members and their shared settings (the dry run prints these)."""
+    lines = []
+    for pack in packs:
+        c = pack.config
+        lines.append(f"{pack.name}: {c.task} mod {c.p}, E={pack.n_members}, arch {c.arch} d_model {c.d_model_resolved}, "
+                     f"fracs {sorted(set(c.per_member('frac')))}, seeds {sorted(set(c.seeds))}, max_steps {c.max_steps}")
+    return lines
+
+
+@contextlib.contextmanager
+def sweep_bars(console: Console, packs: list[Pack]) -> Iterator[Callable[[SweepProgress], None]]:
+    """A progress callback for `run_sweep` drawing the sweep bar and the current pack's bar on `console`."""
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("{task.fields[info]}"), TimeElapsedColumn())
+    members = sum(p.n_members for p in packs)
+    with RichProgress(*columns, console=console, transient=False) as bar:
+        sweep = bar.add_task("packs", total=len(packs), info=f"grokked 0/{members}")
+        current = bar.add_task("pack", total=1, info="", visible=False)
+
+        def update(event: SweepProgress) -> None:
+            grokked = f"grokked {event.members_grokked}/{event.members_total}"
+            bar.update(sweep, completed=event.packs_done, info=grokked)
+            if event.detail is None:  # a pack finished (or was found finished on resume)
+                bar.update(current, visible=False)
+                if not console.is_terminal:
+                    console.print(f"pack {event.pack.name} done ({event.packs_done}/{event.packs_total}), {grokked}",
+                                  highlight=False)
+                return
+            d = event.detail
+            accs = f"train {_accuracies(d.metrics[names.TRAIN_ACC])} | test {_accuracies(d.metrics[names.TEST_ACC])}"
+            bar.update(current, description=event.pack.name, completed=d.step, total=d.max_steps, visible=True,
+                       info=f"{accs} {d.steps_per_second:.0f} steps/s")
+
+        yield update

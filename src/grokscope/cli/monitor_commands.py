@@ -1,0 +1,172 @@
+"""Commands of the monitor and the validation studies: monitor, monitor-validate, validate-warning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.markup import escape
+
+from ..errors import ConfigError, GrokscopeError
+from .app import app, emit_tables, err, fail, out, parse_set
+
+
+def _monitor_options(measures: str | None, every: int | None, expensive_every: int | None, checkpoints: str | None,
+                     llc_set: list[str], hook: str | None, device: str) -> Any:
+    """MonitorOptions from the command's options (validated there; conflicts refused here)."""
+    from ..monitor.run_monitor import DEFAULT_MEASURES, MonitorOptions, llc_settings
+
+    steps = None
+    if checkpoints is not None:
+        if every is not None or expensive_every is not None:
+            raise ConfigError("checkpoints: cannot be combined with --every or --expensive-every")
+        if checkpoints.strip() == "all":
+            every = expensive_every = 1
+        else:
+            try:
+                steps = tuple(int(s) for s in checkpoints.split(","))
+            except ValueError:
+                raise ConfigError(f"checkpoints: must be 'all' or a comma list of checkpoint steps, got {checkpoints!r}") from None
+    llc, chains = llc_settings(parse_set(llc_set))
+    chosen = DEFAULT_MEASURES if measures is None else tuple(m.strip() for m in measures.split(",") if m.strip())
+    return MonitorOptions(measures=chosen, every=1 if every is None else every, expensive_every=expensive_every,
+                          steps=steps, llc=llc, llc_chains=chains, hook=hook, device=device)
+
+
+def _monitor_table(report: Any) -> Any:
+    """Seconds per measure (columns) per checkpoint (rows), all members together, with the mean per checkpoint."""
+    from rich.table import Table
+
+    measures = list(report.seconds)
+    table = Table("step", *measures, caption="seconds per checkpoint, all members; blank: not measured at that step",
+                  caption_justify="left")
+    for step in sorted({s for costs in report.seconds.values() for s in costs}):
+        table.add_row(str(step), *(f"{report.seconds[m][step]:.3g}" if step in report.seconds[m] else "" for m in measures))
+    mean = report.to_dict()["seconds_per_checkpoint"]
+    table.add_row("mean", *(f"{mean[m]:.3g}" if mean[m] is not None else "" for m in measures), style="bold")
+    return table
+
+
+@app.command()
+def monitor(
+    run: Annotated[Path, typer.Argument(help="A run directory (not one still training).")],
+    measures: Annotated[Optional[str], typer.Option(help="Comma list of llc, weight_norm, effective_lr, effective_rank, "
+                                                         "prequential, route_ablation (default: all six).")] = None,
+    every: Annotated[Optional[int], typer.Option(help="Cheap measures at every N-th weights checkpoint (default 1).")] = None,
+    expensive_every: Annotated[Optional[int], typer.Option(help="LLC and prequential at every N-th checkpoint "
+                                                                 "(default: about 8 checkpoints).")] = None,
+    checkpoints: Annotated[Optional[str], typer.Option(help="'all' (every measure at every checkpoint) or a comma list of steps.")] = None,
+    llc_set: Annotated[Optional[list[str]], typer.Option("--llc-set", help="LLC setting FIELD=VALUE (repeatable): epsilon, "
+                                                                            "nbeta, gamma, batch_size, burn_in, draws, chains.")] = None,
+    hook: Annotated[Optional[str], typer.Option(help="Activation read by effective rank and the prequential probe "
+                                                     "(default: the last MLP's neurons).")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan, costs and flagged estimates as JSON.")] = False,
+) -> None:
+    """Measure the run's checkpoints with the model-agnostic monitor (LLC, prequential code, weight norm, ...) on the
+    training pairs only, and write the values into its metrics store; prints the cost per measure per checkpoint."""
+    from .. import run as api
+
+    try:
+        options = _monitor_options(measures, every, expensive_every, checkpoints, llc_set or [], hook, device)
+        report = api.load(run).monitor(options, progress=lambda done, total, step: err.print(
+            f"monitor: checkpoint {done}/{total} (step {step})", highlight=False))
+    except GrokscopeError as error:
+        fail(error)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict()))
+        return
+    out.print(_monitor_table(report))
+    flagged = report.llc_flagged
+    if "llc" in report.plan:
+        detail = "; ".join(f"member {e} at step {s}: {r.replace('_', ' ')}" for e, s, r in flagged[:10])
+        out.print(f"LLC: {len(flagged)} of {report.llc_estimates} estimates flagged and written as missing"
+                  + (f" ({detail}{'; ...' if len(flagged) > 10 else ''})" if flagged else ""))
+    out.print(f"wrote {report.rows} scalar and {report.vector_rows} vector rows into {escape(str(run / 'metrics.sqlite'))}")
+    out.print(str(run))
+
+
+
+
+@app.command("monitor-validate")
+def monitor_validate(
+    grok: Annotated[list[Path], typer.Option(help="A monitored run that groks (repeatable: its members are pooled).")],
+    control: Annotated[list[Path], typer.Option(help="A monitored control run that does not grok; each is an arm (repeatable).")],
+    holdout_grok: Annotated[Optional[list[Path]], typer.Option(help="Grokking run of a second task, scored with the first task's rules.")] = None,
+    holdout_control: Annotated[Optional[list[Path]], typer.Option(help="Control run of the second task (repeatable).")] = None,
+    lead: Annotated[int, typer.Option(help="AUROC uses only checkpoints at least this many steps before t_g.")] = 1_000,
+    grokked_acc: Annotated[float, typer.Option(help="t_g: held-out accuracy (mirror-held-out where logged) reaching this.")] = 0.95,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples per interval.")] = 2_000,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Also write the tables as Markdown (.md) or JSON (.json).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON.")] = False,
+) -> None:
+    """Score the monitor's measures and the early warning against the Fourier ground truth: Spearman with the
+    restricted loss, AUROC of grok vs control before t_g, and an alarm rule fit on half the seeds (docs/monitor.md)."""
+    from ..checks import check_output_suffix
+    from ..monitor.validation import load_arm, to_markdown, validate
+
+    try:
+        if lead < 0 or resamples < 1 or not 0 < grokked_acc <= 1:
+            raise ConfigError("lead, resamples, grokked_acc: need lead >= 0, resamples >= 1 and 0 < grokked_acc <= 1")
+        check_output_suffix("out", out_file, (".md", ".json"))
+        if bool(holdout_grok) != bool(holdout_control):
+            raise ConfigError("holdout_grok, holdout_control: give both or neither")
+
+        def arms(paths: list[Path]) -> tuple[dict[str, list], str]:
+            loaded, tasks = {}, set()
+            for path in paths:
+                name, traces, task = load_arm(path, grokked_acc=grokked_acc)
+                loaded.setdefault(name, []).extend(traces)
+                tasks.add(task)
+            return loaded, ", ".join(sorted(tasks))
+
+        def score(grok_paths, control_paths, rules=None):
+            grok_arms, task = arms(grok_paths)
+            control_arms, _ = arms(control_paths)
+            grok_traces = [t for traces in grok_arms.values() for t in traces]
+            return validate(grok_traces, control_arms, task=task, rules=rules, lead=lead, resamples=resamples)
+
+        first, rules = score(grok, control)
+        tables = [first] + ([score(holdout_grok, holdout_control, rules)[0]] if holdout_grok else [])
+    except GrokscopeError as error:
+        fail(error)
+    emit_tables({"tables": [t.to_dict() for t in tables]}, "\n\n".join(to_markdown(t) for t in tables), out_file, as_json)
+
+
+@app.command("validate-warning")
+def validate_warning(
+    sweep_dir: Annotated[Path, typer.Argument(help="A trained benchmark sweep directory (e.g. of warning-benchmark-cpu).")],
+    tuning: Annotated[str, typer.Option(help="Comma list of the tasks the rules are fitted on; the others are held out.")] = "x+y,x*y",
+    fraction: Annotated[float, typer.Option(help="AUROC reads grokking members at t_mem + FRACTION·(t_g − t_mem).")] = 0.5,
+    calibrate: Annotated[bool, typer.Option(help="Print the threshold the calibration gives on the tuning tasks' controls, beside the frozen one.")] = False,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples per interval.")] = 2_000,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Also write the tables as Markdown (.md) or JSON (.json).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON.")] = False,
+) -> None:
+    """Score the early warning, the phases and the monitor's measures on a benchmark sweep: time-matched AUROC
+    of grok vs each control, true and false alarm rates and the lead as a fraction of the plateau, tuning and
+    held-out tasks apart (docs/instruments.md, "The warning benchmark")."""
+    from ..checks import check_output_suffix
+    from ..monitor.warning_benchmark import calibration, to_markdown, validate_sweep
+
+    try:
+        if resamples < 1 or not 0 < fraction < 1:
+            raise ConfigError(f"fraction, resamples: need 0 < fraction < 1 and resamples >= 1, got {fraction}, {resamples}")
+        check_output_suffix("out", out_file, (".md", ".json"))
+        tasks = tuple(t.strip() for t in tuning.split(",") if t.strip())
+        if not tasks:
+            raise ConfigError("tuning: give at least one task, e.g. x+y,x*y")
+        if calibrate:
+            result = calibration(sweep_dir, tuning=tasks)
+            typer.echo(json.dumps(result) if as_json else
+                       f"tuning tasks {', '.join(tasks)}: largest gated peak ratio over {result['control_members']} control "
+                       f"members {result['largest_control_peak_ratio']:.3f}; x{result['margin']:g} = threshold "
+                       f"{result['calibrated_threshold']:.3f} (frozen in instruments/warning.py: {result['frozen_threshold']:g})")
+            return
+        tables = validate_sweep(sweep_dir, tuning=tasks, fraction=fraction, resamples=resamples)
+    except GrokscopeError as error:
+        fail(error)
+    emit_tables({"tuning_tasks": list(tasks), "tables": [t.to_dict() for t in tables]},
+                 "\n\n".join(to_markdown(t) for t in tables), out_file, as_json)

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import grokscope.run
+import grokscope.training.launch
 from grokscope import cli, get_preset, load
 from grokscope.run import Run
 
@@ -20,7 +20,7 @@ def _fake_train(received):
 
 def test_train_options_reach_the_config(monkeypatch, tmp_path):
     received = {}
-    monkeypatch.setattr(grokscope.run, "train", _fake_train(received))
+    monkeypatch.setattr(grokscope.training.launch, "train", _fake_train(received))
     result = runner.invoke(cli.app, ["train", "--preset", "nanda2023", "--task", "x-y", "--p", "97", "--frac", "0.3,0.5",
                                      "--seeds", "0-1", "--lr", "2e-3", "--wd", "0.5", "--max-steps", "100",
                                      "--set", "d_model=64", "--set", "symmetric_split=false", "--out", str(tmp_path)])

@@ -12,10 +12,15 @@ import torch
 from conftest import tiny_config
 from typer.testing import CliRunner
 
+from grokscope import metric_names as names
 from grokscope import train
 from grokscope.cli import app
-from grokscope.instruments.collapse import COLLAPSED_FRACTION, collapse_onsets, remedies, softmax_collapse
-from grokscope.store import metric_names as names
+from grokscope.instruments.collapse import (
+    COLLAPSED_FRACTION,
+    collapse_onsets,
+    remedies,
+    softmax_collapse,
+)
 
 NAN = math.nan
 # test_levers.py's provoked collapse: Gromov's MLP, no weight decay, a large lr, 100 steps

@@ -13,13 +13,13 @@ from conftest import tiny_config
 from typer.testing import CliRunner
 
 from grokscope import get_preset, train
-from grokscope.censored_stats import (
+from grokscope.analysis.censored_stats import (
     bootstrap_median_ratio,
     censored_quantile,
     mann_whitney_u,
 )
 from grokscope.cli import app
-from grokscope.compare import compare, generalized_fraction
+from grokscope.analysis.compare import compare, generalized_fraction
 from grokscope.errors import ConfigError
 
 runner = CliRunner()
@@ -73,7 +73,7 @@ def test_several_runs_form_arms_and_pair_their_seeds(one_arm_runs):
 
 
 def test_paired_faster_counts_generalizing_at_the_budget_as_faster_than_censored():
-    from grokscope.compare import MemberOutcome, _arm_result
+    from grokscope.analysis.compare import MemberOutcome, _arm_result
 
     def outcome(arm, seed, step):
         return MemberOutcome("run", seed, seed, arm, step, 1000, "test/acc")

@@ -9,9 +9,9 @@ import torch.nn.functional as F
 from conftest import tiny_config
 
 from grokscope import get_preset, train
+from grokscope import metric_names as names
 from grokscope.errors import ConfigError
 from grokscope.models import Ensemble
-from grokscope.store import metric_names as names
 from grokscope.tasks import inputs_and_targets
 
 

@@ -5,12 +5,12 @@ import pytest
 import torch
 from conftest import tiny_config
 
+from grokscope import metric_names as names
 from grokscope import train
 from grokscope.errors import ConfigError
-from grokscope.store import metric_names as names
-from grokscope.train.filters import GrokfastEMA, GrokfastMA, orthogonalize_
-from grokscope.train.loss import log_stablemax, per_example_loss
-from grokscope.train.optim import MemberAdamW, MemberSGD
+from grokscope.training.filters import GrokfastEMA, GrokfastMA, orthogonalize_
+from grokscope.training.loss import log_stablemax, per_example_loss
+from grokscope.training.optim import MemberAdamW, MemberSGD
 
 F64 = torch.float64
 

@@ -7,15 +7,15 @@ import pytest
 import torch
 from conftest import tiny_config
 
+from grokscope import metric_names as names
 from grokscope import train
+from grokscope.dataset import RunData
 from grokscope.errors import ConfigError
 from grokscope.models import Ensemble
-from grokscope.store import metric_names as names
-from grokscope.train.data import RunData
-from grokscope.train.evaluate import Evaluator
-from grokscope.train.loss import exact_match, per_example_loss
-from grokscope.train.trainer import Trainer
-from grokscope.train.weight_norm import squared_norm
+from grokscope.training.evaluate import Evaluator
+from grokscope.training.loss import exact_match, per_example_loss
+from grokscope.training.trainer import Trainer
+from grokscope.training.weight_norm import squared_norm
 
 F64 = torch.float64
 CPU = torch.device("cpu")

@@ -1,6 +1,6 @@
 import torch
 
-from grokscope.train.optim import MemberAdamW, warmup_scale
+from grokscope.training.optim import MemberAdamW, warmup_scale
 
 
 def test_member_adamw_equals_torch_adamw_per_member():

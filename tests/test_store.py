@@ -8,10 +8,16 @@ from conftest import tiny_config
 from grokscope import train
 from grokscope.errors import CheckpointError, RunLockedError
 from grokscope.store.atomic import write_text_atomic
-from grokscope.store.checkpoints import load_resume, load_weights, save_resume, save_weights, weight_steps
+from grokscope.store.checkpoints import (
+    load_resume,
+    load_weights,
+    save_resume,
+    save_weights,
+    weight_steps,
+)
 from grokscope.store.metrics import MetricsStore
 from grokscope.store.run_dir import RunLock
-from grokscope.train.schedule import checkpoint_steps
+from grokscope.training.schedule import checkpoint_steps
 
 
 def test_weights_round_trip_and_ignore_temporaries(tmp_path):
@@ -86,7 +92,7 @@ def test_checkpoint_every_adds_evenly_spaced_checkpoints_that_the_trainer_writes
 
 
 def test_eval_schedule_sees_the_first_steps():
-    from grokscope.train.schedule import eval_steps
+    from grokscope.training.schedule import eval_steps
 
     steps = eval_steps(5_000, eval_every=25, log_points=100)
     assert {0, 25, 5_000} <= steps and {1, 2, 3, 5, 10} <= steps

@@ -3,8 +3,9 @@ import torch
 from conftest import tiny_config
 
 from grokscope import load, train
-from grokscope.store import metric_names as names
-from grokscope.train.data import BatchSampler, RunData
+from grokscope import metric_names as names
+from grokscope.dataset import RunData
+from grokscope.training.sampler import BatchSampler
 
 
 def _final_params(run):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .report import report_data, render_report
+from .report import render_report, report_data
 from .report.figures import write_figures
 from .run import Run
 from .store.atomic import write_text_atomic

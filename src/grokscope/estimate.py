@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import RunConfig
-from .train.trainer import Trainer, resolve_device
+from .training.trainer import Trainer, resolve_device
 
 TIMED_STEPS = 4  # the first step pays for allocation; the median of the rest is the estimate
 

@@ -10,10 +10,17 @@ import torch
 from typer.testing import CliRunner
 
 from grokscope import cli
-from grokscope.digits import DigitsConfig, get_preset, init_params, split_indices, train_digits, train_members
+from grokscope import metric_names as names
+from grokscope.digits import (
+    DigitsConfig,
+    get_preset,
+    init_params,
+    split_indices,
+    train_digits,
+    train_members,
+)
 from grokscope.digits.loss import mse_per_example
 from grokscope.errors import ConfigError
-from grokscope.store import metric_names as names
 from grokscope.store.metrics import MetricsStore
 
 

@@ -6,7 +6,11 @@ import torch
 from conftest import tiny_config
 
 from grokscope import get_preset, train
-from grokscope.instruments.clock_pizza import algorithm_verdict, distance_irrelevance, gradient_symmetricity
+from grokscope.instruments.clock_pizza import (
+    algorithm_verdict,
+    distance_irrelevance,
+    gradient_symmetricity,
+)
 from grokscope.instruments.grid import additive_grid
 from grokscope.models import Ensemble
 from grokscope.tasks import build_table, inputs_and_targets

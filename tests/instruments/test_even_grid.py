@@ -13,8 +13,8 @@ from grokscope.instruments.fourier import (
     live_key_frequencies,
     neuron_frequency_fve,
 )
-from grokscope.instruments.mechanism import fourier_verdict, null_restricted_loss
 from grokscope.instruments.measures import restricted_loss
+from grokscope.instruments.mechanism import fourier_verdict, null_restricted_loss
 
 N = 30  # x*y and x/y mod 31
 

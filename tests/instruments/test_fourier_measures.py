@@ -12,7 +12,12 @@ from grokscope.instruments.fourier import (
     neuron_frequency_fve,
     sum_directions,
 )
-from grokscope.instruments.measures import excluded_loss, gini, restricted_loss, total_sum_squared_weights
+from grokscope.instruments.measures import (
+    excluded_loss,
+    gini,
+    restricted_loss,
+    total_sum_squared_weights,
+)
 
 
 @pytest.mark.parametrize("n", [7, 8, 13])

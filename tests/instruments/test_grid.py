@@ -2,10 +2,10 @@ import pytest
 import torch
 from conftest import tiny_config
 
+from grokscope import metric_names as names
 from grokscope import train
 from grokscope.errors import ConfigError
 from grokscope.instruments.grid import additive_grid, primitive_root_powers, skip_note
-from grokscope.store import metric_names as names
 from grokscope.tasks import build_table
 
 

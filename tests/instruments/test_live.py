@@ -1,12 +1,12 @@
 import torch
 from conftest import tiny_config
 
+from grokscope import metric_names as names
 from grokscope import train
+from grokscope.dataset import RunData
 from grokscope.models import Ensemble
-from grokscope.store import metric_names as names
-from grokscope.train import evaluate as evaluate_module
-from grokscope.train.data import RunData
-from grokscope.train.evaluate import Evaluator
+from grokscope.training import evaluate as evaluate_module
+from grokscope.training.evaluate import Evaluator
 
 
 def test_measures_logged_for_additive_tasks(tmp_path):

@@ -3,8 +3,15 @@
 import pytest
 import torch
 
-from grokscope.instruments.warning import (CALIBRATION_MARGIN, GATE_TRAIN_ACC, PEAK_THRESHOLD, calibrate_threshold,
-                                           gated_statistic, peak_ratio, peak_warning_indices)
+from grokscope.instruments.warning import (
+    CALIBRATION_MARGIN,
+    GATE_TRAIN_ACC,
+    PEAK_THRESHOLD,
+    calibrate_threshold,
+    gated_statistic,
+    peak_ratio,
+    peak_warning_indices,
+)
 
 K = 15
 

@@ -6,10 +6,10 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import tiny_config
+from monitor_helpers import cross_entropy, one_thread, squared_error  # noqa: F401 (an autouse fixture)
 from torch import nn
 
-from conftest import tiny_config
-from monitor_helpers import one_thread, squared_error, cross_entropy  # noqa: F401 (an autouse fixture)
 from grokscope.errors import ConfigError
 from grokscope.models import Ensemble
 from grokscope.monitor import (
@@ -20,7 +20,7 @@ from grokscope.monitor import (
     stack,
 )
 from grokscope.monitor.sgld import standard_normal
-from grokscope.train.loss import per_example_loss
+from grokscope.training.loss import per_example_loss
 
 
 def fitted_linear_regression(n: int = 2000, k: int = 5):

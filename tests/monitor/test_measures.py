@@ -4,14 +4,15 @@ the Monitor's refusals, metric names and costs."""
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import tiny_config
+from monitor_helpers import cross_entropy, one_thread, squared_error  # noqa: F401 (an autouse fixture)
 from torch import nn
 
-from conftest import tiny_config
-from monitor_helpers import one_thread, squared_error, cross_entropy  # noqa: F401 (an autouse fixture)
+from grokscope import metric_names as names
 from grokscope.errors import ConfigError
 from grokscope.models import Ensemble
 from grokscope.monitor import (
-    NEEDS,
+    MEASURES,
     MissingInputError,
     Monitor,
     MonitorSettings,
@@ -24,8 +25,7 @@ from grokscope.monitor import (
     vrex_penalty,
     weight_norm,
 )
-from grokscope.store import metric_names as names
-from grokscope.train.loss import per_example_loss
+from grokscope.training.loss import per_example_loss
 
 
 class ReadsFirstColumns(nn.Module):
@@ -164,7 +164,7 @@ REFUSALS = {
 def test_each_refusal_names_the_missing_input(measure, missing):
     model, x, y = fitted_reader()
     monitor = Monitor(model, squared_error, x, y)
-    assert missing in NEEDS[measure]
+    assert missing in MEASURES[measure].needs
     with pytest.raises(MissingInputError, match=f"^{measure}: needs {missing} ") as raised:
         monitor.measure([measure], checkpoint_step=0)
     assert "\n" not in str(raised.value)

@@ -7,11 +7,13 @@ import sqlite3
 
 import pytest
 import torch
-from typer.testing import CliRunner
-
 from conftest import tiny_config
 from monitor_helpers import one_thread  # noqa: F401 (an autouse fixture)
+from typer.testing import CliRunner
+
 from grokscope import cli, get_preset, train
+from grokscope import metric_names as names
+from grokscope.dataset import RunData
 from grokscope.monitor import (
     Monitor,
     MonitorSettings,
@@ -33,10 +35,8 @@ from grokscope.monitor.run_monitor import (
     plan_checkpoints,
     readout_features,
 )
-from grokscope.store import metric_names as names
 from grokscope.store.run_dir import RunLock
-from grokscope.train.data import RunData
-from grokscope.train.loss import per_example_loss
+from grokscope.training.loss import per_example_loss
 
 runner = CliRunner()
 SHORT_LLC = ["--llc-set", "burn_in=5", "--llc-set", "draws=10", "--llc-set", "chains=1"]

@@ -5,10 +5,14 @@ import math
 
 import pytest
 import torch
-
 from monitor_helpers import one_thread  # noqa: F401 (an autouse fixture)
+
 from grokscope.errors import ConfigError
-from grokscope.monitor import TrainingData, online_code_length, prequential_description_length
+from grokscope.monitor import (
+    TrainingData,
+    online_code_length,
+    prequential_description_length,
+)
 from grokscope.monitor.prequential import block_boundaries
 
 

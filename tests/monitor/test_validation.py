@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from grokscope.censored_stats import mann_whitney_u
-from grokscope.monitor.validation import (
+from grokscope.analysis.censored_stats import mann_whitney_u
+from grokscope.analysis.monitor_validation import (
     EARLY_WARNING,
     MEASURES,
     AlarmRule,
@@ -22,7 +22,7 @@ from grokscope.monitor.validation import (
     to_markdown,
     validate,
 )
-from grokscope.rank_stats import auroc, bootstrap_interval, mid_ranks, spearman
+from grokscope.analysis.rank_stats import auroc, bootstrap_interval, mid_ranks, spearman
 
 STEPS = np.arange(0, 4001, 100)
 

@@ -9,8 +9,8 @@ from monitor_helpers import one_thread  # noqa: F401 (an autouse fixture)
 from typer.testing import CliRunner
 
 from grokscope import cli, get_preset, train
+from grokscope.analysis.monitor_validation import EARLY_WARNING, MEASURES
 from grokscope.monitor import MonitorOptions, monitor_run
-from grokscope.monitor.validation import EARLY_WARNING, MEASURES
 
 CHEAP = ("weight_norm", "effective_lr", "effective_rank", "route_ablation")
 

@@ -9,10 +9,21 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from grokscope.analysis.monitor_validation import AlarmRule, MemberTrace
+from grokscope.analysis.warning_benchmark import (
+    CLEANUP_START,
+    GROK,
+    LEGACY_WARNING,
+    MEASURES,
+    NO_DECAY,
+    SMALL_FRACTION,
+    WARNING,
+    Arm,
+    score_task,
+    targets_met,
+    to_markdown,
+)
 from grokscope.cli import app
-from grokscope.monitor.validation import AlarmRule, MemberTrace
-from grokscope.monitor.warning_benchmark import (CLEANUP_START, GROK, LEGACY_WARNING, MEASURES, NO_DECAY, SMALL_FRACTION,
-                                                 WARNING, Arm, score_task, targets_met, to_markdown)
 
 STEPS = np.arange(0, 2_001, 100)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from regime_helpers import one_thread  # noqa: F401 (an autouse fixture)
 from typer.testing import CliRunner
 
 from grokscope import cli
 from grokscope.regime.measures import MEASURES
-from regime_helpers import one_thread  # noqa: F401 (an autouse fixture)
 
 
 def test_demo1_prints_every_measure_and_writes_the_json(tmp_path):

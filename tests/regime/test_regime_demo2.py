@@ -7,13 +7,18 @@ import json
 
 import pytest
 import torch
+from regime_helpers import one_thread  # noqa: F401 (an autouse fixture)
 from typer.testing import CliRunner
 
 from grokscope import cli
 from grokscope.errors import ConfigError
 from grokscope.regime import demo2
-from grokscope.regime.demo2 import ENVIRONMENT_MEASURES, MEASURES, Demo2Preset, run_demo2
-from regime_helpers import one_thread  # noqa: F401 (an autouse fixture)
+from grokscope.regime.demo2 import (
+    ENVIRONMENT_MEASURES,
+    MEASURES,
+    Demo2Preset,
+    run_demo2,
+)
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,18 @@ from typer.testing import CliRunner
 pytest.importorskip("arch")
 pytest.importorskip("statsmodels")
 
+from regime_helpers import one_thread  # noqa: F401 (an autouse fixture)
+
 from grokscope import cli  # noqa: E402
 from grokscope.regime import demo3  # noqa: E402
-from grokscope.regime.demo3 import BREAKS, fama_french_splits, predictor_rows, run_demo3, sp500_split  # noqa: E402
+from grokscope.regime.demo3 import (  # noqa: E402
+    BREAKS,
+    fama_french_splits,
+    predictor_rows,
+    run_demo3,
+    sp500_split,
+)
 from grokscope.regime.market import load_fama_french, load_sp500  # noqa: E402
-from regime_helpers import one_thread  # noqa: F401 (an autouse fixture)
 
 
 @pytest.fixture(scope="module")

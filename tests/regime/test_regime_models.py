@@ -12,7 +12,11 @@ import torch
 from grokscope.errors import ConfigError
 from grokscope.models.mlp_stack import MLPStack, init_params
 from grokscope.monitor import SGLDSettings, stack
-from grokscope.monitor.gaussian_code import gaussian_online_code_length, gaussian_prequential_length, ridge_probe_fit
+from grokscope.monitor.gaussian_code import (
+    gaussian_online_code_length,
+    gaussian_prequential_length,
+    ridge_probe_fit,
+)
 from grokscope.monitor.inputs import TrainingData
 from grokscope.regime import RegimeSpec
 from grokscope.regime.demo1 import PRESETS, Demo1Block, Score, b_star, run_demo1

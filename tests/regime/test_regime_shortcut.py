@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from grokscope.errors import ConfigError
-from grokscope.regime.shortcut import MULTI_PERIOD, SINGLE_PERIOD, ShortcutSpec, make_shortcut_data
+from grokscope.regime.shortcut import (
+    MULTI_PERIOD,
+    SINGLE_PERIOD,
+    ShortcutSpec,
+    make_shortcut_data,
+)
 
 
 def _slope(x, y):

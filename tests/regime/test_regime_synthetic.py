@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from grokscope.errors import ConfigError
-from grokscope.regime.synthetic import RegimeSpec, id_slots, make_regime_data, oracle_losses, rule
+from grokscope.regime.synthetic import (
+    RegimeSpec,
+    id_slots,
+    make_regime_data,
+    oracle_losses,
+    rule,
+)
 
 # Strong within-regime variation so that each regime's slope on g is well determined.
 LAW = RegimeSpec(n_regimes=4, train_days=2048, n_shift_regimes=4, shift_regime_days=512, within_std=0.5,

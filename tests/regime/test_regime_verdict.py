@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from regime_helpers import one_thread  # noqa: F401 (an autouse fixture)
 from torch import nn
 from typer.testing import CliRunner
 
@@ -16,9 +17,13 @@ from grokscope.regime.models import Members, TrainSettings, mse, train_zoo
 from grokscope.regime.report import verdict_page
 from grokscope.regime.shortcut import MULTI_PERIOD, SINGLE_PERIOD
 from grokscope.regime.synthetic import RegimeSpec
-from grokscope.regime.verdict import (ANSWERS, IRMV1_Z2_THRESHOLD, environment_statistics, period_probe_accuracy,
-                                      regime_verdict)
-from regime_helpers import one_thread  # noqa: F401 (an autouse fixture)
+from grokscope.regime.verdict import (
+    ANSWERS,
+    IRMV1_Z2_THRESHOLD,
+    environment_statistics,
+    period_probe_accuracy,
+    regime_verdict,
+)
 
 NOT_IDENTIFIABLE, PHOTOGRAPHED, COMPRESSED = ANSWERS[2], ANSWERS[1], ANSWERS[0]
 

@@ -18,12 +18,12 @@ import torch
 from conftest import tiny_config
 
 from grokscope import get_preset, load, train
-from grokscope.compare import compare
+from grokscope.analysis.compare import compare
 from grokscope.monitor import ProbeSettings
 from grokscope.monitor.run_monitor import MonitorOptions, llc_settings
 from grokscope.report import write_report
-from grokscope.report.figures import unpacked
 from grokscope.report.data import CURVES, report_data
+from grokscope.report.figures import unpacked
 
 SCALAR_PANELS = sorted({panel for panel, _, _ in CURVES} - {"monitor"})  # monitor: only once `grokscope monitor` ran
 MONITOR_METRICS = [metric for panel, metric, _ in CURVES if panel == "monitor"]

@@ -10,10 +10,10 @@ import sys
 import numpy as np
 
 from grokscope import get_preset, train
-from grokscope.report import report_data, render_report
+from grokscope import metric_names as names
+from grokscope.report import render_report, report_data
 from grokscope.report.data import packed
 from grokscope.report.figures import unpacked, write_figures
-from grokscope.store import metric_names as names
 
 
 def test_packed_round_trips_float32_with_nan():

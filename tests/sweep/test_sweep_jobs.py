@@ -1,10 +1,10 @@
 import pandas as pd
 import pytest
+from sweep_helpers import tiny_spec
 
 from grokscope.errors import ConfigError
 from grokscope.sweep import read_results, run_sweep
 from grokscope.sweep.directory import is_finished
-from sweep_helpers import tiny_spec
 
 
 def test_parallel_local_packs_give_the_sequential_table(tmp_path):

@@ -3,7 +3,13 @@ import math
 import pytest
 from matplotlib.collections import PathCollection
 
-from grokscope.sweep import fraction_curve, load_spec, parse_spec, read_results, run_sweep
+from grokscope.sweep import (
+    fraction_curve,
+    load_spec,
+    parse_spec,
+    read_results,
+    run_sweep,
+)
 from grokscope.sweep.plot import fraction_figure
 
 

@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
 import ray
+from sweep_helpers import tiny_spec
 
 from grokscope.sweep import read_results, run_sweep
-from sweep_helpers import tiny_spec
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ import duckdb
 import pandas as pd
 import pytest
 from matplotlib.collections import PathCollection
+from sweep_helpers import TINY_BASE
 from typer.testing import CliRunner
 
 from grokscope import cli
@@ -11,7 +12,6 @@ from grokscope.sweep import fraction_curve, plan, read_results
 from grokscope.sweep.directory import RESULTS_FILE, pack_dir
 from grokscope.sweep.plot import fraction_figure
 from grokscope.sweep.results import pack_rows, results_frame
-from sweep_helpers import TINY_BASE
 
 runner = CliRunner()
 

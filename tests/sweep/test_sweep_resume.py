@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
+from sweep_helpers import tiny_spec
 
 from grokscope.sweep import plan, read_results, run_sweep
-from sweep_helpers import tiny_spec
 
 
 class Interrupted(Exception):

@@ -1,10 +1,10 @@
 import pytest
+from sweep_helpers import tiny_spec
 from typer.testing import CliRunner
 
 from grokscope import cli
 from grokscope.errors import ConfigError
 from grokscope.sweep import load_spec, shipped_specs
-from sweep_helpers import tiny_spec
 
 runner = CliRunner()
 

@@ -10,13 +10,15 @@ import typer
 from rich.markup import escape
 
 from ..errors import ConfigError, GrokscopeError
+from ..monitor.registry import measures_help
 from .app import app, emit_tables, err, fail, out, parse_set
 
 
 def _monitor_options(measures: str | None, every: int | None, expensive_every: int | None, checkpoints: str | None,
                      llc_set: list[str], hook: str | None, device: str) -> Any:
     """MonitorOptions from the command's options (validated there; conflicts refused here)."""
-    from ..monitor.run_monitor import DEFAULT_MEASURES, MonitorOptions, llc_settings
+    from ..monitor.registry import DEFAULT_MEASURES
+    from ..monitor.run_monitor import MonitorOptions, llc_settings
 
     steps = None
     if checkpoints is not None:
@@ -52,8 +54,7 @@ def _monitor_table(report: Any) -> Any:
 @app.command()
 def monitor(
     run: Annotated[Path, typer.Argument(help="A run directory (not one still training).")],
-    measures: Annotated[Optional[str], typer.Option(help="Comma list of llc, weight_norm, effective_lr, effective_rank, "
-                                                         "prequential, route_ablation (default: all six).")] = None,
+    measures: Annotated[Optional[str], typer.Option(help=measures_help())] = None,
     every: Annotated[Optional[int], typer.Option(help="Cheap measures at every N-th weights checkpoint (default 1).")] = None,
     expensive_every: Annotated[Optional[int], typer.Option(help="LLC and prequential at every N-th checkpoint "
                                                                  "(default: about 8 checkpoints).")] = None,
@@ -104,8 +105,8 @@ def monitor_validate(
 ) -> None:
     """Score the monitor's measures and the early warning against the Fourier ground truth: Spearman with the
     restricted loss, AUROC of grok vs control before t_g, and an alarm rule fit on half the seeds (docs/monitor.md)."""
+    from ..analysis.monitor_validation import load_arm, to_markdown, validate
     from ..checks import check_output_suffix
-    from ..monitor.validation import load_arm, to_markdown, validate
 
     try:
         if lead < 0 or resamples < 1 or not 0 < grokked_acc <= 1:
@@ -148,8 +149,8 @@ def validate_warning(
     """Score the early warning, the phases and the monitor's measures on a benchmark sweep: time-matched AUROC
     of grok vs each control, true and false alarm rates and the lead as a fraction of the plateau, tuning and
     held-out tasks apart (docs/instruments.md, "The warning benchmark")."""
+    from ..analysis.warning_benchmark import calibration, to_markdown, validate_sweep
     from ..checks import check_output_suffix
-    from ..monitor.warning_benchmark import calibration, to_markdown, validate_sweep
 
     try:
         if resamples < 1 or not 0 < fraction < 1:

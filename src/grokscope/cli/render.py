@@ -13,7 +13,7 @@ from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from ..store import metric_names as names
+from .. import metric_names as names
 
 if TYPE_CHECKING:
     import torch
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..estimate import RunEstimate
     from ..sweep.packing import Pack
     from ..sweep.runner import SweepProgress
-    from ..train import Progress
+    from ..training import Progress
 
 MEMBERS_LISTED = 4  # beyond this many members the bar shows min/median/max instead
 

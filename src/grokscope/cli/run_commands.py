@@ -49,6 +49,7 @@ def train(
     """Train an ensemble (one member per seed); prints the run directory last."""
     from .. import run as api
     from ..sweep.runner import pinned_threads
+    from ..training import launch
     from .render import plan_text, progress_bar
 
     try:
@@ -63,7 +64,7 @@ def train(
                 raise ConfigError(f"resume: continues a run with its own config; --{given[0].replace('_', '-')} cannot be combined with it")
             run = api.load(resume)
             with progress_bar(err, run.config) as on_progress, pinned_threads(threads):
-                run = api.resume(resume, progress=on_progress, after_step=after_step_hook())
+                run = launch.resume(resume, progress=on_progress, after_step=after_step_hook())
         else:
             config = build_config(preset, {
                 "task": task, "p": p, "frac": numbers("frac", frac), "lr": numbers("lr", lr),
@@ -77,7 +78,7 @@ def train(
                 out.print(plan_text(estimate_run(config)))
                 return
             with progress_bar(err, config) as on_progress, pinned_threads(threads):
-                run = api.train(config, out_dir, progress=on_progress, after_step=after_step_hook())
+                run = launch.train(config, out_dir, progress=on_progress, after_step=after_step_hook())
     except GrokscopeError as error:
         fail(error)
     out.print(str(run.path))
@@ -106,7 +107,7 @@ def show(run: Annotated[Path, typer.Argument(help="A run directory.")],
     warning, what early stopping on the test loss would have kept, and which members softmax collapse stopped
     (with remedies)."""
     from .. import run as api
-    from ..instruments.collapse import collapse_lines
+    from ..words import collapse_lines
     from .render import summary_table
 
     try:
@@ -130,7 +131,7 @@ def analyze(run: Annotated[Path, typer.Argument(help="A run directory.")],
             as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False) -> None:
     """The mechanistic report of a checkpoint: key frequencies, clock, neuron clusters, logit fit, ablations."""
     from .. import run as api
-    from ..instruments.mechanism import summary_lines
+    from ..words import summary_lines
 
     try:
         report = api.load(run).analyze(step, member)
@@ -167,9 +168,9 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="Directory that rec
          preset: Annotated[str, typer.Option(help="Preset to train (quickstart; tiny is faster).")] = "quickstart",
          threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP)] = None) -> None:
     """The quickstart: train the quickstart preset and write what a newcomer should look at."""
-    from .. import run as api
     from ..demo_files import write_demo_files
     from ..sweep.runner import pinned_threads
+    from ..training import launch
     from .render import progress_bar, summary_table
 
     try:
@@ -177,7 +178,7 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="Directory that rec
             check_integer("threads", threads, 1)
         config = get_preset(preset)
         with progress_bar(err, config) as on_progress, pinned_threads(threads):
-            run = api.train(config, out_dir, progress=on_progress)
+            run = launch.train(config, out_dir, progress=on_progress)
         written = write_demo_files(run)
     except GrokscopeError as error:
         fail(error)

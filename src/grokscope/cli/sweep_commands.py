@@ -133,14 +133,14 @@ def compare(
     figure: Annotated[Optional[Path], typer.Option(help="Draw the fraction generalized against step: FILE.png or FILE.svg.")] = None,
 ) -> None:
     """Compare arms over seeds: members generalized, censored median steps, speed-up with a bootstrap interval, p-value."""
-    from ..checks import check_output_suffix
-    from ..compare import (
+    from ..analysis.compare import (
         FIGURE_SUFFIXES,
         TABLE_SUFFIXES,
         plot_generalized_fraction,
         write_table,
     )
-    from ..compare import compare as compare_arms
+    from ..analysis.compare import compare as compare_arms
+    from ..checks import check_output_suffix
 
     try:
         check_output_suffix("out", output, TABLE_SUFFIXES)

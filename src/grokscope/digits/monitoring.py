@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..monitor import Measurements, Monitor, MonitorSettings, SGLDSettings, linear_probe_fit
+from ..monitor import (
+    Measurements,
+    Monitor,
+    MonitorSettings,
+    SGLDSettings,
+    linear_probe_fit,
+)
+from ..monitor.registry import EXPENSIVE
 from .config import DigitsConfig
 from .data import N_CLASSES, DigitsData
 from .loss import per_example_loss
 from .model import DigitsMLP, Params
 
 CHEAP = ("weight_norm", "effective_lr", "effective_rank")
-EXPENSIVE = ("llc", "prequential")
 
 # Calibrated on this model under MSE (calibrate_llc; docs/digits.md, "LLC settings"): L_n is ~100x smaller than a
 # cross-entropy's, and the x8 members' gradients are large, so ε is 30x smaller and nβ 15x larger than the

@@ -13,10 +13,10 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from ..store import metric_names as names
+from .. import metric_names as names
+from ..report.html import plotly_js, script_json
 from ..store.atomic import write_text_atomic
 from ..store.metrics import MetricsStore
-from ..report.html import plotly_js, script_json
 from .config import DigitsConfig
 
 PANELS: tuple[tuple[str, str], ...] = (

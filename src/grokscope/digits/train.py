@@ -14,13 +14,13 @@ from typing import Callable
 
 import torch
 
-from ..store import metric_names as names
+from .. import metric_names as names
 from ..store.atomic import write_text_atomic
 from ..store.checkpoints import save_weights
 from ..store.metrics import MetricsStore
 from ..store.run_dir import base_provenance, check_output_dir, unique_run_dir
-from ..train.optim import MemberAdamW
-from ..train.trainer import resolve_device
+from ..training.optim import MemberAdamW
+from ..training.trainer import resolve_device
 from .config import DigitsConfig
 from .data import DigitsData
 from .loss import per_example_loss

@@ -29,11 +29,8 @@ import torch
 from ..config import RunConfig
 
 COLLAPSED_FRACTION = 0.5  # more than half the training examples give no gradient along their correct logit
-MAX_LISTED = 16  # members named by `collapse_lines`; the rest are counted
 
 # setting -> words, for `remedy_words`; `remedies` offers them in this order, each only where the member lacks it.
-_REMEDY_NAMES = {"loss_dtype=float64": "float64 loss", "loss=stablemax": "StableMax", "orthogonal_grad=true": "⊥Grad",
-                 "wd=1.0": "weight decay"}
 
 
 def collapse_onsets(zero_grad_frac: torch.Tensor, threshold: float = COLLAPSED_FRACTION) -> torch.Tensor:
@@ -98,34 +95,3 @@ def softmax_collapse(config: RunConfig, steps: list[int], zero_grad_frac: torch.
                          "final_zero_grad_fraction": float(zero_grad_frac[e, -1]), "above": COLLAPSED_FRACTION,
                          "remedies": ", ".join(remedies(config, e))})
     return verdicts
-
-
-def remedy_words(settings: str) -> str:
-    """'float64 loss (loss_dtype=float64), StableMax (loss=stablemax), ...' from a verdict's `remedies`."""
-    if not settings:
-        return "none left: float64 loss, StableMax, ⊥Grad and weight decay are all on already"
-    return ", ".join(f"{_REMEDY_NAMES.get(s, s)} (--set {s})" for s in settings.split(", "))
-
-
-def collapse_lines(summary: dict[str, Any]) -> list[str]:
-    """The words `grokscope show` and the report print for the members softmax collapse stopped ([] if none).
-
-    Args:
-        summary: `Run.summary()`.
-    """
-    members = summary["members"]
-    stopped = [m for m in members if m.get("softmax_collapse")]
-    if not stopped:
-        return []
-    lines = [f"Softmax collapse stopped {len(stopped)} of {len(members)} member{'s' if len(members) > 1 else ''} "
-             f"(Prieto et al. 2025; the rule: docs/levers.md): from the step below to the end, more than "
-             f"{COLLAPSED_FRACTION:.0%} of the training pairs had their correct class's probability rounded to exactly 1, "
-             f"so they gave no gradient, and held-out accuracy never reached {summary['threshold']:g}."]
-    for m in stopped[:MAX_LISTED]:
-        v = m["softmax_collapse"]
-        lines.append(f"member {m['member']} (seed {m['seed']}): from step {v['step']:,} ({v['zero_grad_fraction']:.0%} of "
-                     f"training pairs without gradient there, {v['final_zero_grad_fraction']:.0%} at the end); "
-                     f"remedies: {remedy_words(v['remedies'])}")
-    if len(stopped) > MAX_LISTED:
-        lines.append(f"... and {len(stopped) - MAX_LISTED} more members (grokscope show --json)")
-    return lines

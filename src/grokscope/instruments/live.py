@@ -11,11 +11,17 @@ import math
 
 import torch
 
+from .. import metric_names as names
 from ..models import Ensemble
-from ..store import metric_names as names
 from .fourier import frequency_norms, live_key_frequencies
 from .grid import AdditiveGrid
-from .measures import excluded_loss, gini, ideal_form_explained_variance, restricted_loss, total_sum_squared_weights
+from .measures import (
+    excluded_loss,
+    gini,
+    ideal_form_explained_variance,
+    restricted_loss,
+    total_sum_squared_weights,
+)
 
 
 def neuron_logit_map(params: dict[str, torch.Tensor], classes: torch.Tensor) -> torch.Tensor | None:

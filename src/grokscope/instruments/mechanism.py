@@ -14,11 +14,16 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from ..dataset import RunData
 from ..errors import ConfigError
 from ..models import Ensemble
-from ..train.data import RunData
 from .clock_pizza import algorithm_verdict, distance_irrelevance, gradient_symmetricity
-from .fourier import fourier_basis, frequency_norms, key_frequencies_from_norms, neuron_frequency_fve
+from .fourier import (
+    fourier_basis,
+    frequency_norms,
+    key_frequencies_from_norms,
+    neuron_frequency_fve,
+)
 from .grid import additive_grid, skip_note
 from .measures import excluded_loss, ideal_form_explained_variance, restricted_loss
 from .retro import neurons_on_grid
@@ -205,33 +210,3 @@ def analyze_member(model: Ensemble, data: RunData, *, member: int, step: int) ->
         verdict_reason=reason,
         verdict_key_frequencies=verdict_keys,
     )
-
-
-def summary_lines(report: MechanismReport) -> list[str]:
-    """The report in words, for the terminal."""
-    lines = [
-        f"step {report.step}, member {report.member}: key frequencies {report.key_frequencies} (every neuron's "
-        f"best frequency); with a neuron of FVE > {CLUSTERED_FVE}: {report.key_frequencies_clustered}; "
-        f"W_E max/4 rule: {report.key_frequencies_max4}",
-    ]
-    for f in report.frequencies:
-        lines.append(f"  frequency {f.frequency}: {f.neurons} neurons (FVE > {CLUSTERED_FVE}), "
-                     f"{100 * f.embedding_share:.1f}% of the embedding, clock angle fit {f.clock_angle_fit:.2f}")
-    lines.append(f"neurons explained by one frequency (FVE > {CLUSTERED_FVE}): {100 * report.neurons_clustered_fraction:.0f}%")
-    if report.attention_to_operands:
-        heads = ", ".join(f"{a:.2f}" for a in report.attention_to_operands)
-        lines.append(f"attention from '=' to the operands, per head: {heads}")
-    lines.append(f"logits explained by sum_k a_k cos(w_k(a+b-c)): {100 * report.logit_fit_explained_variance:.1f}% of variance")
-    lines.append(f"loss {report.loss:.4f}; key frequencies only {report.loss_key_frequencies_only:.4f} "
-                 f"(median of {NULL_DRAWS} random sets of that size: {report.loss_random_frequencies:.4f}); "
-                 f"key frequencies removed {report.loss_key_frequencies_removed:.3f} (chance {report.chance_loss:.3f})")
-    lines.append(f"clock or pizza (Zhong et al. 2023): gradient symmetricity {report.gradient_symmetricity:.2f} "
-                 f"(pizza ~1), distance irrelevance {report.distance_irrelevance:.2f} (clock ~1, pizza < 0.4): "
-                 f"nearer their {report.algorithm}")
-    if report.verdict_key_frequencies != report.key_frequencies:
-        lines.append(f"the verdict reads the frequencies with a neuron of FVE > {CLUSTERED_FVE}, {report.verdict_key_frequencies}: "
-                     f"every neuron's best frequency gives {len(report.key_frequencies)}, more than {MAX_KEY_FREQUENCIES}")
-    lines.append(f"verdict: the Fourier algorithm ({report.algorithm}) carries the predictions" if report.fourier_algorithm else
-                 f"verdict: not yet: a Fourier algorithm does not carry the predictions ({report.verdict_reason}; "
-                 f"the diagnostics lean {report.algorithm})")
-    return lines

@@ -22,6 +22,7 @@ The early warning (`instruments/warning.py`) is computed beside the phases: a de
 frequencies rising in W_E, gated only by training accuracy.
 
 A boundary that has not happened is None (a run still memorizing, or one that never generalizes).
+analysis/stored_phases.py reads the signals from a run's metrics and calls `phase_indices`.
 """
 
 from __future__ import annotations
@@ -30,10 +31,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ..checks import check_choice
-from ..store import metric_names as names
-from ..store.metrics import MetricsStore
-from .warning import LEGACY, PEAK, RULES, first_index, legacy_warning_indices, peak_warning_indices
+from .warning import first_index
 
 MEMORIZED_ACC = 0.99
 FLAT_SLOPE = -1.0  # d ln(train loss) / d ln(step) above this: the loss has stopped falling fast
@@ -70,52 +68,3 @@ def phase_indices(steps: torch.Tensor, train_acc: torch.Tensor, train_loss: torc
     fallen = weight_norm <= start_norm - CLEANUP_DONE * (start_norm - lowest)
     cleanup_end = first_index(after_start & (positions > cleanup_start[:, None]) & fallen & (cleanup_start[:, None] >= 0))
     return torch.stack((mem_end, cleanup_start, cleanup_end), dim=1)
-
-
-def _series(store: MetricsStore, name: str, n_members: int) -> tuple[list[int], torch.Tensor]:
-    steps, values = store.series_tensor(name, n_members)
-    return steps, values.nan_to_num(nan=0.0)
-
-
-def run_phases(store: MetricsStore, n_members: int, *, warning_rule: str = PEAK) -> tuple[list[Phases], list[int | None]]:
-    """Per member: the phase boundaries (steps) and the early-warning step, from a run's metrics.
-
-    warning_rule: `peak` (the detector, default) or `legacy` (the rule before it), warning.RULES.
-
-    Raises:
-        ConfigError: an unknown warning rule.
-    """
-    check_choice("warning_rule", warning_rule, RULES)
-    steps, train_acc = _series(store, names.TRAIN_ACC, n_members)
-    _, train_loss = _series(store, names.TRAIN_LOSS, n_members)
-    _, weight_norm = _series(store, names.WEIGHT_NORM_SQ, n_members)
-    _, n_key = _series(store, names.N_KEY_FREQUENCIES_LIVE, n_members)
-    if not steps or any(t.shape[1] != train_acc.shape[1] for t in (train_loss, weight_norm, n_key)):
-        return [Phases(None, None, None) for _ in range(n_members)], [None] * n_members
-    indices = phase_indices(torch.tensor(steps), train_acc, train_loss, weight_norm, n_key)
-    at = lambda i: None if i < 0 else steps[i]
-    phases = [Phases(at(m), at(c), at(e)) for m, c, e in indices.tolist()]
-    norm_steps, norms = store.vector_array(names.EMBED_NORMS, list(range(n_members)))
-    if norm_steps != steps:  # instruments off, or a run that logged them on other steps: no warning
-        return phases, [None] * n_members
-    norms = torch.tensor(norms, dtype=torch.float64).nan_to_num(nan=0.0)  # [E, S, K]
-    warnings = (legacy_warning_indices(indices[:, 0], norms) if warning_rule == LEGACY
-                else peak_warning_indices(train_acc, norms))
-    return phases, [at(i) for i in warnings.tolist()]
-
-
-def key_frequency_history(store: MetricsStore, member: int) -> dict[str, list[int] | int | None]:
-    """The live key-frequency set at the last evaluation and the step since which it has not changed.
-
-    A set that changes until the end is still forming; one that has held for most of the run is the
-    algorithm's. Returns {"key_frequencies_live": [...], "key_frequencies_stable_since": step or None}.
-    """
-    steps, rows = store.vector_series(names.KEY_FREQUENCIES_LIVE, member)
-    if not steps:
-        return {"key_frequencies_live": [], "key_frequencies_stable_since": None}
-    final = rows[-1]
-    since = len(rows) - 1
-    while since > 0 and rows[since - 1] == final:
-        since -= 1
-    keys = [k + 1 for k, v in enumerate(final) if v]
-    return {"key_frequencies_live": keys, "key_frequencies_stable_since": steps[since] if keys else None}

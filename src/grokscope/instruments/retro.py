@@ -2,7 +2,7 @@
 
 This is how the paper's figures are drawn (Nanda et al. 2023, §5: key frequencies from the final
 model's neuron clusters, applied to every checkpoint), and unlike the live measures it can only be
-done once training has ended. Logged at the checkpoint steps as `measure/restricted_loss`,
+done once training has ended. training/retrospective.py logs them at the checkpoint steps as `measure/restricted_loss`,
 `measure/excluded_loss` and `measure/ideal_form_fve`, with the key set as the vector `fourier/key_frequencies`.
 """
 
@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import torch
 
+from .. import metric_names as names
 from ..models import Ensemble
-from ..store import metric_names as names
-from ..store.checkpoints import checkpoint_path, load_weights, weight_steps
-from ..store.metrics import MetricsStore
-from ..train.data import RunData
 from .fourier import key_frequencies_from_neurons, neuron_frequency_fve
-from .grid import AdditiveGrid, additive_grid
+from .grid import AdditiveGrid
 from .measures import excluded_loss, ideal_form_explained_variance, restricted_loss
 
 MEMBERS_PER_CHUNK = 4  # neuron activations of every pair are [E, n, n, d_mlp]: bound the memory
@@ -46,41 +43,35 @@ def final_key_frequencies(model: Ensemble, inputs: torch.Tensor, grid: AdditiveG
 
 
 @torch.no_grad()
-def _grid_logits(model: Ensemble, inputs: torch.Tensor, grid: AdditiveGrid) -> torch.Tensor:
+def grid_logits(model: Ensemble, inputs: torch.Tensor, grid: AdditiveGrid) -> torch.Tensor:
     """[E, n, n, n] answer logits on the additive grid (the last scored position)."""
     logits = model.logits(inputs[grid.order])[:, :, -1][:, :, grid.classes]
     return logits.double().reshape(-1, grid.n, grid.n, grid.n)
 
 
-def record_retrospective(run_dir, model: Ensemble, data: RunData, store: MetricsStore) -> torch.Tensor | None:
-    """Measure every weights checkpoint with the final model's key frequencies and write the rows.
+def retrospective_measures(checkpoint: Ensemble, inputs: torch.Tensor, grid: AdditiveGrid, key: torch.Tensor,
+                           train_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The paper's three curves at one checkpoint, with a fixed key-frequency set: name -> [E].
 
     Args:
-        model: the ensemble as trained (its final weights give the key frequencies).
-
-    Returns:
-        [E, n//2] the key-frequency mask used, or None where the task has no additive view.
+        checkpoint: the ensemble's weights at one checkpoint.
+        inputs: [N, pos] every pair's tokens, in table order.
+        key: [E, n//2] bool, the final model's key frequencies (`final_key_frequencies`).
+        train_mask: [E, N] bool.
     """
-    grid = additive_grid(data.table)
-    if grid is None:
-        return None
-    grid = grid.to(data.inputs.device)
-    keys, steps = [], weight_steps(run_dir)
-    for start in range(0, model.n_members, MEMBERS_PER_CHUNK):  # chunks of members: memory bound only
-        keys.append(final_key_frequencies(model.members(slice(start, start + MEMBERS_PER_CHUNK)), data.inputs, grid))
-    key = torch.cat(keys)
-    store.write_vectors(steps[-1] if steps else 0, {names.KEY_FREQUENCIES: key.double()})
-    train_grid = data.train_mask[:, grid.order].reshape(-1, grid.n, grid.n)
-    for step in steps:
-        _, params = load_weights(checkpoint_path(run_dir, step))
-        checkpoint = Ensemble(model.spec, {name: tensor.to(data.inputs.device) for name, tensor in params.items()})
-        restricted, excluded, ideal = [], [], []
-        for start in range(0, model.n_members, MEMBERS_PER_CHUNK):
-            members = slice(start, start + MEMBERS_PER_CHUNK)
-            logits = _grid_logits(checkpoint.members(members), data.inputs, grid)
-            restricted.append(restricted_loss(logits, grid.labels, key[members]))
-            excluded.append(excluded_loss(logits, grid.labels, key[members], train_grid[members]))
-            ideal.append(ideal_form_explained_variance(logits, key[members]))
-        store.write_scalars(step, {names.RESTRICTED_LOSS: torch.cat(restricted), names.EXCLUDED_LOSS: torch.cat(excluded),
-                                   names.IDEAL_FORM_FVE: torch.cat(ideal)})
-    return key
+    train_grid = train_mask[:, grid.order].reshape(-1, grid.n, grid.n)
+    restricted, excluded, ideal = [], [], []
+    for start in range(0, checkpoint.n_members, MEMBERS_PER_CHUNK):  # chunks of members: memory bound only
+        members = slice(start, start + MEMBERS_PER_CHUNK)
+        logits = grid_logits(checkpoint.members(members), inputs, grid)
+        restricted.append(restricted_loss(logits, grid.labels, key[members]))
+        excluded.append(excluded_loss(logits, grid.labels, key[members], train_grid[members]))
+        ideal.append(ideal_form_explained_variance(logits, key[members]))
+    return {names.RESTRICTED_LOSS: torch.cat(restricted), names.EXCLUDED_LOSS: torch.cat(excluded),
+            names.IDEAL_FORM_FVE: torch.cat(ideal)}
+
+
+def ensemble_key_frequencies(model: Ensemble, inputs: torch.Tensor, grid: AdditiveGrid) -> torch.Tensor:
+    """[E, n//2] bool `final_key_frequencies` of every member, in chunks of members (memory bound only)."""
+    return torch.cat([final_key_frequencies(model.members(slice(start, start + MEMBERS_PER_CHUNK)), inputs, grid)
+                      for start in range(0, model.n_members, MEMBERS_PER_CHUNK)])

@@ -63,6 +63,12 @@ class Ensemble:
         logits = self.logits(tokens, cache)
         return logits, cache
 
+    def stacked(self):
+        """The ensemble as the monitor's stacked model (monitor/stacked.py): its member axis is the stack."""
+        from .ensemble_stack import EnsembleStack
+
+        return EnsembleStack(self)
+
     def member(self, e: int) -> dict[str, torch.Tensor]:
         """Member e's parameters without the member axis (detached copies)."""
         return {name: t[e].detach().clone() for name, t in self.params.items()}

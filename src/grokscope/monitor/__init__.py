@@ -4,31 +4,67 @@ The local learning coefficient (llc.py, on sgld.py), the prequential description
 (prequential.py; for real targets a Gaussian code and a ridge probe, gaussian_code.py), weight norm
 and effective learning rate (weights.py), effective rank
 (features.py), V-REx and IRMv1 (environments.py) and route ablation (ablation.py); `Monitor`
-(monitor.py) runs them on the training data only; their metric names live in store/metric_names.py.
+(monitor.py) runs them on the training data only; registry.py declares each once; their metric names live in
+metric_names.py.
 `monitor_run` (run_monitor.py, `grokscope monitor RUN`) measures a grokscope run's checkpoints and
 writes the values into its metrics store, with a linear probe (probe.py) as the prequential learner.
 """
 
-from .ablation import route_ablation
-from .environments import irmv1_penalty, vrex_penalty
-from .features import effective_rank, ensemble_features, module_features
-from .gaussian_code import (RidgeSettings, gaussian_online_code_length, gaussian_prequential_length,
-                            ridge_probe_fit)
-from .inputs import MissingInputError, TrainingData
-from .llc import LLCCalibration, LLCEstimate, calibrate_llc, local_learning_coefficient
-from .monitor import NEEDS, Measurements, Monitor, MonitorSettings
-from .prequential import VOITA_TITOV_FRACTIONS, online_code_length, prequential_description_length
-from .probe import ProbeSettings, linear_probe_fit
-from .run_monitor import DEFAULT_MEASURES, MonitorOptions, MonitorReport, monitor_run, run_monitors
-from .sgld import SGLDSettings
-from .stacked import stack
-from .weights import effective_learning_rate, weight_norm
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_MEASURES", "MonitorOptions", "MonitorReport", "ProbeSettings", "linear_probe_fit", "monitor_run", "run_monitors",
-    "LLCCalibration", "LLCEstimate", "Measurements", "MissingInputError", "Monitor", "MonitorSettings", "NEEDS",
-    "SGLDSettings", "TrainingData", "VOITA_TITOV_FRACTIONS", "calibrate_llc", "effective_learning_rate",
-    "effective_rank", "ensemble_features", "irmv1_penalty", "local_learning_coefficient", "module_features",
-    "online_code_length", "prequential_description_length", "route_ablation", "stack", "vrex_penalty", "weight_norm",
-    "RidgeSettings", "gaussian_online_code_length", "gaussian_prequential_length", "ridge_probe_fit",
-]
+import importlib
+from typing import Any
+
+# name -> the module that defines it; loaded on first use (PEP 562), so that the registry and the command line's
+# help are read without torch.
+_FACE = {
+    "DEFAULT_MEASURES": "registry",
+    "LLCCalibration": "llc",
+    "LLCEstimate": "llc",
+    "MEASURES": "registry",
+    "Measure": "registry",
+    "Measurements": "monitor",
+    "MissingInputError": "inputs",
+    "Monitor": "monitor",
+    "MonitorOptions": "run_monitor",
+    "MonitorReport": "run_monitor",
+    "MonitorSettings": "monitor",
+    "ProbeSettings": "probe",
+    "RidgeSettings": "gaussian_code",
+    "SGLDSettings": "sgld",
+    "TrainingData": "inputs",
+    "VOITA_TITOV_FRACTIONS": "prequential",
+    "calibrate_llc": "llc",
+    "effective_learning_rate": "weights",
+    "effective_rank": "features",
+    "ensemble_features": "run_monitor",
+    "gaussian_online_code_length": "gaussian_code",
+    "gaussian_prequential_length": "gaussian_code",
+    "irmv1_penalty": "environments",
+    "linear_probe_fit": "probe",
+    "local_learning_coefficient": "llc",
+    "module_features": "features",
+    "monitor_run": "run_monitor",
+    "online_code_length": "prequential",
+    "prequential_description_length": "prequential",
+    "ridge_probe_fit": "gaussian_code",
+    "route_ablation": "ablation",
+    "run_monitors": "run_monitor",
+    "stack": "stacked",
+    "vrex_penalty": "environments",
+    "weight_norm": "weights"
+}
+
+__all__ = sorted(_FACE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _FACE:
+        raise AttributeError(f"module 'grokscope.monitor' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_FACE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_FACE])

@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..models import Ensemble
 
 # features(inputs [E, N, ...]) -> [E, N, d]: each member's representation of its examples.
 Features = Callable[[torch.Tensor], torch.Tensor]
@@ -30,21 +29,6 @@ def effective_rank(features: torch.Tensor) -> torch.Tensor:
     p = sigma / sigma.sum(-1, keepdim=True).clamp(min=1e-300)
     entropy = -torch.where(p > 0, p * p.clamp(min=1e-300).log(), torch.zeros_like(p)).sum(-1)
     return entropy.exp()
-
-
-def ensemble_features(ensemble: Ensemble, hook: str, position: int | None = -1) -> Features:
-    """Features of an Ensemble: the activation named `hook` (TransformerLens names, e.g.
-    `blocks.0.mlp.hook_post`), at sequence `position` when the activation has a position axis."""
-
-    def features(inputs: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            _, cache = ensemble.run_with_cache(inputs)
-        if hook not in cache:
-            raise ConfigError(f"features: no activation {hook!r}; the model records {sorted(cache)}")
-        acts = cache[hook]  # [E, N, pos, d] or [E, N, d]
-        return acts[:, :, position] if acts.dim() == 4 and position is not None else acts
-
-    return features
 
 
 def module_features(module: nn.Module, submodule: str) -> Features:

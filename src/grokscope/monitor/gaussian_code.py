@@ -25,7 +25,13 @@ from ..counter_rng import random_permutations
 from ..errors import ConfigError
 from .features import Features
 from .inputs import TrainingData, per_member
-from .prequential import SHUFFLE_STREAM, VOITA_TITOV_FRACTIONS, OnlineCode, PrequentialLength, block_boundaries
+from .prequential import (
+    SHUFFLE_STREAM,
+    VOITA_TITOV_FRACTIONS,
+    OnlineCode,
+    PrequentialLength,
+    block_boundaries,
+)
 
 # predict(inputs [E, m, ...]) -> [E, m] predicted means.
 MeanPredictor = Callable[[torch.Tensor], torch.Tensor]

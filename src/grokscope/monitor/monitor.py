@@ -1,6 +1,6 @@
 """Monitor: every model-agnostic measure of one checkpoint, from the training data only.
 
-Each measure declares the inputs it needs (`NEEDS`); asked for without one, it raises
+Each measure declares the inputs it needs (registry.MEASURES); asked for without one, it raises
 MissingInputError naming it. `measure(names, step)` runs several and returns their metrics
 (`monitor/...`, store/metric_names.py), [E] per member, with the seconds each took.
 """
@@ -14,50 +14,18 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .. import metric_names as names
 from ..errors import ConfigError
-from ..models import Ensemble
-from ..store import metric_names as names
 from .ablation import FeatureGroups, route_ablation
 from .environments import irmv1_penalty, vrex_penalty
 from .features import Features, effective_rank
 from .inputs import TrainingData, per_member, require
 from .llc import LLCEstimate, local_learning_coefficient
 from .prequential import Fit, PrequentialLength, prequential_description_length
+from .registry import INPUT_HINTS, MEASURES
 from .sgld import SGLDSettings
-from .stacked import Params, PerExampleLoss, StackedModel, mean_loss, stack
+from .stacked import Params, PerExampleLoss, Stackable, StackedModel, mean_loss, stack
 from .weights import effective_learning_rate, weight_norm
-
-# measure -> the Monitor inputs it needs besides the model, loss and training data.
-NEEDS: dict[str, tuple[str, ...]] = {
-    "llc": (),
-    "prequential": ("fit", "n_classes"),  # time_order optional: adds the time-order code and regime specificity
-    "weight_norm": (),
-    "effective_lr": ("previous",),
-    "effective_rank": ("features",),
-    "vrex": ("environments",),
-    "irmv1": ("environments",),
-    "route_ablation": ("feature_groups",),
-}
-# measure -> every metric name it can write (a second `grokscope monitor` pass replaces these rows).
-METRICS: dict[str, tuple[str, ...]] = {
-    "llc": (names.LLC, names.LLC_STD, names.LLC_LOSS_INIT, names.LLC_ACCEPTED, names.LLC_EPSILON, names.LLC_NBETA,
-            names.LLC_GAMMA, names.LLC_BATCH_SIZE, names.LLC_BURN_IN, names.LLC_DRAWS, names.LLC_CHAINS),
-    "prequential": (names.PREQUENTIAL_BITS, names.PREQUENTIAL_BITS_TIME, names.REGIME_SPECIFICITY_BITS),
-    "weight_norm": (names.WEIGHT_NORM,),
-    "effective_lr": (names.EFFECTIVE_LR, names.EFFECTIVE_LR_PER_STEP),
-    "effective_rank": (names.EFFECTIVE_RANK,),
-    "vrex": (names.RISK_VARIANCE,),
-    "irmv1": (names.IRMV1_PENALTY,),
-    "route_ablation": (names.ROUTE_ABLATION,),
-}
-_HINTS = {
-    "fit": "fit(prefix_inputs, prefix_labels) -> predict_log_probs, a fresh learner per block",
-    "n_classes": "K, the size of the label alphabet",
-    "previous": "the previous checkpoint's model or parameters",
-    "features": "features(inputs [E, N, ...]) -> [E, N, d], e.g. features.ensemble_features",
-    "environments": "an environment label per training example, [N] or [E, N]",
-    "feature_groups": "name -> input column indices, or a permute(inputs, perm) callable",
-}
 
 
 @dataclass(frozen=True)
@@ -89,8 +57,8 @@ class Monitor:
     """The monitor's measures for one checkpoint of any model, on its training data only.
 
     Args:
-        model: a grokscope Ensemble (E members), a StackedModel (stacked.py; E members), or any
-            nn.Module (one member, E = 1).
+        model: a model that provides its stack (`stacked()`, e.g. a grokscope Ensemble; E members), a
+            StackedModel (stacked.py; E members), or any nn.Module (one member, E = 1).
         per_example_loss: loss(outputs [E, B, ...], labels [E, B, ...]) -> [E, B].
         train_inputs, train_labels: for an Ensemble or a StackedModel, [E, N, ...] (one training set per member; a
             shared set as `x.expand(E, *x.shape)`); for a module, [N, ...]. Never held-out data.
@@ -103,7 +71,7 @@ class Monitor:
         settings: MonitorSettings.
     """
 
-    def __init__(self, model: nn.Module | Ensemble | StackedModel, per_example_loss: PerExampleLoss, train_inputs: torch.Tensor,
+    def __init__(self, model: nn.Module | Stackable | StackedModel, per_example_loss: PerExampleLoss, train_inputs: torch.Tensor,
                  train_labels: torch.Tensor, *, environments: torch.Tensor | None = None,
                  time_order: torch.Tensor | None = None, feature_groups: FeatureGroups | None = None,
                  features: Features | None = None, fit: Fit | None = None, n_classes: int | None = None,
@@ -111,7 +79,7 @@ class Monitor:
         self.model = model
         self.stack = stack(model)
         self.loss = per_example_loss
-        if not isinstance(model, nn.Module):  # an Ensemble or a StackedModel: member axis first
+        if not isinstance(model, nn.Module):  # a stack of E members: member axis first
             self.data = TrainingData(train_inputs, train_labels)
             if self.data.n_members != self.stack.n_members:
                 raise ConfigError(f"train_inputs: {self.data.n_members} training sets for a model of "
@@ -153,8 +121,8 @@ class Monitor:
 
     def prequential(self) -> PrequentialLength:
         """Prequential description length in bits, shuffled and (given time_order) in time order."""
-        require(names.PREQUENTIAL_BITS, "fit", self.fit, _HINTS["fit"])
-        require(names.PREQUENTIAL_BITS, "n_classes", self.n_classes, _HINTS["n_classes"])
+        require(names.PREQUENTIAL_BITS, "fit", self.fit, INPUT_HINTS["fit"])
+        require(names.PREQUENTIAL_BITS, "n_classes", self.n_classes, INPUT_HINTS["n_classes"])
         return prequential_description_length(self.data, self.fit, n_classes=self.n_classes, time_order=self.time_order,
                                               seed=self.settings.seed)
 
@@ -162,36 +130,36 @@ class Monitor:
         """[E] ‖w‖₂ over every parameter."""
         return weight_norm(self.stack.all_parameters())
 
-    def effective_lr(self, previous: nn.Module | Ensemble | Params | None) -> torch.Tensor:
+    def effective_lr(self, previous: nn.Module | Stackable | Params | None) -> torch.Tensor:
         """[E] ‖w − w_previous‖ / ‖w_previous‖ against the previous checkpoint: a model of the same kind, or
         its parameters as name -> [E, ...] (E = 1 for a plain module)."""
-        require(names.EFFECTIVE_LR, "previous", previous, _HINTS["previous"])
+        require(names.EFFECTIVE_LR, "previous", previous, INPUT_HINTS["previous"])
         before = previous if isinstance(previous, dict) else stack(previous).all_parameters()
         return effective_learning_rate(before, self.stack.all_parameters())
 
     def effective_rank(self) -> torch.Tensor:
         """[E] effective rank of the features of the training inputs."""
-        require(names.EFFECTIVE_RANK, "features", self.features, _HINTS["features"])
+        require(names.EFFECTIVE_RANK, "features", self.features, INPUT_HINTS["features"])
         return effective_rank(self.features(self.data.inputs))
 
     def vrex(self) -> torch.Tensor:
         """[E] variance of the per-environment training risks (V-REx)."""
-        require(names.RISK_VARIANCE, "environments", self.environments, _HINTS["environments"])
+        require(names.RISK_VARIANCE, "environments", self.environments, INPUT_HINTS["environments"])
         return vrex_penalty(self.loss(self._outputs(), self.data.labels), self.environments)
 
     def irmv1(self) -> torch.Tensor:
         """[E] IRMv1 penalty of the training outputs."""
-        require(names.IRMV1_PENALTY, "environments", self.environments, _HINTS["environments"])
+        require(names.IRMV1_PENALTY, "environments", self.environments, INPUT_HINTS["environments"])
         return irmv1_penalty(self._outputs(), self.data.labels, self.environments, self.loss)
 
     def route_ablation(self) -> torch.Tensor:
         """[E, G] training loss increase when each feature group is shuffled across examples."""
-        require(names.ROUTE_ABLATION, "feature_groups", self.feature_groups, _HINTS["feature_groups"])
+        require(names.ROUTE_ABLATION, "feature_groups", self.feature_groups, INPUT_HINTS["feature_groups"])
         return route_ablation(self._mean_loss, self.data.inputs, self.feature_groups, seed=self.settings.seed)
 
     def measure(self, measures: Sequence[str], checkpoint_step: int, *,
-                previous: nn.Module | Ensemble | Params | None = None) -> Measurements:
-        """Run the named measures (keys of NEEDS) and return their metrics and costs.
+                previous: nn.Module | Stackable | Params | None = None) -> Measurements:
+        """Run the named measures (keys of registry.MEASURES) and return their metrics and costs.
 
         Every measure's inputs are checked before any runs, so a missing one fails fast.
 
@@ -200,42 +168,23 @@ class Monitor:
             checkpoint_step: the step the model was checkpointed at (recorded with the values).
             previous: the previous checkpoint, for "effective_lr".
         """
-        unknown = [m for m in measures if m not in NEEDS]
+        unknown = [m for m in measures if m not in MEASURES]
         if unknown:
-            raise ConfigError(f"measures: unknown {unknown}; choose from {list(NEEDS)}")
+            raise ConfigError(f"measures: unknown {unknown}; choose from {list(MEASURES)}")
         available = {"fit": self.fit, "n_classes": self.n_classes, "previous": previous, "features": self.features,
                      "environments": self.environments, "feature_groups": self.feature_groups}
         for m in measures:
-            for need in NEEDS[m]:
-                require(m, need, available[need], _HINTS[need])
+            for need in MEASURES[m].needs:
+                require(m, need, available[need], INPUT_HINTS[need])
         values: dict[str, torch.Tensor] = {}
         seconds: dict[str, float] = {}
-        estimate = prequential = None
+        results: dict[str, object] = {}
         for m in measures:
             start = time.perf_counter()
-            if m == "llc":
-                estimate = self.llc()
-                values |= llc_metrics(estimate)
-            elif m == "prequential":
-                prequential = self.prequential()
-                values[names.PREQUENTIAL_BITS] = prequential.shuffled.bits
-                if prequential.time is not None:
-                    values[names.PREQUENTIAL_BITS_TIME] = prequential.time.bits
-                    values[names.REGIME_SPECIFICITY_BITS] = prequential.regime_specificity_bits
-            elif m == "weight_norm":
-                values[names.WEIGHT_NORM] = self.weight_norm()
-            elif m == "effective_lr":
-                values[names.EFFECTIVE_LR] = self.effective_lr(previous)
-            elif m == "effective_rank":
-                values[names.EFFECTIVE_RANK] = self.effective_rank()
-            elif m == "vrex":
-                values[names.RISK_VARIANCE] = self.vrex()
-            elif m == "irmv1":
-                values[names.IRMV1_PENALTY] = self.irmv1()
-            elif m == "route_ablation":
-                values[names.ROUTE_ABLATION] = self.route_ablation()
+            measured, results[m] = MEASURES[m].run(self, previous)
+            values |= measured
             seconds[m] = time.perf_counter() - start
-        return Measurements(checkpoint_step, values, seconds, estimate, prequential)
+        return Measurements(checkpoint_step, values, seconds, results.get("llc"), results.get("prequential"))
 
 
 def llc_metrics(estimate: LLCEstimate) -> dict[str, torch.Tensor]:

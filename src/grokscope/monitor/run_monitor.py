@@ -24,27 +24,26 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
+from .. import metric_names as names
+from ..dataset import RunData
 from ..errors import ConfigError
 from ..models import Ensemble
-from ..store import metric_names as names
 from ..store.checkpoints import checkpoint_path, load_weights
 from ..store.metrics import MetricsStore
 from ..store.run_dir import RunLock
 from ..tasks import OPERAND_POSITIONS
-from ..train import resolve_device
-from ..train.data import RunData
-from ..train.loss import per_example_loss
+from ..training import resolve_device
+from ..training.loss import per_example_loss
 from .features import Features
 from .inputs import TrainingData, require
-from .monitor import METRICS, NEEDS, Monitor, MonitorSettings
+from .monitor import Monitor, MonitorSettings
 from .probe import ProbeSettings, linear_probe_fit
+from .registry import DEFAULT_MEASURES, EXPENSIVE, MEASURES
 from .sgld import SGLDSettings
 
 if TYPE_CHECKING:
     from ..run import Run
 
-DEFAULT_MEASURES = ("llc", "weight_norm", "effective_lr", "effective_rank", "prequential", "route_ablation")
-EXPENSIVE = ("llc", "prequential")  # seconds per checkpoint where the others take milliseconds (docs/monitor.md)
 EXPENSIVE_POINTS = 8
 MAX_GROUP = 16
 DEVICES = ("cpu", "cuda", "auto")
@@ -55,7 +54,7 @@ META_KEY = "monitor"  # the meta table's record of the last pass: options, measu
 class MonitorOptions:
     """What `grokscope monitor` measures, where, and at which settings.
 
-    measures: names from monitor.NEEDS (default DEFAULT_MEASURES; vrex and irmv1 need environment
+    measures: names from registry.MEASURES (default DEFAULT_MEASURES; vrex and irmv1 need environment
         labels, which a grokscope run does not have, and are refused).
     every: cheap measures at every `every`-th weights checkpoint (1: all), the last always.
     expensive_every: LLC and prequential at every `expensive_every`-th; None: ⌈C / EXPENSIVE_POINTS⌉
@@ -80,10 +79,10 @@ class MonitorOptions:
     def __post_init__(self) -> None:
         measures = tuple(dict.fromkeys(self.measures))  # order kept, repeats dropped
         if not measures:
-            raise ConfigError(f"measures: name at least one of {', '.join(NEEDS)}")
-        unknown = [m for m in measures if m not in NEEDS]
+            raise ConfigError(f"measures: name at least one of {', '.join(MEASURES)}")
+        unknown = [m for m in measures if m not in MEASURES]
         if unknown:
-            raise ConfigError(f"measures: unknown {', '.join(map(repr, unknown))}; choose from {', '.join(NEEDS)}")
+            raise ConfigError(f"measures: unknown {', '.join(map(repr, unknown))}; choose from {', '.join(MEASURES)}")
         object.__setattr__(self, "measures", measures)
         for name in ("every", "expensive_every", "llc_chains"):
             value = getattr(self, name)
@@ -191,6 +190,21 @@ def member_groups(data: RunData, max_group: int = MAX_GROUP) -> list[tuple[list[
     return groups
 
 
+def ensemble_features(ensemble: Ensemble, hook: str, position: int | None = -1) -> Features:
+    """Features of an Ensemble: the activation named `hook` (TransformerLens names, e.g.
+    `blocks.0.mlp.hook_post`), at sequence `position` when the activation has a position axis."""
+
+    def features(inputs: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            _, cache = ensemble.run_with_cache(inputs)
+        if hook not in cache:
+            raise ConfigError(f"features: no activation {hook!r}; the model records {sorted(cache)}")
+        acts = cache[hook]  # [E, N, pos, d] or [E, N, d]
+        return acts[:, :, position] if acts.dim() == 4 and position is not None else acts
+
+    return features
+
+
 def default_hook(model: Ensemble) -> str:
     """The last MLP's neurons: `blocks.{L-1}.mlp.hook_post` (`mlp.hook_post` for the mlp arch)."""
     return "mlp.hook_post" if model.spec.arch == "mlp" else f"blocks.{model.spec.n_layers - 1}.mlp.hook_post"
@@ -226,7 +240,7 @@ def _loss(run: Run) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
 def _check_inputs(options: MonitorOptions, model: Ensemble, tokens: torch.Tensor) -> str:
     """Refuse measures whose inputs a grokscope run cannot supply; check the hook. Returns the hook."""
     for m in options.measures:
-        if "environments" in NEEDS[m]:
+        if "environments" in MEASURES[m].needs:
             require(m, "environments", None, "an environment label per training example; a grokscope run has none: "
                     "use grokscope.monitor.Monitor(..., environments=...) from Python")
     hook = options.hook or default_hook(model)
@@ -340,7 +354,7 @@ def monitor_run(run: Run, options: MonitorOptions = MonitorOptions(), *,
         record = {"options": options.to_dict(), "plan": plan, "hook": hook,
                   "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         with MetricsStore(run.path / "metrics.sqlite") as store:
-            store.replace_metrics([n for m in options.measures for n in METRICS[m]], scalars, vectors,
+            store.replace_metrics([n for m in options.measures for n in MEASURES[m].metrics], scalars, vectors,
                                   meta={META_KEY: json.dumps(record)})
     rows = sum(len(v) * n_members for v in scalars.values())
     vector_rows = sum(v.numel() for values in vectors.values() for v in values.values())

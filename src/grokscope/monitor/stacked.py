@@ -4,8 +4,9 @@ A stacked model holds its members' trainable parameters as [E, ...] tensors (w*)
 parameter sets at once, R a multiple of E, row r being a copy of member r // (R // E), each row on
 its own batch: outputs(params [R, ...], inputs [R, B, ...]) -> [R, B, ...]. SGLD chains are rows
 (C chains of E members: R = E·C, `replicate`), so every chain of every member moves in one tensor
-program. A grokscope Ensemble already is such a stack (its member axis); any other nn.Module
-becomes one through torch.func.functional_call under torch.vmap over the row axis (E = 1).
+program. A model that already is such a stack provides it (`stacked()`: a grokscope Ensemble along its member
+axis, models/ensemble_stack.py); any other nn.Module becomes one through torch.func.functional_call under
+torch.vmap over the row axis (E = 1). Nothing here knows grokscope's models.
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ from typing import Callable, Protocol
 
 import torch
 from torch import nn
-
-from ..models import Ensemble
-from ..models.init import is_trainable
 
 Params = dict[str, torch.Tensor]
 # per_example_loss(outputs [R, B, ...], labels [R, B, ...]) -> [R, B]: one loss per example.
@@ -38,6 +36,13 @@ class StackedModel(Protocol):
 
     def outputs(self, params: Params, inputs: torch.Tensor) -> torch.Tensor:
         """Outputs [R, B, ...] of params [R, ...] (row r: a copy of member r // (R // E)) on inputs [R, B, ...]."""
+        ...
+
+
+class Stackable(Protocol):
+    """A model that is a stack of members already and says how (a grokscope Ensemble)."""
+
+    def stacked(self) -> StackedModel:
         ...
 
 
@@ -79,49 +84,23 @@ class ModuleStack:
         return self._rows(params, inputs)
 
 
-class EnsembleStack:
-    """A grokscope Ensemble: its member axis is the stack; rows are copies of members along it.
-
-    Frozen parameters (biases frozen at zero in the TransformerLens variant) are held fixed and
-    repeated to the rows; the forward is the Ensemble's own batched one (fast path included).
-    """
-
-    def __init__(self, ensemble: Ensemble):
-        self.ensemble = ensemble
-        self.n_members = ensemble.n_members
-        # The spec says what trains (a `members()` view has requires_grad off everywhere).
-        self.trainable = [name for name in ensemble.params if is_trainable(ensemble.spec, name)]
-        self.fixed = {name: t.detach() for name, t in ensemble.params.items() if name not in self.trainable}
-
-    def parameters(self) -> Params:
-        return {name: self.ensemble.params[name].detach().clone() for name in self.trainable}
-
-    def all_parameters(self) -> Params:
-        return {name: t.detach() for name, t in self.ensemble.params.items()}
-
-    def outputs(self, params: Params, inputs: torch.Tensor) -> torch.Tensor:
-        rows = next(iter(params.values())).shape[0]
-        view = self.ensemble.members(slice(None))  # spec and detached views; parameters replaced below
-        view.params = {**replicate(self.fixed, rows // self.n_members), **params}
-        return view.logits(inputs)  # [R, B, n_out, d_vocab_out]
-
-
 def is_stacked(model: object) -> bool:
-    """True for an object that already is a StackedModel (member axis first), not an nn.Module or Ensemble."""
-    return (not isinstance(model, (nn.Module, Ensemble)) and isinstance(getattr(model, "n_members", None), int)
+    """True for an object that already is a StackedModel (member axis first), not an nn.Module."""
+    return (not isinstance(model, nn.Module) and isinstance(getattr(model, "n_members", None), int)
             and all(callable(getattr(model, name, None)) for name in ("parameters", "all_parameters", "outputs")))
 
 
-def stack(model: nn.Module | Ensemble | StackedModel) -> StackedModel:
-    """The model as a StackedModel: an Ensemble along its member axis, any nn.Module as one member,
+def stack(model: nn.Module | Stackable | StackedModel) -> StackedModel:
+    """The model as a StackedModel: its own stack where it provides one (`stacked()`), any nn.Module as one member,
     a StackedModel (e.g. grokscope.digits' DigitsMLP) unchanged."""
-    if isinstance(model, Ensemble):
-        return EnsembleStack(model)
+    if callable(getattr(model, "stacked", None)):
+        return model.stacked()
     if isinstance(model, nn.Module):
         return ModuleStack(model)
     if is_stacked(model):
         return model
-    raise TypeError(f"model: expected a torch.nn.Module, a grokscope Ensemble or a StackedModel, got {type(model).__name__}")
+    raise TypeError(f"model: expected a torch.nn.Module, a model with stacked() (a grokscope Ensemble) or a "
+                    f"StackedModel, got {type(model).__name__}")
 
 
 def mean_loss(model: StackedModel, params: Params, data, loss: PerExampleLoss, *, chunk: int = 8192) -> torch.Tensor:

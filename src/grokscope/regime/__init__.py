@@ -8,14 +8,41 @@ Demo 1 runner (`demo1.run_demo1`), the Demo 2 runner (`demo2.run_demo2`) and the
 Nothing here imports `arch`, `statsmodels` or `scipy` until a loader or test is called.
 """
 
-from .baselines import BreakTest, chow_test, cusum_ols_test, cusum_recursive_test, sup_f_test
-from .market import MarketData, fama_french_raw, load_fama_french, load_sp500, walk_forward_folds
-from .shortcut import MULTI_PERIOD, SINGLE_PERIOD, ShortcutData, ShortcutSpec, make_shortcut_data
-from .synthetic import RegimeData, RegimeSpec, id_slots, make_regime_data, oracle_losses, rule
-from .models import Members, TrainSettings, TrainedZoo, train_zoo
+from .baselines import (
+    BreakTest,
+    chow_test,
+    cusum_ols_test,
+    cusum_recursive_test,
+    sup_f_test,
+)
+from .demo1 import PRESETS as DEMO1_PRESETS
+from .demo1 import Demo1Preset, Demo1Result, run_demo1
+from .demo2 import PRESETS as DEMO2_PRESETS
+from .demo2 import Demo2Preset, Demo2Result, run_demo2
+from .market import (
+    MarketData,
+    fama_french_raw,
+    load_fama_french,
+    load_sp500,
+    walk_forward_folds,
+)
 from .measures import MeasureSettings, measure_zoo
-from .demo1 import PRESETS as DEMO1_PRESETS, Demo1Preset, Demo1Result, run_demo1
-from .demo2 import PRESETS as DEMO2_PRESETS, Demo2Preset, Demo2Result, run_demo2
+from .models import Members, TrainedZoo, TrainSettings, train_zoo
+from .shortcut import (
+    MULTI_PERIOD,
+    SINGLE_PERIOD,
+    ShortcutData,
+    ShortcutSpec,
+    make_shortcut_data,
+)
+from .synthetic import (
+    RegimeData,
+    RegimeSpec,
+    id_slots,
+    make_regime_data,
+    oracle_losses,
+    rule,
+)
 from .verdict import Verdict, regime_verdict
 
 __all__ = [

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..checks import check_integer, check_number, named
 from ..errors import ConfigError
-from ..rank_stats import auroc, bootstrap_interval, spearman
+from ..analysis.rank_stats import auroc, bootstrap_interval, spearman
 from .measures import MEASURES, MeasureSettings, measure_zoo
 from .models import Members, TrainSettings, train_zoo
 from .synthetic import RegimeSpec

@@ -33,8 +33,9 @@ import torch
 from ..checks import check_number, named
 from ..errors import ConfigError
 from .demo1 import Score, _auroc_score
-from .measures import MEASURES as DEMO1_MEASURES, MeasureSettings, measure_zoo
-from .models import Members, TrainSettings, TrainedZoo, mse, train_zoo
+from .measures import MEASURES as DEMO1_MEASURES
+from .measures import MeasureSettings, measure_zoo
+from .models import Members, TrainedZoo, TrainSettings, mse, train_zoo
 from .shortcut import MULTI_PERIOD, SINGLE_PERIOD, ShortcutSpec
 from .verdict import ANSWERS, decide, environment_statistics, period_probe_accuracy
 

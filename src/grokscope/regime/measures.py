@@ -18,11 +18,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import metric_names as names
 from ..errors import ConfigError
 from ..monitor import Monitor, MonitorSettings, SGLDSettings
-from ..monitor.gaussian_code import DEFAULT_QUANTUM, RidgeSettings, gaussian_prequential_length, ridge_probe_fit
+from ..monitor.gaussian_code import (
+    DEFAULT_QUANTUM,
+    RidgeSettings,
+    gaussian_prequential_length,
+    ridge_probe_fit,
+)
 from ..monitor.inputs import TrainingData
-from ..store import metric_names as names
 from .models import TrainedZoo, mse
 
 # Calibrated on Demo 1's MLP (docs/regime.md, "LLC settings"): at nβ 20 the values move < 25% from ε 3e-4 to 3e-3

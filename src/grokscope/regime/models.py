@@ -36,7 +36,7 @@ from ..models.mlp_stack import ACTIVATIONS, MLPStack
 from ..monitor.ablation import route_ablation
 from ..monitor.inputs import TrainingData
 from ..monitor.stacked import mean_loss
-from ..train.optim import MemberAdamW
+from ..training.optim import MemberAdamW
 from .shortcut import ShortcutData, ShortcutSpec, make_shortcut_data
 from .synthetic import RegimeData, RegimeSpec, id_slots, make_regime_data
 

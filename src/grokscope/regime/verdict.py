@@ -36,16 +36,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .. import metric_names as names
 from ..checks import check_choice, check_integer
 from ..errors import ConfigError
+from ..models.mlp_stack import MLPStack
 from ..monitor import Monitor, MonitorSettings
 from ..monitor.ablation import FeatureGroups
 from ..monitor.environments import scale_derivatives
 from ..monitor.features import Features
 from ..monitor.gaussian_code import gaussian_prequential_length, ridge_probe_fit
-from ..models.mlp_stack import MLPStack
 from ..monitor.stacked import PerExampleLoss, StackedModel, stack
-from ..store import metric_names as names
 from .measures import REGIME_SGLD
 from .models import Members, TrainSettings, mse, train_zoo
 from .shortcut import MULTI_PERIOD, SINGLE_PERIOD

@@ -24,23 +24,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..compare import arm_fields, compare, generalized_fraction
-from ..instruments.collapse import collapse_lines
+from .. import metric_names as names
+from ..analysis.compare import arm_fields, compare, generalized_fraction
 from ..instruments.fourier import neuron_frequency_fve
 from ..instruments.grid import additive_grid, skip_note
-from ..instruments.mechanism import (
-    CLUSTERED_FVE,
-    analyze_member,
-    clock_coordinates,
-    clock_plane,
-    summary_lines,
-)
+from ..instruments.mechanism import CLUSTERED_FVE, analyze_member, clock_coordinates, clock_plane
 from ..instruments.retro import neurons_on_grid
 from ..run import Run
-from ..store import metric_names as names
 from ..store.checkpoints import checkpoint_path, load_weight_of_member
 from ..tasks import OPERAND_POSITIONS
 from ..version import __version__
+from ..words import collapse_lines, summary_lines
 
 SPECTRUM_MEMBERS = 16
 MAX_KEY_PANELS = 6  # clock planes and neuron grids drawn at most (a grokked model has at most 6 key frequencies)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..store import metric_names as names
+from .. import metric_names as names
 from ..store.atomic import write_atomic
 
 PHASE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c")

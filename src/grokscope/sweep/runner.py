@@ -14,12 +14,18 @@ from typing import Any, Callable, Iterator
 
 import torch
 
+from .. import metric_names as names
 from ..errors import ConfigError
-from ..run import resume
-from ..store import metric_names as names
-from ..train import Progress
-from ..train.trainer import resolve_device
-from .directory import is_finished, open_sweep_dir, pack_dir, prepare_pack_dir, read_spec
+from ..training.launch import resume
+from ..training import Progress
+from ..training.trainer import resolve_device
+from .directory import (
+    is_finished,
+    open_sweep_dir,
+    pack_dir,
+    prepare_pack_dir,
+    read_spec,
+)
 from .packing import Pack, pack_cells
 from .results import pack_rows, results_frame, write_results
 from .spec import SweepSpec

@@ -9,20 +9,21 @@ from typing import Callable
 
 import torch
 
+from .. import metric_names as names
 from ..config import RunConfig
+from ..dataset import RunData
 from ..errors import CheckpointError, ConfigError
-from ..instruments.retro import record_retrospective
 from ..models import Ensemble
-from ..store import metric_names as names
 from ..store.checkpoints import load_resume, save_resume, save_weights
 from ..store.metrics import MetricsStore
 from ..store.run_dir import write_status
 from .cuda_graph import GraphedStep
-from .data import BatchSampler, RunData
 from .evaluate import Evaluator
 from .filters import build_filter, orthogonalize_
 from .loss import per_example_loss
 from .optim import build_optimizer, warmup_scale
+from .retrospective import record_retrospective
+from .sampler import BatchSampler
 from .schedule import checkpoint_steps, eval_steps
 from .weight_norm import rescale_to_norm_, squared_norm
 

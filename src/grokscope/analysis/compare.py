@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_output_suffix
+from ..config import RunConfig
+from ..errors import ConfigError
+from ..run import Run, load
 from .censored_stats import bootstrap_median_ratio, censored_quantile, mann_whitney_u
-from .checks import check_output_suffix
-from .config import RunConfig
-from .errors import ConfigError
-from .run import Run, first_step_reaching, load
-from .store import metric_names as names
+from .first_steps import held_out_first_steps
 
 TABLE_SUFFIXES = (".csv", ".json")
 FIGURE_SUFFIXES = (".png", ".svg")
@@ -145,19 +145,6 @@ def _threshold(runs: Sequence[Run], threshold: float | None) -> float:
     if len(levels) > 1:
         raise ConfigError(f"threshold: the runs' generalize_acc differ ({', '.join(map(str, levels))}); pass --threshold")
     return levels[0]
-
-
-def held_out_first_steps(run: Run, threshold: float) -> tuple[list[tuple[int | None, str]], int]:
-    """Per member: the first step held-out accuracy reached the threshold and the metric used (mirror-held-out
-    accuracy where the run logs it, else test accuracy); and the budget (the last evaluated step)."""
-    with run.metrics() as store:
-        steps, test = store.series(names.TEST_ACC)
-        _, mirror = store.series(names.MIRROR_ACC)
-    found = []
-    for e in range(run.config.n_members):
-        metric, series = (names.MIRROR_ACC, mirror[e]) if e in mirror else (names.TEST_ACC, test.get(e, []))
-        found.append((first_step_reaching(steps, series, threshold), metric))
-    return found, steps[-1] if steps else 0
 
 
 def _arm_result(label: str, settings: dict[str, Any], members: list[MemberOutcome], control: list[MemberOutcome],

@@ -6,13 +6,13 @@ import math
 
 import torch
 
+from .. import metric_names as names
 from ..config import RunConfig
+from ..dataset import RunData
 from ..instruments.grid import additive_grid, skip_note
 from ..instruments.live import measure
 from ..models import Ensemble
-from ..store import metric_names as names
 from .collapse import collapse_measures, with_gradients
-from .data import RunData
 from .loss import exact_match, per_example_loss
 
 EVAL_BYTES = 1 << 28  # activations per chunk of members: bounds evaluation memory for any E

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import torch
 
+from .. import metric_names as names
 from ..models import Ensemble
-from ..store import metric_names as names
 
 
 def with_gradients(model: Ensemble) -> Ensemble:

@@ -42,13 +42,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from ..compare import held_out_first_steps
+from .. import metric_names as names
+from ..dataset import RunData
 from ..errors import ConfigError
-from ..instruments.phases import run_phases
-from ..rank_stats import bootstrap_interval, spearman
-from ..run import Run, first_step_reaching, load
-from ..store import metric_names as names
-from ..train.data import RunData
+from ..monitor import registry
+from ..run import Run, load
+from .first_steps import first_step_reaching, held_out_first_steps
+from .rank_stats import bootstrap_interval, spearman
+from .stored_phases import run_phases
 
 MEMORIZED_ACC = 0.99
 GROKKED_ACC = 0.95
@@ -56,13 +57,11 @@ LEAD_STEPS = 1_000
 SPECTRUM_PEAK = "spectrum_peak"  # the early-warning score, from the instruments' W_E spectrum
 EARLY_WARNING = "early_warning"  # the instruments' alarm with its own fixed rule
 # measure -> its metric (route ablation: the mean over its feature groups).
+# The monitor's default measures by their scored metric (registry.MEASURES); the prequential code is divided by
+# the member's training-set size, so it is named per example here.
+PER_EXAMPLE = {"prequential": "prequential_bits_per_example"}
 MEASURE_METRICS: dict[str, str] = {
-    "llc": names.LLC,
-    "prequential_bits_per_example": names.PREQUENTIAL_BITS,  # divided by the member's training-set size
-    "weight_norm": names.WEIGHT_NORM,
-    "effective_lr": names.EFFECTIVE_LR_PER_STEP,
-    "effective_rank": names.EFFECTIVE_RANK,
-    "route_ablation": names.ROUTE_ABLATION,
+    **{PER_EXAMPLE.get(name, name): registry.MEASURES[name].scored for name in registry.DEFAULT_MEASURES},
     SPECTRUM_PEAK: names.EMBED_NORMS,
 }
 
@@ -397,7 +396,7 @@ def ground_truth_summary(traces: Sequence[MemberTrace]) -> dict[str, Any]:
             "budget": max(t.budget for t in traces)}
 
 
-MEASURES = ("llc", "prequential_bits_per_example", "weight_norm", "effective_lr", "effective_rank", "route_ablation", SPECTRUM_PEAK)
+MEASURES = tuple(MEASURE_METRICS)  # the study's columns
 
 
 def validate(grok: Sequence[MemberTrace], controls: dict[str, Sequence[MemberTrace]], *, task: str,

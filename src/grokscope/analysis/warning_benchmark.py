@@ -35,16 +35,15 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..compare import held_out_first_steps
+from .. import metric_names as names
+from ..dataset import RunData
 from ..errors import ConfigError
 from ..instruments import warning
 from ..instruments.phases import phase_indices
-from ..rank_stats import bootstrap_interval
-from ..run import Run, first_step_reaching, load
-from ..store import metric_names as names
+from ..run import Run, load
 from ..sweep.directory import PACKS_DIR, read_spec
-from ..train.data import RunData
-from .validation import (
+from .first_steps import first_step_reaching, held_out_first_steps
+from .monitor_validation import (
     AlarmRule,
     AlarmScore,
     MemberTrace,
@@ -57,6 +56,7 @@ from .validation import (
     never_generalized,
     score_alarm,
 )
+from .rank_stats import bootstrap_interval
 
 TUNING_TASKS = ("x+y", "x*y")  # chosen 2026-12-02, before any held-out result was seen; x-y and x/y held out
 PLATEAU_FRACTION = 0.5

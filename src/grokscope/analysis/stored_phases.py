@@ -1,0 +1,73 @@
+"""The phases and the early warning of a stored run: its training-side series read from the metrics database and
+handed to instruments/phases.py and instruments/warning.py (no test metric is read)."""
+
+from __future__ import annotations
+
+import torch
+
+from .. import metric_names as names
+from ..checks import check_choice
+from ..instruments.phases import Phases, phase_indices
+from ..instruments.warning import (
+    LEGACY,
+    PEAK,
+    RULES,
+    legacy_warning_indices,
+    peak_warning_indices,
+)
+from ..store.metrics import MetricsStore
+
+
+def _series(store: MetricsStore, name: str, n_members: int) -> tuple[list[int], torch.Tensor]:
+    steps, values = store.series_tensor(name, n_members)
+    return steps, values.nan_to_num(nan=0.0)
+
+
+def run_phases(store: MetricsStore, n_members: int, *, warning_rule: str = PEAK) -> tuple[list[Phases], list[int | None]]:
+    """Per member: the phase boundaries (steps) and the early-warning step, from a run's metrics.
+
+    warning_rule: `peak` (the detector, default) or `legacy` (the rule before it), warning.RULES.
+
+    Raises:
+        ConfigError: an unknown warning rule.
+    """
+    check_choice("warning_rule", warning_rule, RULES)
+    steps, train_acc = _series(store, names.TRAIN_ACC, n_members)
+    _, train_loss = _series(store, names.TRAIN_LOSS, n_members)
+    _, weight_norm = _series(store, names.WEIGHT_NORM_SQ, n_members)
+    _, n_key = _series(store, names.N_KEY_FREQUENCIES_LIVE, n_members)
+    if not steps or any(t.shape[1] != train_acc.shape[1] for t in (train_loss, weight_norm, n_key)):
+        return [Phases(None, None, None) for _ in range(n_members)], [None] * n_members
+    indices = phase_indices(torch.tensor(steps), train_acc, train_loss, weight_norm, n_key)
+    at = lambda i: None if i < 0 else steps[i]
+    phases = [Phases(at(m), at(c), at(e)) for m, c, e in indices.tolist()]
+    norm_steps, norms = store.vector_array(names.EMBED_NORMS, list(range(n_members)))
+    if norm_steps != steps:  # instruments off, or a run that logged them on other steps: no warning
+        return phases, [None] * n_members
+    norms = torch.tensor(norms, dtype=torch.float64).nan_to_num(nan=0.0)  # [E, S, K]
+    warnings = (legacy_warning_indices(indices[:, 0], norms) if warning_rule == LEGACY
+                else peak_warning_indices(train_acc, norms))
+    return phases, [at(i) for i in warnings.tolist()]
+
+
+def key_frequency_histories(store: MetricsStore, n_members: int) -> list[dict[str, list[int] | int | None]]:
+    """Per member, the live key-frequency set at the last evaluation and the step since which it has not changed
+    (one query for all members).
+
+    A set that changes until the end is still forming; one that has held for most of the run is the
+    algorithm's. Each: {"key_frequencies_live": [...], "key_frequencies_stable_since": step or None}.
+    """
+    steps, values = store.vector_array(names.KEY_FREQUENCIES_LIVE, list(range(n_members)))
+    if not steps:
+        return [{"key_frequencies_live": [], "key_frequencies_stable_since": None} for _ in range(n_members)]
+    key = torch.tensor(values, dtype=torch.float64).nan_to_num(nan=0.0) > 0  # [E, S, K]
+    final = key[:, -1:]  # [E, 1, K]
+    differs = (key != final).any(dim=2)  # [E, S]: the set at that step is not the final one
+    positions = torch.arange(len(steps))[None, :]
+    since = torch.where(differs, positions + 1, torch.zeros_like(positions)).max(dim=1).values  # [E]
+    histories = []
+    for e in range(n_members):  # a list of plain dicts for the JSON summary
+        keys = [k + 1 for k in torch.nonzero(final[e, 0]).flatten().tolist()]
+        histories.append({"key_frequencies_live": keys,
+                          "key_frequencies_stable_since": steps[int(since[e])] if keys else None})
+    return histories

@@ -1,0 +1,82 @@
+"""What a finished (or running) run says, per member: the table `grokscope show` prints and `--json` gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .. import metric_names as names
+from ..instruments.collapse import softmax_collapse
+from ..instruments.early_stopping import PATIENCE_INTERVALS, early_stopping_indices
+from ..run import Run
+from .first_steps import first_step_reaching, held_out_metric
+from .stored_phases import key_frequency_histories, run_phases
+
+
+def summarize(run: Run, threshold: float | None = None, early_stopping_patience: int | None = None, *,
+              warning_rule: str = "peak") -> dict[str, Any]:
+    """What `grokscope show --json` prints: config, evaluated steps, and per member the steps to
+    memorize (train acc >= threshold) and to generalize (test acc >= threshold), the delay between
+    them, and final accuracies (None where not reached). Commutative tasks add the same for the
+    mirror-held-out accuracy, the honest generalization signal. `early_stopping` says where
+    early stopping on the test loss (patience in steps; default 10 evaluation intervals) would have stopped, the
+    step whose weights it would keep, and the test accuracy there. `softmax_collapse` is None, or the step
+    from which softmax collapse stopped the member and the remedies it does not use yet
+    (`instruments.collapse.softmax_collapse`). `early_warning_step` follows `warning_rule`: `peak` (the
+    detector) or `legacy` (the rule before it; instruments/warning.py).
+
+    Raises:
+        ConfigError: an unknown warning rule (phases.run_phases).
+    """
+    threshold = run.config.generalize_acc if threshold is None else threshold
+    with run.metrics() as store:
+        series = {name: store.series(name) for name in (names.TRAIN_ACC, names.TEST_ACC, names.MIRROR_ACC, names.DIVERGED)}
+        loss_steps, test_loss = store.series_tensor(names.TEST_LOSS, run.config.n_members)
+        collapse_steps, zero_grad = store.series_tensor(names.COLLAPSE_ZERO_GRAD_FRAC, run.config.n_members)
+        phases, warnings = run_phases(store, run.config.n_members, warning_rule=warning_rule)
+        histories = key_frequency_histories(store, run.config.n_members)
+    steps = series[names.TRAIN_ACC][0]
+    if early_stopping_patience is None:
+        early_stopping_patience = PATIENCE_INTERVALS * run.config.eval_every
+    stops, bests = early_stopping_indices(test_loss, loss_steps, early_stopping_patience)
+    members = []
+    for e, seed in enumerate(run.config.seeds):
+        train = series[names.TRAIN_ACC][1].get(e, [])
+        test = series[names.TEST_ACC][1].get(e, [])
+        memorize = first_step_reaching(steps, train, threshold)
+        generalize = first_step_reaching(steps, test, threshold)
+        member = {
+            "member": e, "seed": seed, **{name: run.config.per_member(name)[e] for name in ("frac", "lr", "wd")},
+            "steps_to_memorize": memorize, "steps_to_generalize": generalize,
+            "grokking_delay": None if memorize is None or generalize is None else generalize - memorize,
+            "final_train_acc": train[-1] if train else None, "final_test_acc": test[-1] if test else None,
+            "diverged": any(v for v in series[names.DIVERGED][1].get(e, []) if v),
+            "phases": phases[e].to_dict(),
+            "early_warning_step": warnings[e],
+            **histories[e],
+        }
+        for level in (0.5, 0.99):  # how long before the test curve the warning came (reporting only)
+            reached = first_step_reaching(steps, test, level)
+            lead = None if reached is None or warnings[e] is None else reached - warnings[e]
+            member[f"early_warning_lead_to_test_acc_{int(level * 100)}"] = lead
+        stop, best = int(stops[e]), int(bests[e])
+        member["early_stopping"] = {
+            "patience_steps": early_stopping_patience,
+            "stopped_at": None if stop < 0 else loss_steps[stop],
+            "kept_step": None if stop < 0 else loss_steps[best],
+            "test_acc_kept": None if stop < 0 or not test else test[steps.index(loss_steps[best])],
+        }
+        mirror = series[names.MIRROR_ACC][1].get(e)
+        if mirror is not None:
+            member["steps_to_generalize_mirror"] = first_step_reaching(steps, mirror, threshold)
+            member["final_test_mirror_acc"] = mirror[-1]
+        members.append(member)
+    # generalized as every reader counts it (first_steps.held_out_metric): mirror-held-out accuracy where logged
+    decides = {names.MIRROR_ACC: "steps_to_generalize_mirror", names.TEST_ACC: "steps_to_generalize"}
+    generalized = torch.tensor([m[decides[held_out_metric(series[names.MIRROR_ACC][1], m["member"])]] is not None
+                                for m in members])
+    for member, verdict in zip(members, softmax_collapse(run.config, collapse_steps, zero_grad, generalized)):
+        member["softmax_collapse"] = verdict
+    return {"path": str(run.path), "config": run.config.to_dict(), "status": run.status(),
+            "steps": steps[-1] if steps else 0, "threshold": threshold, "members": members}

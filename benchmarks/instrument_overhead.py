@@ -6,7 +6,7 @@ retrospective pass that runs once at the end, then scales each by how often the 
 
     overhead = (evaluations x (eval with - eval without) + retrospective) / (steps x step + evaluations x eval without)
 
-The softmax-collapse diagnostics (train/collapse.py: one backward pass per evaluation) are timed apart
+The softmax-collapse diagnostics (training/collapse.py: one backward pass per evaluation) are timed apart
 and reported as their own overhead, with the same denominator.
 
     python benchmarks/instrument_overhead.py [--preset nanda2023] [--members 1] [--threads 2] [--repeats 5]
@@ -23,12 +23,12 @@ from pathlib import Path
 import torch
 
 import grokscope
-from grokscope.instruments.retro import record_retrospective
+from grokscope.training.retrospective import record_retrospective
 from grokscope.store.checkpoints import save_weights
 from grokscope.store.metrics import MetricsStore
-from grokscope.train.evaluate import Evaluator
-from grokscope.train.schedule import checkpoint_steps, eval_steps
-from grokscope.train.trainer import Trainer
+from grokscope.training.evaluate import Evaluator
+from grokscope.training.schedule import checkpoint_steps, eval_steps
+from grokscope.training.trainer import Trainer
 
 
 def _median_seconds(fn, repeats: int) -> float:

@@ -21,7 +21,7 @@ import torch
 
 import grokscope
 from grokscope.errors import ConfigError
-from grokscope.train.trainer import Trainer
+from grokscope.training.trainer import Trainer
 
 # arm name -> the fields it changes (the levers of docs/levers.md, each with its papers' defaults)
 ARMS: dict[str, dict] = {

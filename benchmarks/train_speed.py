@@ -29,9 +29,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import grokscope
+from grokscope.dataset import RunData
 from grokscope.models import ModelSpec
-from grokscope.train.data import RunData
-from grokscope.train.trainer import Trainer, resolve_device
+from grokscope.training.trainer import Trainer, resolve_device
 
 MALLOC_VARS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
 MALLOC_HINT = "MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=100000000000 MALLOC_TOP_PAD_=536870912"

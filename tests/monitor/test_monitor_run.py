@@ -24,7 +24,7 @@ from grokscope.monitor import (
     online_code_length,
     run_monitors,
 )
-from grokscope.monitor.monitor import METRICS
+from grokscope.monitor.registry import MEASURES
 from grokscope.monitor.run_monitor import (
     MonitorOptions,
     MonitorReport,
@@ -119,7 +119,7 @@ def test_a_grouped_member_measures_what_it_measures_alone(small_run):
     alone = Monitor(model, loss, x, y, features=readout_features(model, default_hook(model), None),
                     feature_groups={"a": [0], "b": [1]}, settings=MonitorSettings(llc=llc, llc_seeds=(0, 1)))
     expected = alone.measure(["llc", "effective_rank", "weight_norm", "route_ablation"], step).values
-    assert set(expected) <= {name for m in ("llc", "effective_rank", "weight_norm", "route_ablation") for name in METRICS[m]}
+    assert set(expected) <= {name for m in ("llc", "effective_rank", "weight_norm", "route_ablation") for name in MEASURES[m].metrics}
     with small_run.metrics() as store:
         for name in (names.LLC, names.LLC_STD, names.LLC_LOSS_INIT, names.EFFECTIVE_RANK, names.WEIGHT_NORM):
             _, by_member = store.series(name)

@@ -107,6 +107,8 @@ class RunConfig:
     split: str = "counter"
     symmetric_split: bool = False
     seeds: tuple[int, ...] = (0,)
+    parity_k: int = 3  # sparse parity: the hidden subset's size (p is the number of input bits)
+    parity_examples: int = 2_000  # sparse parity: the task's pool of examples, split per member by frac
     # model (None: the architecture's default, see _ARCH_DEFAULTS)
     arch: str = "nanda"
     layout: str | None = None
@@ -208,6 +210,7 @@ class RunConfig:
         self._check_levers(n)
         self._check_shapes()
         self._check_schedule()
+        self._check_parity(op)
         if self.symmetric_split and not op.commutative:
             raise ConfigError(f"symmetric_split: only for commutative tasks; {op.name!r} is not commutative")
         self._check_split_sizes()
@@ -244,6 +247,29 @@ class RunConfig:
         if not all(0 <= v < 1 for v in self.per_member("label_noise")):
             raise ConfigError(f"label_noise: must be in [0, 1), got {self.label_noise}")
 
+    def _check_parity(self, op) -> None:
+        """Sparse parity is an MLP task on bit tokens; the bits layout belongs to it alone."""
+        check_integer("parity_k", self.parity_k, 1)
+        check_integer("parity_examples", self.parity_examples, 4)
+        if op.group != "parity":
+            if self.layout == "bits":
+                raise ConfigError(f"layout: 'bits' is sparse parity's; task {op.name!r} uses {', '.join(l for l in LAYOUTS if l != 'bits')}")
+            return
+        if self.arch != "mlp":
+            raise ConfigError(f"arch: task {op.name!r} trains the mlp arch (an MLP on its bits), got {self.arch!r}")
+        if self.resolved("layout") != "bits":
+            raise ConfigError(f"layout: task {op.name!r} reads its bits (layout 'bits'), got {self.layout!r}")
+        if not self.parity_k <= self.p:
+            raise ConfigError(f"parity_k: the hidden subset needs 1 <= k <= n = {self.p}, got {self.parity_k}")
+        if self.p <= 20 and self.parity_examples > 2**self.p:
+            raise ConfigError(f"parity_examples: at most 2^{self.p} = {2**self.p} distinct inputs of {self.p} bits, "
+                              f"got {self.parity_examples}")
+
+    def n_examples(self) -> int:
+        """Rows of the task's table: every (a, b) pair of an operation, or sparse parity's pool."""
+        op = get_operation(self.task)
+        return self.parity_examples if op.group == "parity" else op.n_pairs(self.p)
+
     def _check_grokfast_memory(self) -> None:
         """Grokfast-MA holds `grokfast_window` copies of every trainable gradient of every member."""
         if self.grokfast != "ma":
@@ -265,7 +291,7 @@ class RunConfig:
 
     def _check_split_sizes(self) -> None:
         """Every member needs a training pair and a held-out pair (a symmetric split may take one pair more)."""
-        n_pairs = get_operation(self.task).n_pairs(self.p)
+        n_pairs = self.n_examples()
         overshoot = 1 if self.symmetric_split else 0
         for frac in self.per_member("frac"):
             n_train = int(frac * n_pairs)
@@ -279,8 +305,8 @@ class RunConfig:
         if self.d_model_resolved % self.n_heads_resolved:
             raise ConfigError(f"n_heads: must divide d_model ({self.d_model_resolved}), got {self.n_heads_resolved}")
         layout = self.resolved("layout")
-        if self.arch == "mlp" and layout != "a b":
-            raise ConfigError(f"layout: the mlp arch reads 'a b' only, got {layout!r}")
+        if self.arch == "mlp" and layout not in ("a b", "bits"):
+            raise ConfigError(f"layout: the mlp arch reads 'a b' (or sparse parity's 'bits') only, got {layout!r}")
         if self.arch not in ("mlp", "nanda") and layout == "a b":  # nanda on "a b": Zhong et al. 2023's inputs
             raise ConfigError(f"layout: the {self.arch} arch needs a layout ending in '=', got {layout!r}")
         if self.arch == "mlp" and self.resolved("positional") != "none":
@@ -314,6 +340,8 @@ class RunConfig:
     def resolved(self, name: str) -> Any:
         """A model field's value, or the architecture's default where it is None."""
         value = getattr(self, name)
+        if value is None and name == "layout" and get_operation(self.task).group == "parity":
+            return "bits"
         return _ARCH_DEFAULTS[self.arch][name] if value is None else value
 
     @property
@@ -371,6 +399,11 @@ class RunConfig:
 
     def table(self):
         """The task's full operation table."""
-        from .tasks import build_table  # torch: kept out of the config's import
+        from .tasks import (  # torch: kept out of the config's import
+            build_parity_table,
+            build_table,
+        )
 
+        if get_operation(self.task).group == "parity":
+            return build_parity_table(self.p, self.parity_k, self.parity_examples)
         return build_table(self.task, self.p)

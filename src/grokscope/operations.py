@@ -15,8 +15,9 @@ from .errors import ConfigError
 
 # How a task's pairs are shown to a model and split (tasks.encode, tasks.split_masks), named here so that a
 # config is validated without torch.
-Layout = Literal["a b =", "a op b =", "eos a op b = c eos", "a b"]
-LAYOUTS: tuple[str, ...] = ("a b =", "a op b =", "eos a op b = c eos", "a b")
+Layout = Literal["a b =", "a op b =", "eos a op b = c eos", "a b", "bits"]
+LAYOUTS: tuple[str, ...] = ("a b =", "a op b =", "eos a op b = c eos", "a b", "bits")
+PARITY_MAX_BITS = 62  # bits of one example held in an int64
 SplitMethod = Literal["counter", "python_random"]
 SPLIT_METHODS: tuple[str, ...] = ("counter", "python_random")
 
@@ -25,13 +26,14 @@ SPLIT_METHODS: tuple[str, ...] = ("counter", "python_random")
 class Operation:
     """One binary operation of the registry.
 
-    `group` is "Zp" (residues mod p; `p` is the modulus) or "Sn" (permutations; `p` is the degree n).
+    `group` is "Zp" (residues mod p; `p` is the modulus), "Sn" (permutations; `p` is the degree n) or "parity"
+    (sparse parity, Barak et al. 2022: `p` is the number of input bits n; tasks.build_parity_table).
     `rule` maps int64 tensors (a, b) and p to c, for Zp; Sn tasks use `perm_rule` on permutation tuples.
     """
 
     name: str
     slug: str
-    group: Literal["Zp", "Sn"]
+    group: Literal["Zp", "Sn", "parity"]
     needs_prime: bool
     commutative: bool
     description: str
@@ -42,6 +44,8 @@ class Operation:
     def n_pairs(self, p: int) -> int:
         """Rows of the operation's table (tasks.build_table) from arithmetic alone: p² (p² − p without y = 0), or
         (n!)² on S_n."""
+        if self.group == "parity":
+            raise ValueError("sparse parity's pool size is a config field (parity_examples), not a function of p")
         if self.group == "Sn":
             return math.factorial(p) ** 2
         return p * p - (p if self.excludes_zero_b else 0)
@@ -108,6 +112,8 @@ OPERATIONS: dict[str, Operation] = {
             "x∘y∘x", "perm_xyx", "Sn", False, False, "x∘y∘x in S_n",
             perm_rule=lambda x, y: _compose(_compose(x, y), x),
         ),
+        Operation("sparse_parity", "parity", "parity", False, False,
+                  "parity of a hidden subset of k of n input bits (Barak et al. 2022); p is n"),
     )
 }
 _BY_SLUG = {op.slug: op for op in OPERATIONS.values()}
@@ -134,7 +140,10 @@ def is_prime(n: int) -> bool:
 
 def check_modulus(op: Operation, p: int) -> None:
     """Raise ConfigError when p does not suit op (prime where a field is needed, degree 3..5 for S_n)."""
-    if op.group == "Sn":
+    if op.group == "parity":
+        if not 2 <= p <= PARITY_MAX_BITS:
+            raise ConfigError(f"p: the number of input bits n of {op.name!r} must be in 2..{PARITY_MAX_BITS}, got {p}")
+    elif op.group == "Sn":
         if p not in SN_DEGREES:
             raise ConfigError(f"p: the degree n of S_n for task {op.name!r} must be one of {SN_DEGREES}, got {p}")
     elif p < 3:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .counter_rng import random_permutations
+from .counter_rng import random_keys, random_permutations
 from .errors import ConfigError
 from .operations import (
     SPLIT_METHODS,
@@ -24,6 +24,9 @@ from .operations import (
 
 # Random streams of counter_rng; one per use so that they never correlate.
 SPLIT_STREAM = 1
+PARITY_POOL_STREAM = 4  # sparse parity's example pool (the task's, not a member's: drawn with key 0)
+PARITY_SUBSET_STREAM = 5  # its hidden subset
+PARITY_DISTINCT_BITS = 20  # up to 2^20 inputs the pool is drawn without replacement
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,62 @@ def build_table(task: str, p: int) -> TaskTable:
     return TaskTable(op, p, a, b, c, n_elements=len(elements))
 
 
+@dataclass(frozen=True)
+class BitsTable:
+    """Sparse parity (Barak et al. 2022, "Hidden progress in deep learning"; Merrill et al. 2023, "A tale of two
+    circuits"): a pool of N examples of n bits, each labelled with the parity of a hidden subset of k of them.
+
+    bits: [N, n] int64 in {0, 1}; c: [N] int64 labels (1 where the subset holds an odd number of ones); subset:
+    the hidden coordinates. The pool and the subset belong to the task, (n, k, N) alone decide them: every member
+    sees the same examples and splits them with its own seed, as the operation tables are split.
+    """
+
+    op: Operation
+    p: int  # n, the input bits
+    k: int
+    bits: torch.Tensor
+    c: torch.Tensor
+    subset: tuple[int, ...]
+    n_elements: int = 2  # the answer classes
+
+    @property
+    def n_pairs(self) -> int:
+        return self.bits.shape[0]
+
+    def character(self) -> torch.Tensor:
+        """[N] float64 χ_S(x) = (−1)^(Σ_{i∈S} x_i) = 1 − 2·label: the Walsh function of the hidden subset."""
+        return 1.0 - 2.0 * self.c.double()
+
+
+def build_parity_table(n: int, k: int, n_examples: int) -> BitsTable:
+    """The sparse-parity pool: n_examples distinct inputs (n <= PARITY_DISTINCT_BITS: a draw without replacement
+    from all 2^n) or uniform draws (larger n, where repeats are negligible), and a hidden subset of k coordinates.
+
+    Raises:
+        ConfigError: k or the pool size do not suit n.
+    """
+    op = get_operation("sparse_parity")
+    check_modulus(op, n)
+    if not 1 <= k <= n:
+        raise ConfigError(f"parity_k: the hidden subset needs 1 <= k <= n = {n}, got {k}")
+    if n <= PARITY_DISTINCT_BITS and n_examples > 2**n:
+        raise ConfigError(f"parity_examples: at most 2^{n} = {2**n} distinct inputs of {n} bits, got {n_examples}")
+    key = torch.zeros(1, dtype=torch.int64)
+    positions = torch.arange(n, dtype=torch.int64)
+    if n <= PARITY_DISTINCT_BITS:
+        codes = random_permutations(key, PARITY_POOL_STREAM, 2**n)[0, :n_examples]  # [N] distinct inputs
+        bits = (codes[:, None] >> positions) & 1
+    else:
+        bits = random_keys(key, PARITY_POOL_STREAM, n_examples * n)[0].reshape(n_examples, n) & 1
+    subset = tuple(sorted(random_permutations(key, PARITY_SUBSET_STREAM, n)[0, :k].tolist()))
+    labels = bits[:, list(subset)].sum(1) % 2
+    return BitsTable(op, n, k, bits, labels, subset)
+
+
 def vocab_size(layout: str, n_elements: int) -> int:
     """Tokens a layout uses: the elements plus its special tokens."""
+    if layout == "bits":
+        return 2  # the tokens 0 and 1
     return n_elements + {"a b": 0, "a b =": 1, "a op b =": 2, "eos a op b = c eos": 3}[layout]
 
 
@@ -119,8 +176,9 @@ def encode(table: TaskTable, layout: str) -> torch.Tensor:
     return torch.stack(columns, dim=1)
 
 
-def inputs_and_targets(table: TaskTable, layout: str) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
-    """What a model reads and predicts for every pair.
+def inputs_and_targets(table: TaskTable | BitsTable, layout: str) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
+    """What a model reads and predicts for every pair (or, for sparse parity, every example: its bits as tokens,
+    layout "bits").
 
     Returns:
         inputs: [N, pos] int64 tokens; targets: [N, n_out] int64 tokens to predict; readout: the n_out
@@ -128,6 +186,8 @@ def inputs_and_targets(table: TaskTable, layout: str) -> tuple[torch.Tensor, tor
         reads the sequence without its last token and is scored on the right-hand side: `=` predicts
         c and c predicts `<eos>` (loss and accuracy over both, as in openai/grok's training step).
     """
+    if isinstance(table, BitsTable):
+        return table.bits, table.c[:, None], (table.p - 1,)
     tokens = encode(table, layout)
     if layout == "eos a op b = c eos":
         return tokens[:, :-1], tokens[:, 5:], (4, 5)

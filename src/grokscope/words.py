@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from .instruments.collapse import COLLAPSED_FRACTION
-from .instruments.mechanism import CLUSTERED_FVE, MAX_KEY_FREQUENCIES, NULL_DRAWS, MechanismReport
+from .instruments.mechanism import (
+    CLUSTERED_FVE,
+    MAX_KEY_FREQUENCIES,
+    NULL_DRAWS,
+    MechanismReport,
+)
 
 MAX_LISTED = 16  # members named by `collapse_lines`; the rest are counted
 REMEDY_NAMES = {"loss_dtype=float64": "float64 loss", "loss=stablemax": "StableMax", "orthogonal_grad=true": "⊥Grad",

@@ -36,8 +36,10 @@ def run_phases(store: MetricsStore, n_members: int, *, warning_rule: str = PEAK)
     _, train_loss = _series(store, names.TRAIN_LOSS, n_members)
     _, weight_norm = _series(store, names.WEIGHT_NORM_SQ, n_members)
     _, n_key = _series(store, names.N_KEY_FREQUENCIES_LIVE, n_members)
-    if not steps or any(t.shape[1] != train_acc.shape[1] for t in (train_loss, weight_norm, n_key)):
+    if not steps or any(t.shape[1] != train_acc.shape[1] for t in (train_loss, weight_norm)):
         return [Phases(None, None, None) for _ in range(n_members)], [None] * n_members
+    if n_key.shape[1] != train_acc.shape[1]:  # no Fourier view (sparse parity, the polynomial tasks): memorization's
+        n_key = torch.zeros_like(train_acc)  # end is still read; the cleanup boundaries need the key set and stay None
     indices = phase_indices(torch.tensor(steps), train_acc, train_loss, weight_norm, n_key)
     at = lambda i: None if i < 0 else steps[i]
     phases = [Phases(at(m), at(c), at(e)) for m, c, e in indices.tolist()]

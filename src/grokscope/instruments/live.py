@@ -13,6 +13,7 @@ import torch
 
 from .. import metric_names as names
 from ..models import Ensemble
+from ..tasks import BitsTable
 from .fourier import frequency_norms, live_key_frequencies
 from .grid import AdditiveGrid
 from .measures import (
@@ -22,6 +23,7 @@ from .measures import (
     restricted_loss,
     total_sum_squared_weights,
 )
+from .parity import relevant_weight_ratio, walsh_coefficient
 
 
 def neuron_logit_map(params: dict[str, torch.Tensor], classes: torch.Tensor) -> torch.Tensor | None:
@@ -30,6 +32,19 @@ def neuron_logit_map(params: dict[str, torch.Tensor], classes: torch.Tensor) -> 
         return None
     w_l = torch.bmm(params["blocks.0.mlp.W_out"], params["unembed.W_U"][:, :, classes])  # [E, d_mlp, n]
     return w_l.transpose(1, 2)
+
+
+def parity_measures(model: Ensemble, logits: torch.Tensor, table: BitsTable) -> dict[str, torch.Tensor]:
+    """Sparse parity's two progress measures (instruments/parity.py), [E] each: the Walsh coefficient of the
+    prediction on the hidden subset, over the pool, and the first layer's weight on the subset's bits.
+
+    Args:
+        logits: [E, N, 1, d_vocab_out] on every example of the pool, in table order.
+    """
+    params = model.params
+    return {names.WALSH_COEFFICIENT: walsh_coefficient(logits[:, :, -1], table.character().to(logits.device)),
+            names.RELEVANT_WEIGHT_RATIO: relevant_weight_ratio(params["embed.W_E"].detach(), params["mlp.W_in"].detach(),
+                                                               table.subset)}
 
 
 def measure(model: Ensemble, logits: torch.Tensor, train_mask: torch.Tensor, grid: AdditiveGrid | None,

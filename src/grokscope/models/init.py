@@ -113,7 +113,7 @@ def weight_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
     """Per-member shapes of the weight matrices (no biases, no LayerNorm), TransformerLens names."""
     d, h, dh, m = spec.d_model, spec.n_heads, spec.d_head, spec.d_mlp
     if spec.arch == "mlp":
-        return {"embed.W_E": (spec.d_vocab, d), "mlp.W_in": (2 * d, m), "unembed.W_U": (m, spec.d_vocab_out)}
+        return {"embed.W_E": (spec.d_vocab, d), "mlp.W_in": (spec.n_ctx * d, m), "unembed.W_U": (m, spec.d_vocab_out)}
     shapes: dict[str, tuple[int, ...]] = {"embed.W_E": (spec.d_vocab, d)}
     if spec.positional == "learned":
         shapes["pos_embed.W_pos"] = (spec.n_ctx, d)

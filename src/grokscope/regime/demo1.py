@@ -26,9 +26,9 @@ from typing import Callable
 
 import numpy as np
 
+from ..analysis.rank_stats import auroc, bootstrap_interval, spearman
 from ..checks import check_integer, check_number, named
 from ..errors import ConfigError
-from ..analysis.rank_stats import auroc, bootstrap_interval, spearman
 from .measures import MEASURES, MeasureSettings, measure_zoo
 from .models import Members, TrainSettings, train_zoo
 from .synthetic import RegimeSpec

@@ -28,7 +28,12 @@ from .. import metric_names as names
 from ..analysis.compare import arm_fields, compare, generalized_fraction
 from ..instruments.fourier import neuron_frequency_fve
 from ..instruments.grid import additive_grid, skip_note
-from ..instruments.mechanism import CLUSTERED_FVE, analyze_member, clock_coordinates, clock_plane
+from ..instruments.mechanism import (
+    CLUSTERED_FVE,
+    analyze_member,
+    clock_coordinates,
+    clock_plane,
+)
 from ..instruments.retro import neurons_on_grid
 from ..run import Run
 from ..store.checkpoints import checkpoint_path, load_weight_of_member
@@ -53,6 +58,8 @@ CURVES = [
     ("gini", names.GINI_EMBED, "Gini of W_E's Fourier norms"), ("gini", names.GINI_NEURON_LOGIT, "Gini of W_L's Fourier norms"),
     ("gini", names.IDEAL_FORM_FVE, "explained variance of the ideal logits (final keys)"),
     ("gini", names.IDEAL_FORM_FVE_LIVE, "explained variance of the ideal logits (live keys)"),
+    ("gini", names.WALSH_COEFFICIENT, "Walsh coefficient on the hidden subset (sparse parity)"),
+    ("gini", names.RELEVANT_WEIGHT_RATIO, "weight on the subset's bits / on the others (sparse parity)"),
     ("norm", names.WEIGHT_NORM_SQ, "total sum of squared weights"),
     ("norm", names.N_KEY_FREQUENCIES_LIVE, "live key frequencies"),
     # `grokscope monitor RUN` (docs/monitor.md): drawn only where the run has been monitored.

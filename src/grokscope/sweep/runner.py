@@ -16,8 +16,8 @@ import torch
 
 from .. import metric_names as names
 from ..errors import ConfigError
-from ..training.launch import resume
 from ..training import Progress
+from ..training.launch import resume
 from ..training.trainer import resolve_device
 from .directory import (
     is_finished,

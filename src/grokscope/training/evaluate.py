@@ -10,8 +10,9 @@ from .. import metric_names as names
 from ..config import RunConfig
 from ..dataset import RunData
 from ..instruments.grid import additive_grid, skip_note
-from ..instruments.live import measure
+from ..instruments.live import measure, parity_measures
 from ..models import Ensemble
+from ..tasks import BitsTable
 from .collapse import collapse_measures, with_gradients
 from .loss import exact_match, per_example_loss
 
@@ -39,7 +40,8 @@ class Evaluator:
         grid = additive_grid(data.table) if config.instruments else None
         self.grid = None if grid is None else grid.to(device)
         self.instruments = config.instruments
-        self.note = skip_note(data.table) if config.instruments and grid is None else None
+        self.parity = data.table if config.instruments and isinstance(data.table, BitsTable) else None
+        self.note = skip_note(data.table) if config.instruments and grid is None and self.parity is None else None
 
     def _members_per_chunk(self, model: Ensemble) -> int:
         spec = model.spec
@@ -90,6 +92,8 @@ class Evaluator:
                 memorized = scalars[names.TRAIN_ACC] >= 0.99
                 measured, vectors = measure(sub, logits, data.train_mask[members], self.grid, memorized)
                 scalars |= measured
+                if self.parity is not None:
+                    scalars |= parity_measures(sub, logits, self.parity)
             parts.append((scalars, vectors))
         scalars = {name: torch.cat([p[0][name] for p in parts]) for name in parts[0][0]}
         vectors = {name: torch.cat([p[1][name] for p in parts]) for name in parts[0][1]}

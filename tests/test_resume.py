@@ -28,7 +28,8 @@ def test_killed_run_resumes_to_the_uninterrupted_trajectory(tmp_path):
     killed = _grokscope(ARGS, tmp_path / "killed", kill_after=13)
     assert killed.returncode == -9  # SIGKILL after step 13: no cleanup ran
     run_dir = next((tmp_path / "killed").iterdir())
-    assert load(run_dir).status()["state"] == "running"
+    status = load(run_dir).status()  # status.json still says running; no process holds the lock any more
+    assert status["state"] == "stopped" and "--resume" in status["note"]
     resumed = _grokscope(["train", "--resume", str(run_dir)], None)
     assert resumed.returncode == 0, resumed.stderr
     run = load(run_dir)
@@ -40,3 +41,32 @@ def test_killed_run_resumes_to_the_uninterrupted_trajectory(tmp_path):
     with run.metrics() as ours, reference.metrics() as theirs:
         assert ours.rows() == theirs.rows()
         assert len(ours.rows()) > 0
+
+
+def test_a_run_stopped_by_sigterm_is_listed_and_shown_as_stopped(tmp_path):
+    """SIGTERM ends the process without a last status write; `runs` must not say it is still running."""
+    import json
+    import signal
+    import time
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("GROKSCOPE_KILL_AFTER_STEP", None)
+    out = tmp_path / "runs"
+    args = [a if a != "30" else "100000" for a in ARGS]  # a budget it cannot finish before the signal
+    process = subprocess.Popen([sys.executable, "-m", "grokscope", *args, "--out", str(out)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    status_file = None
+    while time.time() < deadline and status_file is None:
+        found = list(out.glob("*/status.json")) if out.is_dir() else []
+        if found and json.loads(found[0].read_text()).get("step", 0) >= 10:
+            status_file = found[0]
+        time.sleep(0.2)
+    assert status_file is not None, "the run never reported progress"
+    assert load(status_file.parent).status()["state"] == "running"  # its writer holds the lock
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    listed = _grokscope(["runs", str(out)], None)
+    assert listed.returncode == 0 and "stopped" in listed.stdout and "running" not in listed.stdout
+    shown = _grokscope(["show", str(status_file.parent)], None)
+    assert "stopped at step" in shown.stdout and "--resume" in shown.stdout

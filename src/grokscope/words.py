@@ -77,3 +77,23 @@ def summary_lines(report: MechanismReport) -> list[str]:
                  f"verdict: not yet: a Fourier algorithm does not carry the predictions ({report.verdict_reason}; "
                  f"the diagnostics lean {report.algorithm})")
     return lines
+
+
+def stop_sentence(summary: dict[str, Any]) -> str:
+    """Why the run stopped where it did, from its status and config (`grokscope demo` and `show` print it)."""
+    status, config = summary["status"], summary["config"]
+    step, budget = status.get("step", summary["steps"]), config["max_steps"]
+    state, reason = status.get("state"), status.get("stop_reason")
+    if state == "running":
+        return f"still training: step {step:,} of {budget:,}"
+    if state == "stopped":
+        return f"stopped at step {step:,} of {budget:,}: {status.get('note', '')}"
+    if reason == "generalized":
+        return (f"stopped at step {step:,} of {budget:,}: every member reached {config['generalize_acc']:g} test accuracy "
+                f"(diverged members aside) and held it for the patience window of {config['patience']:,} steps (the stop "
+                f"rule; --set patience=N trains longer)")
+    if reason == "all_diverged":
+        return f"stopped at step {step:,} of {budget:,}: every member diverged (its loss stopped being finite)"
+    if reason == "max_steps":
+        return f"ran its whole budget of {budget:,} steps (not every member held {config['generalize_acc']:g} test accuracy through the patience window)"
+    return f"{state} at step {step:,} of {budget:,}"

@@ -21,7 +21,9 @@ def demo_run(tmp_path_factory):
     result = subprocess.run([sys.executable, "-m", "grokscope", "demo", "--out", str(out)],
                             capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "2"})
     assert result.returncode == 0, result.stderr
-    return load(result.stdout.strip().splitlines()[-1])
+    run = load(result.stdout.strip().splitlines()[-1])
+    run.demo_stdout = result.stdout
+    return run
 
 
 @pytest.mark.slow
@@ -48,6 +50,10 @@ def test_demo_memorizes_then_groks(demo_run):
     assert member["steps_to_memorize"] == steps[memorized]
     assert member["steps_to_generalize"] == steps[generalized]
     assert member["final_test_acc"] >= 0.95  # it stays generalized through the patience window
+    # 3. the demo says why its bar stopped short of the budget
+    stopped = run.status()["step"]
+    assert stopped < run.config.max_steps and f"stopped at step {stopped:,} of {run.config.max_steps:,}: every member " \
+        f"reached 0.99 test accuracy" in run.demo_stdout and f"patience window of {run.config.patience:,} steps" in run.demo_stdout
 
 
 @pytest.mark.slow

@@ -137,6 +137,12 @@ def test_cli_writes_the_metrics_and_a_second_pass_replaces_them(small_run):
     assert first.exit_code == 0, first.output
     assert first.stdout.strip().splitlines()[-1] == path
     assert "LLC: " in first.stdout and f"of {3 * len(steps)} estimates flagged" in first.stdout
+    with small_run.metrics() as store:  # the value table prints values (the members' median), costs apart
+        _, norms = store.series(names.WEIGHT_NORM)
+    last = sorted(v[-1] for v in norms.values())
+    assert f"{last[1]:.3g} [{last[0]:.3g}–{last[2]:.3g}]" in first.stdout
+    assert "values per checkpoint" in first.stdout and "cost: wall-clock seconds" in first.stdout
+    assert "draws these values in its Monitor panel" in first.stdout
     scalars, vectors = rows(small_run)
     written = {(name, member, step) for name, member, step, _ in scalars}
     assert len(written) == len(scalars)

@@ -37,20 +37,6 @@ def _monitor_options(measures: str | None, every: int | None, expensive_every: i
                           steps=steps, llc=llc, llc_chains=chains, hook=hook, device=device)
 
 
-def _monitor_table(report: Any) -> Any:
-    """Seconds per measure (columns) per checkpoint (rows), all members together, with the mean per checkpoint."""
-    from rich.table import Table
-
-    measures = list(report.seconds)
-    table = Table("step", *measures, caption="seconds per checkpoint, all members; blank: not measured at that step",
-                  caption_justify="left")
-    for step in sorted({s for costs in report.seconds.values() for s in costs}):
-        table.add_row(str(step), *(f"{report.seconds[m][step]:.3g}" if step in report.seconds[m] else "" for m in measures))
-    mean = report.to_dict()["seconds_per_checkpoint"]
-    table.add_row("mean", *(f"{mean[m]:.3g}" if mean[m] is not None else "" for m in measures), style="bold")
-    return table
-
-
 @app.command()
 def monitor(
     run: Annotated[Path, typer.Argument(help="A run directory (not one still training).")],
@@ -79,16 +65,26 @@ def monitor(
     if as_json:
         typer.echo(json.dumps(report.to_dict()))
         return
-    out.print(_monitor_table(report))
+    from .render import monitor_cost_table, monitor_value_table
+
+    out.print(monitor_value_table(api.load(run), report))
+    out.print(monitor_cost_table(report))
     flagged = report.llc_flagged
     if "llc" in report.plan:
         detail = "; ".join(f"member {e} at step {s}: {r.replace('_', ' ')}" for e, s, r in flagged[:10])
         out.print(f"LLC: {len(flagged)} of {report.llc_estimates} estimates flagged and written as missing"
                   + (f" ({detail}{'; ...' if len(flagged) > 10 else ''})" if flagged else ""))
     out.print(f"wrote {report.rows} scalar and {report.vector_rows} vector rows into {escape(str(run / 'metrics.sqlite'))}")
+    page = run / "report.html"
+    if page.is_file():  # the run's report shows the new values in its Monitor panel: rebuilt, not left stale
+        from ..report import render_report, report_data
+        from ..store.atomic import write_text_atomic
+
+        write_text_atomic(page, render_report(report_data(api.load(run))))
+        out.print(f"rebuilt {escape(str(page))} (its Monitor panel draws these values)")
+    else:
+        out.print(f"grokscope report {escape(str(run))} draws these values in its Monitor panel")
     out.print(str(run))
-
-
 
 
 @app.command("monitor-validate")

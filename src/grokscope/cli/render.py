@@ -146,3 +146,53 @@ def sweep_bars(console: Console, packs: list[Pack]) -> Iterator[Callable[[SweepP
                        info=f"{accs} {d.steps_per_second:.0f} steps/s")
 
         yield update
+
+
+def _spread(values: list[float]) -> str:
+    """median [min–max] of the members' values, 3 significant digits."""
+    if not values:
+        return ""
+    ordered = sorted(values)
+    middle = ordered[len(ordered) // 2] if len(ordered) % 2 else (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
+    return f"{middle:.3g}" if len(ordered) == 1 else f"{middle:.3g} [{ordered[0]:.3g}–{ordered[-1]:.3g}]"
+
+
+def monitor_value_table(run: Any, report: Any) -> Table:
+    """`grokscope monitor`: what each measure found, per checkpoint (rows) and measure (columns): the median over
+    members of its scored metric (monitor.registry), with the members' range; route ablation as the mean over its
+    feature groups."""
+    from ..monitor.registry import MEASURES
+
+    measures = list(report.plan)
+    cells: dict[str, dict[int, list[float]]] = {m: {} for m in measures}
+    with run.metrics() as store:
+        for m in measures:
+            metric = MEASURES[m].scored
+            if m == "route_ablation":
+                steps, values = store.vector_array(metric, list(range(run.config.n_members)))
+                for i, step in enumerate(steps):
+                    means = [sum(v[i]) / len(v[i]) for v in values if v[i] and all(x == x for x in v[i])]
+                    cells[m][step] = means
+            else:
+                steps, by_member = store.series(metric)
+                for i, step in enumerate(steps):
+                    cells[m][step] = [v[i] for v in by_member.values() if v[i] is not None]
+    headers = [f"{m} ({MEASURES[m].scored.split('/')[-1]})" for m in measures]
+    table = Table("step", *headers, caption="values per checkpoint: median over members [min–max]; blank: not measured "
+                  "at that step; LLC estimates flagged as unreliable are left out (below)", caption_justify="left")
+    planned = sorted({s for steps in report.plan.values() for s in steps})
+    for step in planned:
+        table.add_row(str(step), *(_spread(cells[m].get(step, [])) if step in report.plan[m] else "" for m in measures))
+    return table
+
+
+def monitor_cost_table(report: Any) -> Table:
+    """`grokscope monitor`: what each measure cost, seconds per checkpoint for all members, with the mean."""
+    measures = list(report.seconds)
+    table = Table("step", *(f"{m} (s)" for m in measures), caption="cost: wall-clock seconds per checkpoint, all "
+                  "members together", caption_justify="left")
+    for step in sorted({s for costs in report.seconds.values() for s in costs}):
+        table.add_row(str(step), *(f"{report.seconds[m][step]:.3g}" if step in report.seconds[m] else "" for m in measures))
+    mean = report.to_dict()["seconds_per_checkpoint"]
+    table.add_row("mean", *(f"{mean[m]:.3g}" if mean[m] is not None else "" for m in measures), style="bold")
+    return table

@@ -48,13 +48,14 @@ def train(
 ) -> None:
     """Train an ensemble (one member per seed); prints the run directory last."""
     from .. import run as api
-    from ..sweep.runner import pinned_threads
+    from ..sweep.runner import default_threads, pinned_threads
     from ..training import launch
     from .render import plan_text, progress_bar
 
     try:
         if threads is not None:
             check_integer("threads", threads, 1)
+        threads = default_threads() if threads is None else threads
         if resume is not None:
             given = [name for name, value in (("preset", preset != "quickstart"), ("task", task), ("p", p), ("frac", frac),
                      ("seeds", seeds), ("lr", lr), ("wd", wd), ("max_steps", max_steps), ("eval_every", eval_every),
@@ -107,7 +108,7 @@ def show(run: Annotated[Path, typer.Argument(help="A run directory.")],
     warning, what early stopping on the test loss would have kept, and which members softmax collapse stopped
     (with remedies)."""
     from .. import run as api
-    from ..words import collapse_lines
+    from ..words import collapse_lines, stop_sentence
     from .render import summary_table
 
     try:
@@ -120,6 +121,7 @@ def show(run: Annotated[Path, typer.Argument(help="A run directory.")],
         out.print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         out.print(summary_table(summary))
+        out.print(escape(stop_sentence(summary)))
         for line in collapse_lines(summary):
             out.print(escape(line))
 
@@ -169,20 +171,24 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", help="Directory that rec
          threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP)] = None) -> None:
     """The quickstart: train the quickstart preset and write what a newcomer should look at."""
     from ..demo_files import write_demo_files
-    from ..sweep.runner import pinned_threads
+    from ..sweep.runner import default_threads, pinned_threads
     from ..training import launch
+    from ..words import stop_sentence
     from .render import progress_bar, summary_table
 
     try:
         if threads is not None:
             check_integer("threads", threads, 1)
+        threads = default_threads() if threads is None else threads
         config = get_preset(preset)
         with progress_bar(err, config) as on_progress, pinned_threads(threads):
             run = launch.train(config, out_dir, progress=on_progress)
         written = write_demo_files(run)
     except GrokscopeError as error:
         fail(error)
-    out.print(summary_table(run.summary()))
+    summary = run.summary()
+    out.print(summary_table(summary))
+    out.print(escape(stop_sentence(summary)))
     for path in written:
         out.print(f"wrote {path}")
     report = run.path / "report.html"

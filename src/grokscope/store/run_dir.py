@@ -107,9 +107,31 @@ def write_status(run_dir: Path, **status: Any) -> None:
     write_text_atomic(run_dir / STATUS_FILE, json.dumps(status, indent=2))
 
 
+STOPPED_NOTE = "its writer ended before the stop rule (killed or interrupted); grokscope train --resume continues it"
+
+
 def read_status(run_dir: Path) -> dict[str, Any]:
+    """status.json, with `running` read as `stopped` where no process holds the run's lock any more (a run killed
+    by SIGTERM or SIGKILL, or a machine that went down, never wrote its last status)."""
     path = run_dir / STATUS_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"state": "unknown"}
+    status = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"state": "unknown"}
+    if status.get("state") == "running" and not is_locked(run_dir):
+        status = {**status, "state": "stopped", "note": STOPPED_NOTE}
+    return status
+
+
+def is_locked(run_dir: Path) -> bool:
+    """True while a process holds the run's writer lock (RunLock), this one included."""
+    path = run_dir / ".lock"
+    if not path.is_file():
+        return False
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
 
 class RunLock:

@@ -59,7 +59,8 @@ def test_permutation_tables(n):
 
 
 def test_registry_covers_power_et_al():
-    assert len(OPERATIONS) == 13
+    assert sum(op.group in ("Zp", "Sn") for op in OPERATIONS.values()) == 13  # and sparse parity beside them
+    assert [op.name for op in OPERATIONS.values() if op.group == "parity"] == ["sparse_parity"]
     assert get_operation("add").name == "x+y"
     with pytest.raises(ConfigError, match="task"):
         get_operation("x**y")

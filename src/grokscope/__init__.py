@@ -6,9 +6,7 @@ fast and free of torch until something trains or reads a run.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from .lazy import lazy_face
 from .version import __version__ as __version__
 
 # name -> the module that defines it
@@ -19,13 +17,4 @@ _FACE = {"RunConfig": "config", "PRESETS": "presets", "get_preset": "presets",
 __all__ = sorted([*_FACE, "__version__"])
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _FACE:
-        raise AttributeError(f"module 'grokscope' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_FACE[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_FACE])
+__getattr__, __dir__ = lazy_face(__name__, _FACE, globals())

@@ -12,8 +12,7 @@ writes the values into its metrics store, with a linear probe (probe.py) as the 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..lazy import lazy_face
 
 # name -> the module that defines it; loaded on first use (PEP 562), so that the registry and the command line's
 # help are read without torch.
@@ -58,13 +57,4 @@ _FACE = {
 __all__ = sorted(_FACE)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _FACE:
-        raise AttributeError(f"module 'grokscope.monitor' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_FACE[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_FACE])
+__getattr__, __dir__ = lazy_face(__name__, _FACE, globals())

@@ -97,3 +97,24 @@ def test_eval_schedule_sees_the_first_steps():
     steps = eval_steps(5_000, eval_every=25, log_points=100)
     assert {0, 25, 5_000} <= steps and {1, 2, 3, 5, 10} <= steps
     assert eval_steps(20, eval_every=5, log_points=0) == {0, 5, 10, 15, 20}
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_writes_get_the_mode_of_any_new_file(tmp_path, umask, mode):
+    """mkstemp creates its file 0600; the renamed result must follow the user's umask instead."""
+    import os
+    import stat
+
+    import torch
+
+    from grokscope.store.atomic import write_text_atomic
+    from grokscope.store.checkpoints import save_weights
+
+    before = os.umask(umask)
+    try:
+        write_text_atomic(tmp_path / "report.html", "<html></html>")
+        path = save_weights(tmp_path, 0, {"embed.W_E": torch.zeros(1, 2, 2)})
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == mode
+    assert stat.S_IMODE(path.stat().st_mode) == mode

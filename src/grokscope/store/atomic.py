@@ -1,7 +1,8 @@
 """Atomic file writes: a temporary file in the target's directory, fsync, then rename over it.
 
 A reader sees the old file or the new one, never half of one; a crash leaves at most a stray
-`.tmp-*` file, which readers ignore.
+`.tmp-*` file, which readers ignore. The file gets the mode any new file gets under the user's umask (mkstemp's
+private 0600 would otherwise follow it through the rename: a report or config others cannot read).
 """
 
 from __future__ import annotations
@@ -12,13 +13,28 @@ from pathlib import Path
 from typing import Callable
 
 
+def umask_mode() -> int:
+    """0o666 less the process's umask: the mode open() gives a new file. Read from /proc where Linux offers it
+    (setting the umask to read it back is process-wide, a race with other threads creating files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(tmp_path) and then rename tmp_path to path atomically."""
+    """Call write(tmp_path) and then rename tmp_path to path atomically, with the umask's mode."""
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
+        os.chmod(tmp_path, umask_mode())  # after the writer: some (safetensors) create the file anew
         with open(tmp_path, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp_path, path)

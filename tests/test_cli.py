@@ -145,3 +145,16 @@ def test_help_and_tasks_start_without_torch_pandas_or_the_regime_package():
              "print(codes, sorted(m for m in ('torch', 'pandas', 'grokscope.regime') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[0, 0] []"
+
+
+@pytest.mark.parametrize("args, field", [(["train", "--p", "abc"], "p: "), (["train", "--max-steps", "1e3"], "max_steps: "),
+                                         (["train", "--bogus"], "train: No such option"), (["show"], "run: ")])
+def test_parse_errors_are_one_line_and_exit_2(args, field, tmp_path):
+    """The console entry prints Click's parse errors as the one line every bad input gets, not a usage box."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "grokscope", *args], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"error: {field}"), done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written

@@ -55,7 +55,7 @@ def test_report_draws_every_panel_with_its_points(grokked_run, page, tmp_path):
 
     for panel in SCALAR_PANELS:  # one line per member and metric, with a point per evaluation (step > 0: log axis)
         traces = _traces(page, f"plot-{panel}")
-        metrics = [m for p, m, _ in CURVES if p == panel and m in data["scalars"]]
+        metrics = [c["metric"] for c in data["curves"] if c["panel"] == panel and c["metric"] in data["scalars"]]
         assert metrics, panel
         for metric in metrics:
             members = [t for t in traces if t["kind"] == "member" and t["metric"] == metric]

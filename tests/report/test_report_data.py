@@ -11,7 +11,7 @@ import numpy as np
 
 from grokscope import get_preset, train
 from grokscope.report import report_data, render_report
-from grokscope.report.data import packed
+from grokscope.report.data import MIRROR_NOTE, MIRROR_TWINS, packed
 from grokscope.report.figures import unpacked, write_figures
 from grokscope.store import metric_names as names
 
@@ -74,6 +74,30 @@ def test_figures_are_written_as_png_and_svg(grokked_run, tmp_path):
     for path in written:
         head = path.read_bytes()[:8]
         assert head.startswith(b"\x89PNG") if path.suffix == ".png" else b"<?xml" in head
+
+
+def _drawn(data, metric):
+    return [c["label"] for c in data["curves"] if c["metric"] == metric and c["panel"] in ("loss", "accuracy")]
+
+
+def test_a_symmetric_split_draws_one_test_curve_and_says_why(grokked_run):
+    data = report_data(grokked_run)  # the tiny preset: symmetric_split=True
+    assert grokked_run.config.symmetric_split and data["mirror_note"] == MIRROR_NOTE
+    for test, mirror in MIRROR_TWINS:
+        assert data["scalars"][mirror] == data["scalars"][test]  # logged, equal, and drawn once
+        assert _drawn(data, mirror) == [] and _drawn(data, test)[0].endswith("(= mirror held out)")
+
+
+def test_a_split_without_symmetry_draws_the_mirror_curves_apart(tmp_path):
+    short = dict(max_steps=20, eval_every=10, eval_log_points=0, instruments=False, checkpoints=2)
+    data = report_data(train(get_preset("tiny").replace(symmetric_split=False, **short), tmp_path))
+    assert data["mirror_note"] is None
+    for test, mirror in MIRROR_TWINS:
+        assert data["scalars"][mirror] != data["scalars"][test]
+        assert _drawn(data, mirror) and "mirror" not in _drawn(data, test)[0]
+    # x-y is not commutative: no mirror-held-out series at all, and nothing to say about them
+    data = report_data(train(get_preset("tiny").replace(task="x-y", symmetric_split=False, **short), tmp_path))
+    assert data["mirror_note"] is None and not any(mirror in data["scalars"] for _, mirror in MIRROR_TWINS)
 
 
 def _cli(*args, **kwargs):

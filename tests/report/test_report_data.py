@@ -76,6 +76,14 @@ def test_figures_are_written_as_png_and_svg(grokked_run, tmp_path):
         assert head.startswith(b"\x89PNG") if path.suffix == ".png" else b"<?xml" in head
 
 
+def test_figures_name_the_phase_shading_and_draw_one_test_curve_for_a_symmetric_split(grokked_run, tmp_path):
+    write_figures(report_data(grokked_run), tmp_path)
+    svg = (tmp_path / "curves.svg").read_text()  # matplotlib writes each text as a comment beside its glyphs
+    for label in ("memorization", "circuit formation", "cleanup", "early warning", "test accuracy (= mirror held out)"):
+        assert f"<!-- {label}" in svg, label
+    assert "(mirror held out)" not in svg
+
+
 def _drawn(data, metric):
     return [c["label"] for c in data["curves"] if c["metric"] == metric and c["panel"] in ("loss", "accuracy")]
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from grokscope import get_preset, train
 from grokscope.report import report_data, render_report
@@ -67,8 +68,14 @@ def test_report_html_is_self_contained(grokked_run, tmp_path):
     assert json.loads(data_text)["run"] == grokked_run.path.name
 
 
-def test_figures_are_written_as_png_and_svg(grokked_run, tmp_path):
-    written = write_figures(report_data(grokked_run), tmp_path / "figures")
+@pytest.fixture(scope="module")
+def figures(grokked_run, tmp_path_factory):
+    """The grokked run's figures, drawn once for the tests that read them: the paths written."""
+    return write_figures(report_data(grokked_run), tmp_path_factory.mktemp("figures"))
+
+
+def test_figures_are_written_as_png_and_svg(figures):
+    written = figures
     stems = {p.stem for p in written}
     assert stems == {"curves", "progress", "spectrum", "clock"}
     for path in written:
@@ -76,9 +83,8 @@ def test_figures_are_written_as_png_and_svg(grokked_run, tmp_path):
         assert head.startswith(b"\x89PNG") if path.suffix == ".png" else b"<?xml" in head
 
 
-def test_figures_name_the_phase_shading_and_draw_one_test_curve_for_a_symmetric_split(grokked_run, tmp_path):
-    write_figures(report_data(grokked_run), tmp_path)
-    svg = (tmp_path / "curves.svg").read_text()  # matplotlib writes each text as a comment beside its glyphs
+def test_figures_name_the_phase_shading_and_draw_one_test_curve_for_a_symmetric_split(figures):
+    svg = next(path for path in figures if path.name == "curves.svg").read_text()  # matplotlib writes each text as a comment beside its glyphs
     for label in ("memorization", "circuit formation", "cleanup", "early warning", "test accuracy (= mirror held out)"):
         assert f"<!-- {label}" in svg, label
     assert "(mirror held out)" not in svg

@@ -1,5 +1,5 @@
-"""Shared helpers: tiny configs that run in well under a second, one grokked two-member run, and
-headless Chromium through Playwright for the report tests.
+"""Shared helpers: tiny configs that run in well under a second, one grokked two-member run (and a monitored
+copy of it), and headless Chromium through Playwright for the report tests.
 
 The browser is Debian's `chromium` (`.ci/run` installs it); GROKSCOPE_CHROMIUM names another binary.
 Chromium 156 has no software WebGL in headless mode, and the report uses SVG traces only, so no flag
@@ -38,6 +38,21 @@ def grokked_run(tmp_path_factory):
     """The tiny preset (x+y mod 31) with two seeds: groks in a few seconds."""
     config = get_preset("tiny").replace(seeds=(7, 8))
     return train(config, tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture(scope="session")
+def monitored_run(grokked_run, tmp_path_factory):
+    """A copy of the grokked run, monitored (a short LLC and probe, at the default cadence): every monitor series."""
+    from grokscope import load
+    from grokscope.monitor import ProbeSettings
+    from grokscope.monitor.run_monitor import MonitorOptions, llc_settings
+
+    torch.set_num_threads(1)  # small ops: a second thread only waits on a shared machine
+    run = load(shutil.copytree(grokked_run.path, tmp_path_factory.mktemp("monitored") / "run"))
+    llc, chains = llc_settings({"burn_in": 5, "draws": 20, "chains": 1})
+    run.monitor(MonitorOptions(measures=("llc", "prequential", "effective_rank", "weight_norm", "effective_lr"),
+                               llc=llc, llc_chains=chains, probe=ProbeSettings(steps=20)))
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-import torch
 from conftest import tiny_config
 
-from grokscope import get_preset, load, train
+from grokscope import get_preset, train
 from grokscope.analysis.compare import compare
-from grokscope.monitor import ProbeSettings
-from grokscope.monitor.run_monitor import MonitorOptions, llc_settings
 from grokscope.report import write_report
 from grokscope.report.data import CURVES, report_data
 from grokscope.report.figures import unpacked
@@ -55,7 +51,7 @@ def test_report_draws_every_panel_with_its_points(grokked_run, page, tmp_path):
 
     for panel in SCALAR_PANELS:  # one line per member and metric, with a point per evaluation (step > 0: log axis)
         traces = _traces(page, f"plot-{panel}")
-        metrics = [m for p, m, _ in CURVES if p == panel and m in data["scalars"]]
+        metrics = [c["metric"] for c in data["curves"] if c["panel"] == panel and c["metric"] in data["scalars"]]
         assert metrics, panel
         for metric in metrics:
             members = [t for t in traces if t["kind"] == "member" and t["metric"] == metric]
@@ -101,14 +97,10 @@ def test_report_draws_every_panel_with_its_points(grokked_run, page, tmp_path):
 
 
 @pytest.mark.slow
-def test_report_draws_the_monitor_panel_once_the_run_is_monitored(grokked_run, page, tmp_path):
-    """A copy of the grokked run, monitored (a short LLC and probe, at the default cadence): one trace per member
-    and monitor series with a point per measured checkpoint (step > 0), plus each series' median and band."""
-    torch.set_num_threads(1)  # small ops: a second thread only waits on a shared machine
-    run = load(shutil.copytree(grokked_run.path, tmp_path / "run"))
-    llc, chains = llc_settings({"burn_in": 5, "draws": 20, "chains": 1})
-    run.monitor(MonitorOptions(measures=("llc", "prequential", "effective_rank", "weight_norm", "effective_lr"),
-                               llc=llc, llc_chains=chains, probe=ProbeSettings(steps=20)))
+def test_report_draws_the_monitor_panel_once_the_run_is_monitored(monitored_run, page, tmp_path):
+    """The monitored copy of the grokked run (conftest): one trace per member and monitor series with a point per
+    measured checkpoint (step > 0), plus each series' median and band."""
+    run = monitored_run
     data = report_data(run)
     page.open(write_report(run, tmp_path / "report.html").as_uri())
     page.page.locator("#monitor-section").screenshot(path=str(tmp_path / "report-monitor.png"))

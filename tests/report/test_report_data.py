@@ -8,11 +8,12 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from grokscope import get_preset, train
 from grokscope import metric_names as names
 from grokscope.report import render_report, report_data
-from grokscope.report.data import packed
+from grokscope.report.data import MIRROR_NOTE, MIRROR_TWINS, packed
 from grokscope.report.figures import unpacked, write_figures
 
 
@@ -67,13 +68,50 @@ def test_report_html_is_self_contained(grokked_run, tmp_path):
     assert json.loads(data_text)["run"] == grokked_run.path.name
 
 
-def test_figures_are_written_as_png_and_svg(grokked_run, tmp_path):
-    written = write_figures(report_data(grokked_run), tmp_path / "figures")
+@pytest.fixture(scope="module")
+def figures(grokked_run, tmp_path_factory):
+    """The grokked run's figures, drawn once for the tests that read them: the paths written."""
+    return write_figures(report_data(grokked_run), tmp_path_factory.mktemp("figures"))
+
+
+def test_figures_are_written_as_png_and_svg(figures):
+    written = figures
     stems = {p.stem for p in written}
     assert stems == {"curves", "progress", "spectrum", "clock"}
     for path in written:
         head = path.read_bytes()[:8]
         assert head.startswith(b"\x89PNG") if path.suffix == ".png" else b"<?xml" in head
+
+
+def test_figures_name_the_phase_shading_and_draw_one_test_curve_for_a_symmetric_split(figures):
+    svg = next(path for path in figures if path.name == "curves.svg").read_text()  # matplotlib writes each text as a comment beside its glyphs
+    for label in ("memorization", "circuit formation", "cleanup", "early warning", "test accuracy (= mirror held out)"):
+        assert f"<!-- {label}" in svg, label
+    assert "(mirror held out)" not in svg
+
+
+def _drawn(data, metric):
+    return [c["label"] for c in data["curves"] if c["metric"] == metric and c["panel"] in ("loss", "accuracy")]
+
+
+def test_a_symmetric_split_draws_one_test_curve_and_says_why(grokked_run):
+    data = report_data(grokked_run)  # the tiny preset: symmetric_split=True
+    assert grokked_run.config.symmetric_split and data["mirror_note"] == MIRROR_NOTE
+    for test, mirror in MIRROR_TWINS:
+        assert data["scalars"][mirror] == data["scalars"][test]  # logged, equal, and drawn once
+        assert _drawn(data, mirror) == [] and _drawn(data, test)[0].endswith("(= mirror held out)")
+
+
+def test_a_split_without_symmetry_draws_the_mirror_curves_apart(tmp_path):
+    short = dict(max_steps=20, eval_every=10, eval_log_points=0, instruments=False, checkpoints=2)
+    data = report_data(train(get_preset("tiny").replace(symmetric_split=False, **short), tmp_path))
+    assert data["mirror_note"] is None
+    for test, mirror in MIRROR_TWINS:
+        assert data["scalars"][mirror] != data["scalars"][test]
+        assert _drawn(data, mirror) and "mirror" not in _drawn(data, test)[0]
+    # x-y is not commutative: no mirror-held-out series at all, and nothing to say about them
+    data = report_data(train(get_preset("tiny").replace(task="x-y", symmetric_split=False, **short), tmp_path))
+    assert data["mirror_note"] is None and not any(mirror in data["scalars"] for _, mirror in MIRROR_TWINS)
 
 
 def _cli(*args, **kwargs):

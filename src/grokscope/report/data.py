@@ -12,6 +12,8 @@ grid, the mechanistic report) show one member, `focus`. Where the members form m
 `grokscope compare`'s table and per-arm curves of the fraction generalized come along (`arms`); where
 softmax collapse stopped members, the words `grokscope show` prints (`collapse`). The monitor's series
 (`grokscope monitor`) are scalar curves of the "monitor" panel, drawn like the others where they exist.
+Where a run's mirror-held-out series equal its test series (a symmetric split), one curve stands for
+both and `mirror_note` says why.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ from ..version import __version__
 from ..words import collapse_lines, summary_lines
 
 SPECTRUM_MEMBERS = 16
+MIRROR_TWINS = ((names.TEST_LOSS, names.MIRROR_LOSS), (names.TEST_ACC, names.MIRROR_ACC))
+MIRROR_NOTE = ("symmetric split: every held-out pair's mirror is held out, so mirror-held-out loss and accuracy "
+               "equal the test ones; one curve shows both")
 MAX_KEY_PANELS = 6  # clock planes and neuron grids drawn at most (a grokked model has at most 6 key frequencies)
 
 # (panel, metric, label): the order in which the page draws scalar panels and lines.
@@ -90,6 +95,30 @@ def scalar_series(run: Run) -> dict[str, dict[str, Any]]:
             series[name] = {"steps": steps,
                             "values": packed([_none_to_nan(by_member.get(e, missing)) for e in range(n_members)])}
     return series
+
+
+def mirror_equals_test(series: dict[str, dict[str, Any]]) -> bool:
+    """Whether every member's mirror-held-out loss and accuracy equal its test ones at every step.
+
+    They do exactly when the split holds every held-out pair's mirror out too (`symmetric_split`): the
+    two held-out sets are then the same pairs. Packed values compare as float32 bytes, NaN included.
+    """
+    return all(test in series and mirror in series and series[test] == series[mirror] for test, mirror in MIRROR_TWINS)
+
+
+def drawn_curves(mirror_is_test: bool) -> list[dict[str, str]]:
+    """The scalar curves the page draws, in order: `CURVES`, less the mirror-held-out ones where they repeat the
+    test ones; the test curve beside which a mirror curve would have been drawn then says it stands for both."""
+    mirrors = {mirror for _, mirror in MIRROR_TWINS}
+    beside_mirror = {(panel, test) for panel, metric, _ in CURVES for test, mirror in MIRROR_TWINS if metric == mirror}
+    curves = []
+    for panel, metric, label in CURVES:
+        if mirror_is_test and metric in mirrors:
+            continue
+        if mirror_is_test and (panel, metric) in beside_mirror:
+            label += " (= mirror held out)"
+        curves.append({"panel": panel, "metric": metric, "label": label})
+    return curves
 
 
 def spectrum(run: Run, focus: int) -> dict[str, Any] | None:
@@ -183,6 +212,8 @@ def report_data(run: Run, *, focus: int = 0, live: bool = False) -> dict[str, An
         collapse_note = store.meta("collapse_note")  # why the collapse diagnostics were not logged (loss=mse)
     if instrument_note:
         notes.append(instrument_note)
+    scalars = scalar_series(run)
+    mirror_is_test = mirror_equals_test(scalars)
     return {
         "format": "grokscope-report-1",
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -196,8 +227,9 @@ def report_data(run: Run, *, focus: int = 0, live: bool = False) -> dict[str, An
         "arms": arms(run),
         "n_members": run.config.n_members,
         "focus": focus,
-        "curves": [{"panel": panel, "metric": metric, "label": label} for panel, metric, label in CURVES],
-        "scalars": scalar_series(run),
+        "curves": drawn_curves(mirror_is_test),
+        "scalars": scalars,
+        "mirror_note": MIRROR_NOTE if mirror_is_test else None,
         "spectrum": spectrum(run, focus),
         "notes": notes,
         **panels,

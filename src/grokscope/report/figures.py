@@ -1,8 +1,9 @@
 """Static figures for papers (`grokscope report RUN --figures DIR`): PNG and SVG drawn with matplotlib
 from the same data as the HTML report.
 
-curves: loss and accuracy on a log step axis, phases shaded, early warning marked; progress: the
-restricted and excluded loss beside train and test loss (Nanda et al. 2023, Fig. 7); spectrum: W_E's
+curves: loss and accuracy on a log step axis, phases shaded and named in the legend, early warning marked;
+the lines and their labels are the page's `curves` (one test curve where the mirror-held-out one repeats it).
+progress: the restricted and excluded loss beside train and test loss (Nanda et al. 2023, Fig. 7); spectrum: W_E's
 Fourier norms over training; clock: the embedding on each key frequency's plane at the last checkpoint.
 """
 
@@ -17,11 +18,10 @@ import numpy as np
 from .. import metric_names as names
 from ..store.atomic import write_atomic
 
-PHASE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c")
-LINES = {names.TRAIN_LOSS: ("train", "#1f77b4"), names.TEST_LOSS: ("test", "#d62728"),
-         names.MIRROR_LOSS: ("test, mirror held out", "#ff7f0e"), names.TRAIN_ACC: ("train", "#1f77b4"),
-         names.TEST_ACC: ("test", "#d62728"), names.MIRROR_ACC: ("test, mirror held out", "#ff7f0e"),
-         names.RESTRICTED_LOSS: ("restricted (final keys)", "#2ca02c"), names.EXCLUDED_LOSS: ("excluded (final keys)", "#9467bd")}
+PHASES = (("memorization", "#1f77b4"), ("circuit formation", "#ff7f0e"), ("cleanup", "#2ca02c"))
+COLORS = {names.TRAIN_LOSS: "#1f77b4", names.TEST_LOSS: "#d62728", names.MIRROR_LOSS: "#ff7f0e",
+          names.TRAIN_ACC: "#1f77b4", names.TEST_ACC: "#d62728", names.MIRROR_ACC: "#ff7f0e",
+          names.RESTRICTED_LOSS: "#2ca02c", names.EXCLUDED_LOSS: "#9467bd"}
 
 
 def unpacked(packed: dict[str, Any]) -> np.ndarray:
@@ -38,35 +38,43 @@ def _pyplot():
     return plt
 
 
-def _draw_series(ax, data: dict[str, Any], metric: str) -> None:
-    series = data["scalars"].get(metric)
-    if series is None:
-        return
-    label, color = LINES[metric]
-    steps = np.asarray(series["steps"], dtype=float)
-    values = unpacked(series["values"])
-    keep = steps > 0
-    if values.shape[0] > 1:
-        lo, mid, hi = np.nanquantile(values[:, keep], [0.1, 0.5, 0.9], axis=0)
-        ax.fill_between(steps[keep], lo, hi, color=color, alpha=0.15, linewidth=0)
-        ax.plot(steps[keep], mid, color=color, label=f"{label} (median)")
-    else:
-        ax.plot(steps[keep], values[0, keep], color=color, label=label)
+def _draw_panel(ax, data: dict[str, Any], panel: str) -> None:
+    """The page's curves of `panel` that have a colour here (labels as on the page), each as a line or, for an
+    ensemble, the median with the 10–90% band."""
+    for curve in data["curves"]:
+        series = data["scalars"].get(curve["metric"])
+        if curve["panel"] != panel or curve["metric"] not in COLORS or series is None:
+            continue
+        color = COLORS[curve["metric"]]
+        steps = np.asarray(series["steps"], dtype=float)
+        values = unpacked(series["values"])
+        keep = steps > 0
+        if values.shape[0] > 1:
+            lo, mid, hi = np.nanquantile(values[:, keep], [0.1, 0.5, 0.9], axis=0)
+            ax.fill_between(steps[keep], lo, hi, color=color, alpha=0.15, linewidth=0)
+            ax.plot(steps[keep], mid, color=color, label=f"{curve['label']} (median)")
+        else:
+            ax.plot(steps[keep], values[0, keep], color=color, label=curve["label"])
 
 
 def _shade_phases(ax, data: dict[str, Any]) -> None:
     member = data["summary"]["members"][data["focus"]]
     phases, last = member["phases"], max(data["summary"]["steps"], 2)
     edges = [1, phases["memorization_end"], phases["cleanup_start"], phases["cleanup_end"], last]
-    for i, color in enumerate(PHASE_COLORS):
+    for i, (phase, color) in enumerate(PHASES):
         if edges[i] is None:
             break
         end = last if edges[i + 1] is None else edges[i + 1]
-        ax.axvspan(edges[i], end, color=color, alpha=0.07, linewidth=0)
+        ax.axvspan(edges[i], end, color=color, alpha=0.1, linewidth=0, label=phase)
         if edges[i + 1] is None:
             break
     if member["early_warning_step"]:
         ax.axvline(member["early_warning_step"], color="#b00", linestyle=":", linewidth=1.2, label="early warning")
+
+
+def _legend_below(ax) -> None:
+    """The lines and the phase shading named under the axes, where they cover no curve."""
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
 
 
 def _save(fig, folder: Path, stem: str) -> list[Path]:
@@ -87,27 +95,22 @@ def write_figures(data: dict[str, Any], folder: str | Path) -> list[Path]:
     written = []
 
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for ax, metrics, ylabel in ((loss_ax, (names.TRAIN_LOSS, names.TEST_LOSS, names.MIRROR_LOSS), "loss"),
-                                (acc_ax, (names.TRAIN_ACC, names.TEST_ACC, names.MIRROR_ACC), "accuracy")):
-        for metric in metrics:
-            _draw_series(ax, data, metric)
+    for ax, panel in ((loss_ax, "loss"), (acc_ax, "accuracy")):
+        _draw_panel(ax, data, panel)
         _shade_phases(ax, data)
-        ax.set_xscale("log")
-        ax.set_xlabel("step")
-        ax.set_ylabel(ylabel)
+        ax.set(xscale="log", xlabel="step", ylabel=panel)
+        _legend_below(ax)
     loss_ax.set_yscale("log")
-    acc_ax.legend(fontsize=8)
     fig.suptitle(f"{title}: loss and accuracy")
     written += _save(fig, folder, "curves")
     plt.close(fig)
 
     if names.RESTRICTED_LOSS in data["scalars"]:
         fig, ax = plt.subplots(figsize=(6.5, 4))
-        for metric in (names.TRAIN_LOSS, names.TEST_LOSS, names.RESTRICTED_LOSS, names.EXCLUDED_LOSS):
-            _draw_series(ax, data, metric)
+        _draw_panel(ax, data, "progress")  # the final keys' curves: the live ones have no colour here
         _shade_phases(ax, data)
         ax.set(xscale="log", yscale="log", xlabel="step", ylabel="loss", title=f"{title}: progress measures")
-        ax.legend(fontsize=8)
+        _legend_below(ax)
         written += _save(fig, folder, "progress")
         plt.close(fig)
 

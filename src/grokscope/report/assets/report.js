@@ -15,20 +15,30 @@
     "monitor/llc": "#d62728", "monitor/prequential_bits": "#9467bd", "monitor/effective_rank": "#17becf",
     "monitor/weight_norm": "#7f7f7f", "monitor/effective_lr_per_step": "#bcbd22",
   };
+  // Titles are the captions in report.html, outside the plots: Plotly's toolbar cannot cover them, and they wrap.
   const PANELS = {
-    loss: { title: "Loss", ylog: true, ytitle: "cross-entropy" },
-    accuracy: { title: "Accuracy", ylog: false, ytitle: "exact match", yrange: [-0.02, 1.02] },
-    progress: { title: "Progress measures: restricted and excluded loss beside train and test loss", ylog: true, ytitle: "cross-entropy" },
-    gini: { title: "Sparsity in frequency (Gini) and fit of the ideal logits", ylog: false, ytitle: "", yrange: [-0.02, 1.02] },
-    norm: { title: "Total sum of squared weights and live key frequencies", ylog: true, ytitle: "Σ w²", y2title: "live key frequencies" },
-    monitor: { title: "Monitor: model-agnostic measures at the checkpoints (each in its own unit)", ylog: true, ytitle: "",
-      section: "monitor-section" }, // hidden until `grokscope monitor` has written the run's series
+    loss: { ylog: true, ytitle: "cross-entropy" },
+    accuracy: { ylog: false, ytitle: "exact match", yrange: [-0.02, 1.02] },
+    progress: { ylog: true, ytitle: "cross-entropy" },
+    gini: { ylog: false, ytitle: "", yrange: [-0.02, 1.02] },
+    norm: { ylog: true, ytitle: "Σ w²", y2metric: "measure/n_key_frequencies_live", y2title: "live key frequencies" },
+    // small multiples: five quantities in different units, one row and one y axis each
+    monitor: { ylog: true, multiples: true, section: "monitor-section" }, // hidden until `grokscope monitor` has run
   };
   const MEMBER_LINES_UP_TO = 32; // larger ensembles: median and 10-90% band, one member on demand
   const PHASES = [
     ["memorization", "rgba(31,119,180,0.07)"], ["circuit formation", "rgba(255,127,14,0.09)"], ["cleanup", "rgba(44,160,44,0.09)"],
   ];
-  const CONFIG = { responsive: true, displaylogo: false };
+  const CONFIG = { responsive: true, displaylogo: false, displayModeBar: "hover" };
+  // A 300-px panel has no room for the toolbar beside its caption; dragging still zooms, a double click resets.
+  const SMALL_CONFIG = { displaylogo: false, displayModeBar: false };
+  // The same margins on every step-axis panel (room for the weight-norm panel's right axis), so that a step sits
+  // at the same x on each and the phase shading lines up down the page; the top one leaves the toolbar's 26 px
+  // (shown on hover, at the top right) clear of the early-warning label under it.
+  const STEP_PANEL_MARGIN = { l: 60, r: 60, t: 44, b: 10 };
+  // Below the figure, not at a fraction of the plot's height: the margin grows to hold it, whatever the width.
+  const LEGEND = { orientation: "h", traceorder: "normal", x: 0, xanchor: "left", y: 0, yanchor: "bottom", yref: "container",
+    font: { size: 11 } };
   const COLLAPSE_COLOR = "#7a0099";
   const ARM_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
   const CYCLIC = [0, 1, 2, 3, 4, 5, 6].map((i) => [i / 6, `hsl(${i * 60},75%,48%)`]); // a colour wheel
@@ -120,16 +130,22 @@
     }
     return notes;
   }
-  function scalarTraces(panel) {
+  function panelCurves(panel) { // the curves the data lists for this panel that the run logged
+    const d = state.data;
+    return d.curves.filter((c) => c.panel === panel && d.scalars[c.metric]);
+  }
+  function curveAxes(spec, curves) { // metric -> y axis: a row each for small multiples, else "y" (or "y2" on the right)
+    return Object.fromEntries(curves.map((c, k) =>
+      [c.metric, spec.multiples ? (k ? `y${k + 1}` : "y") : (c.metric === spec.y2metric ? "y2" : "y")]));
+  }
+  function scalarTraces(curves, axes) {
     const d = state.data, traces = [], E = d.n_members;
-    for (const curve of d.curves.filter((c) => c.panel === panel)) {
+    for (const curve of curves) {
       const series = d.scalars[curve.metric];
-      if (!series) continue;
       const live = curve.metric.endsWith("_live");
       const color = COLORS[curve.metric] || "#333";
-      const right = panel === "norm" && curve.metric === "measure/n_key_frequencies_live";
       const base = { mode: "lines", line: { color: color, width: 1.4, dash: live ? "dash" : "solid" },
-        yaxis: right ? "y2" : "y", connectgaps: false };
+        yaxis: axes[curve.metric], connectgaps: false };
       const memberRows = rows(series.values).map((r) => positive(series.steps, r));
       const steps = memberRows[0][0], values = memberRows.map((r) => r[1]);
       if (E > 1) {
@@ -155,21 +171,42 @@
     const n = parseInt(hex.slice(1), 16);
     return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
   }
+  function stepAxis() { // every step-axis panel spans step 1 to the last, as the phase shading does
+    return { type: "log", title: { text: "step (log)" }, range: [0, Math.log10(Math.max(state.data.summary.steps, 2))],
+      automargin: true }; // below the plot, then the legend under it (LEGEND reserves its own room)
+  }
+  function singleAxes(spec) { // one y axis, and the right-hand one where the panel has it
+    const axes = { yaxis: { type: spec.ylog ? "log" : "linear", title: { text: spec.ytitle }, range: spec.yrange, exponentformat: "power" } };
+    if (spec.y2title) axes.yaxis2 = { overlaying: "y", side: "right", title: { text: spec.y2title }, rangemode: "tozero", dtick: 1 };
+    return axes;
+  }
+  function multipleAxes(spec, curves) { // a row per quantity, its own y axis, named above it; the step axis under the last row
+    const gap = 0.1, rowHeight = (1 - gap * (curves.length - 1)) / curves.length, axes = { rowTitles: [] };
+    curves.forEach((c, k) => {
+      const top = 1 - k * (rowHeight + gap);
+      axes[k ? `yaxis${k + 1}` : "yaxis"] = { type: spec.ylog ? "log" : "linear", domain: [top - rowHeight, top], exponentformat: "power" };
+      axes.rowTitles.push({ text: c.label, xref: "paper", yref: "paper", x: 0, y: top, xanchor: "left", yanchor: "bottom",
+        showarrow: false, font: { size: 12 }, name: "subplot title" });
+    });
+    axes.xanchor = curves.length > 1 ? `y${curves.length}` : "y";
+    return axes;
+  }
   function drawScalarPanel(panel) {
-    const spec = PANELS[panel], id = "plot-" + panel;
-    const traces = scalarTraces(panel);
-    const box = document.getElementById(id);
+    const spec = PANELS[panel], box = document.getElementById("plot-" + panel);
+    const curves = panelCurves(panel);
+    const traces = scalarTraces(curves, curveAxes(spec, curves));
     if (spec.section) document.getElementById(spec.section).hidden = !traces.length;
     if (!traces.length) { box.classList.add("empty"); box.textContent = "Not logged for this run."; return; }
     box.classList.remove("empty");
-    const layout = {
-      title: { text: spec.title, font: { size: 14 } }, height: 330, margin: { l: 60, r: spec.y2title ? 60 : 20, t: 40, b: 45 },
-      xaxis: { type: "log", title: { text: "step (log)" } },
-      yaxis: { type: spec.ylog ? "log" : "linear", title: { text: spec.ytitle }, range: spec.yrange, exponentformat: "power" },
-      shapes: phaseShapes(state.focus), annotations: phaseAnnotations(state.focus),
-      legend: { orientation: "h", y: -0.22, font: { size: 11 } }, hovermode: "x",
-    };
-    if (spec.y2title) layout.yaxis2 = { overlaying: "y", side: "right", title: { text: spec.y2title }, rangemode: "tozero", dtick: 1 };
+    const layout = { height: 330, margin: STEP_PANEL_MARGIN, xaxis: stepAxis(), shapes: phaseShapes(state.focus),
+      annotations: phaseAnnotations(state.focus), legend: LEGEND, hovermode: "x" };
+    if (spec.multiples) {
+      const { rowTitles, xanchor, ...axes } = multipleAxes(spec, curves);
+      const raised = layout.annotations.map((a) => Object.assign({}, a, { yshift: 18 })); // above the first row's title
+      Object.assign(layout, axes, { height: 150 * curves.length + 80, annotations: raised.concat(rowTitles),
+        margin: Object.assign({}, STEP_PANEL_MARGIN, { t: 62 }) });
+      layout.xaxis.anchor = xanchor;
+    } else Object.assign(layout, singleAxes(spec));
     Plotly.react(box, traces, layout, CONFIG);
   }
 
@@ -195,11 +232,9 @@
     const traces = a.curves.map((c, i) => ({ type: "scatter", mode: "lines", x: c.steps, y: c.fractions,
       line: { shape: "hv", width: 2, color: ARM_COLORS[i % ARM_COLORS.length] },
       name: `${c.arm} (${byArm[c.arm].generalized}/${byArm[c.arm].members})`, meta: { kind: "arm", arm: c.arm } }));
-    Plotly.react("plot-arms", traces, {
-      title: { text: "Generalized members per arm (curves end at the budget)", font: { size: 14 } }, height: 330,
-      margin: { l: 60, r: 20, t: 40, b: 45 }, xaxis: { type: "log", title: { text: "step (log)" } },
+    Plotly.react("plot-arms", traces, { height: 330, margin: STEP_PANEL_MARGIN, xaxis: stepAxis(),
       yaxis: { range: [-0.02, 1.02], title: { text: `fraction with ${a.metric} ≥ ${a.threshold}` } },
-      legend: { orientation: "h", y: -0.22, font: { size: 11 } }, hovermode: "x" }, CONFIG);
+      legend: LEGEND, hovermode: "x" }, CONFIG);
     const table = document.getElementById("arms-table");
     table.innerHTML = "";
     const head = el("tr");
@@ -232,8 +267,7 @@
     const byFrequency = s.frequencies.map((_, k) => z.map((row) => row[k])); // [K][T]
     Plotly.react(box, [{ type: "heatmap", x: steps, y: s.frequencies, z: byFrequency, colorscale: "Viridis",
       colorbar: { title: { text: "‖W_E_k‖" } }, meta: { kind: "spectrum" } }],
-      { title: { text: "Fourier spectrum of W_E over training (frequency × step)", font: { size: 14 } }, height: 360,
-        margin: { l: 60, r: 20, t: 40, b: 45 }, xaxis: { type: "log", title: { text: "step (log)" } },
+      { height: 340, margin: { l: 60, r: 20, t: 24, b: 45 }, xaxis: { type: "log", title: { text: "step (log)" } },
         yaxis: { title: { text: "frequency k" } } }, CONFIG);
   }
 
@@ -257,10 +291,7 @@
     if (state.clockFrame === null || state.clockFrame > C - 1) state.clockFrame = C - 1;
     slider.value = state.clockFrame;
     document.getElementById("clock-step").textContent = `step ${c.steps[state.clockFrame]} (checkpoint ${state.clockFrame + 1} of ${C})`;
-    if (holder.children.length !== K) {
-      holder.innerHTML = "";
-      for (let k = 0; k < K; k++) holder.appendChild(el("div", { class: "clock", id: `plot-clock-${k}` }));
-    }
+    fillSmallFigures(holder, "clock", c.frequencies.map((f) => `frequency ${f}: W_E on its (cos, sin) plane`));
     for (let k = 0; k < K; k++) {
       const x = [], y = [];
       for (let i = 0; i < n; i++) {
@@ -275,27 +306,35 @@
         marker: { color: angle, colorscale: CYCLIC, cmin: 0, cmax: n, size: 7 },
         hovertemplate: "residue %{text}, k·a mod n = %{customdata}<extra></extra>",
         meta: { kind: "clock", frequency: c.frequencies[k], frame: state.clockFrame } }],
-        { title: { text: `frequency ${c.frequencies[k]}: W_E on its (cos, sin) plane`, font: { size: 12 } }, height: 300, width: 300,
-          margin: { l: 30, r: 10, t: 35, b: 25 }, xaxis: { range: range, zeroline: false, title: { text: "cos" } },
-          yaxis: { range: range, zeroline: false, scaleanchor: "x", title: { text: "sin" } }, showlegend: false }, { displaylogo: false });
+        { height: 300, width: 300, margin: { l: 40, r: 10, t: 10, b: 40 }, xaxis: { range: range, zeroline: false, title: { text: "cos" } },
+          yaxis: { range: range, zeroline: false, scaleanchor: "x", title: { text: "sin" } }, showlegend: false }, SMALL_CONFIG);
     }
   }
 
-  function drawHeatmaps(id, panel, title) {
+  function fillSmallFigures(holder, kind, captions) { // one captioned figure per plot, each plot `#${holder.id}-${i}`
+    const shown = Array.from(holder.querySelectorAll("figcaption"), (c) => c.textContent);
+    if (shown.join("\n") === captions.join("\n")) return; // the same plots: redraw them in place (the clock's slider)
+    holder.innerHTML = "";
+    captions.forEach((caption, i) => {
+      const figure = el("figure", { class: "small" });
+      figure.appendChild(el("figcaption", {}, caption));
+      figure.appendChild(el("div", { class: kind, id: `${holder.id}-${i}` }));
+      holder.appendChild(figure);
+    });
+  }
+  function drawHeatmaps(id, panel, caption, unit) {
     const holder = document.getElementById(id);
     if (!panel) { holder.classList.add("empty"); holder.textContent = "Not available for this run: " + (state.data.notes.join(" ") || "1-layer attention only"); return; }
     holder.classList.remove("empty");
     const g = unpack(panel.grid), [H, n] = g.shape;
-    if (holder.children.length !== H) {
-      holder.innerHTML = "";
-      for (let h = 0; h < H; h++) holder.appendChild(el("div", { class: "grid", id: `${id}-${h}` }));
-    }
+    fillSmallFigures(holder, "grid", Array.from({ length: H }, (_, h) => caption(h)));
     for (let h = 0; h < H; h++) {
       const z = [];
       for (let i = 0; i < n; i++) z.push(Array.from(g.data.subarray((h * n + i) * n, (h * n + i + 1) * n)));
-      Plotly.react(`${id}-${h}`, [{ type: "heatmap", z: z, colorscale: "RdBu", reversescale: true, showscale: false, meta: { kind: "grid" } }],
-        { title: { text: title(h), font: { size: 12 } }, height: 290, width: 290, margin: { l: 35, r: 10, t: 35, b: 35 },
-          xaxis: { title: { text: "b" } }, yaxis: { title: { text: "a" }, scaleanchor: "x" } }, { displaylogo: false });
+      Plotly.react(`${id}-${h}`, [{ type: "heatmap", z: z, colorscale: "RdBu", reversescale: true, meta: { kind: "grid" },
+        colorbar: { thickness: 10, len: 0.9, title: { text: unit, side: "right" } } }],
+        { height: 290, width: 330, margin: { l: 40, r: 10, t: 10, b: 40 },
+          xaxis: { title: { text: "b" } }, yaxis: { title: { text: "a" }, scaleanchor: "x" } }, SMALL_CONFIG);
     }
   }
 
@@ -317,6 +356,12 @@
     box.appendChild(ul);
   }
 
+  function fillMirrorNote() { // why there is no separate mirror-held-out curve or column
+    const box = document.getElementById("mirror-note");
+    box.textContent = state.data.mirror_note || "";
+    box.hidden = !state.data.mirror_note;
+  }
+
   function fillHeader() {
     const d = state.data, cfg = d.config, s = d.summary;
     document.getElementById("title").textContent = `${cfg.task} mod ${cfg.p} — ${d.run}`;
@@ -332,7 +377,9 @@
     }
     const head = ["member", "seed", "frac", "lr", "wd", "steps_to_memorize", "steps_to_generalize", "steps_to_generalize_mirror",
       "grokking_delay", "early_warning_step", "softmax_collapse", "final_train_acc", "final_test_acc", "final_test_mirror_acc", "key_frequencies_live"];
-    const cols = head.filter((h) => s.members.some((m) => (h === "softmax_collapse" ? m[h] : h in m))); // collapse: only where it happened
+    const mirrorColumns = d.mirror_note ? ["steps_to_generalize_mirror", "final_test_mirror_acc"] : []; // they repeat the test ones
+    const cols = head.filter((h) => !mirrorColumns.includes(h) &&
+      s.members.some((m) => (h === "softmax_collapse" ? m[h] : h in m))); // collapse: only where it happened
     const table = document.getElementById("summary");
     table.innerHTML = "";
     const tr = el("tr");
@@ -376,14 +423,15 @@
   function render() {
     fillHeader();
     fillCollapseNote();
+    fillMirrorNote();
     Object.keys(PANELS).forEach(drawScalarPanel);
     drawArms();
     drawSpectrum();
     drawClock();
     const n = state.data.neurons;
     drawHeatmaps("plot-neurons", n && n.neurons.length ? n : null,
-      (h) => `neuron ${n.neurons[h]}: frequency ${n.frequencies[h]} (FVE ${n.fve[h].toFixed(2)})`);
-    drawHeatmaps("plot-attention", state.data.attention, (h) => `head ${h}: attention from '=' to a`);
+      (h) => `neuron ${n.neurons[h]}: frequency ${n.frequencies[h]} (FVE ${n.fve[h].toFixed(2)})`, "activation");
+    drawHeatmaps("plot-attention", state.data.attention, (h) => `head ${h}: attention from '=' to a`, "attention");
     state.renders += 1;
     state.ready = true;
   }

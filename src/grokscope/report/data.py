@@ -100,8 +100,9 @@ def scalar_series(run: Run) -> dict[str, dict[str, Any]]:
 def mirror_equals_test(series: dict[str, dict[str, Any]]) -> bool:
     """Whether every member's mirror-held-out loss and accuracy equal its test ones at every step.
 
-    They do exactly when the split holds every held-out pair's mirror out too (`symmetric_split`): the
-    two held-out sets are then the same pairs. Packed values compare as float32 bytes, NaN included.
+    They do when the split holds every held-out pair's mirror out too (`symmetric_split`): the two held-out
+    sets are then the same pairs (equal series from different sets, at every step, would be a coincidence).
+    Packed values compare as float32 bytes, NaN included.
     """
     return all(test in series and mirror in series and series[test] == series[mirror] for test, mirror in MIRROR_TWINS)
 

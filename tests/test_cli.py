@@ -158,3 +158,12 @@ def test_parse_errors_are_one_line_and_exit_2(args, field, tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"error: {field}"), done.stderr
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_show_folds_the_mirror_columns_only_where_they_repeat_the_test_ones(grokked_run, tmp_path):
+    """Under a symmetric split the mirror-held-out columns equal the test ones; without it they are shown."""
+    folded = runner.invoke(cli.app, ["show", str(grokked_run.path)])
+    assert folded.exit_code == 0 and "mirror acc" not in folded.stdout and "they equal the test ones" in folded.stdout
+    plain = get_preset("tiny").replace(symmetric_split=False, max_steps=100, eval_log_points=0)
+    kept = runner.invoke(cli.app, ["show", str(grokscope.training.launch.train(plain, tmp_path).path)])
+    assert kept.exit_code == 0 and "mirror acc" in kept.stdout and "they equal the test ones" not in kept.stdout

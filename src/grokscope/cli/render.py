@@ -71,12 +71,18 @@ def summary_table(summary: dict[str, Any]) -> Table:
     config = summary["config"]
     table = Table(title=f"{summary['path']}: {config['task']} mod {config['p']}, {summary['steps']} steps, "
                         f"threshold {summary['threshold']:.2f} ({summary['status'].get('state')})")
-    mirror = any("steps_to_generalize_mirror" in m for m in summary["members"])
+    # Mirror-held-out columns only where they say something the test columns do not (a symmetric split holds every
+    # held-out pair's mirror out: the two sets are the same pairs and the columns repeat each other).
+    logged = any("steps_to_generalize_mirror" in m for m in summary["members"])
+    mirror = any("steps_to_generalize_mirror" in m and (m["steps_to_generalize_mirror"], m["final_test_mirror_acc"])
+                 != (m["steps_to_generalize"], m["final_test_acc"]) for m in summary["members"])
     headers = ["member", "seed", "frac", "memorize", "warning", "generalize"] + (["gen. mirror"] if mirror else [])
     headers += ["delay", "train acc", "test acc"] + (["mirror acc"] if mirror else []) + ["early stop"]
     table = Table(*headers, title=table.title, caption="memorize / generalize: first step with accuracy >= threshold; warning: early-warning step "
                           "(training-side measures only, docs/instruments.md); acc: final; early stop: where early stopping on the "
-                          "test loss would have stopped, and the test accuracy of the weights it would keep")
+                          "test loss would have stopped, and the test accuracy of the weights it would keep"
+                          + ("; mirror-held-out columns left out: they equal the test ones (symmetric split)"
+                             if logged and not mirror else ""))
     for m in summary["members"]:
         row = [m["member"], m["seed"], m["frac"], m["steps_to_memorize"], m.get("early_warning_step"), m["steps_to_generalize"]]
         row += [m.get("steps_to_generalize_mirror")] if mirror else []

@@ -167,3 +167,17 @@ def test_show_folds_the_mirror_columns_only_where_they_repeat_the_test_ones(grok
     plain = get_preset("tiny").replace(symmetric_split=False, max_steps=100, eval_log_points=0)
     kept = runner.invoke(cli.app, ["show", str(grokscope.training.launch.train(plain, tmp_path).path)])
     assert kept.exit_code == 0 and "mirror acc" in kept.stdout and "they equal the test ones" not in kept.stdout
+
+
+def test_the_default_thread_count_leaves_other_running_tasks_their_cores(monkeypatch):
+    import os
+
+    from grokscope.sweep import runner as sweep_runner
+
+    cores = os.cpu_count() or 1
+    monkeypatch.setattr(sweep_runner, "other_running_tasks", lambda: 0)
+    assert sweep_runner.default_threads() is None  # an idle machine: torch's own
+    monkeypatch.setattr(sweep_runner, "other_running_tasks", lambda: 1)
+    assert sweep_runner.default_threads() == max(1, cores - 1)
+    monkeypatch.setattr(sweep_runner, "other_running_tasks", lambda: 10 * cores)
+    assert sweep_runner.default_threads() == 1

@@ -25,9 +25,9 @@ from ..errors import ConfigError, GrokscopeError
 if TYPE_CHECKING:
     from ..config import RunConfig
 
-THREADS_HELP = ("torch threads while training, pinned and recorded in the run's provenance (default: 1 when the machine "
-                "is busy, its load average at least its cores less one half, as when another run trains; else torch's "
-                "own, one per core). On a shared or busy machine 1 is often several times faster.")
+THREADS_HELP = ("torch threads while training, pinned and recorded in the run's provenance (default: the cores other "
+                "running processes leave free, at least 1, when any are running, as when another run trains; else "
+                "torch's own, one per core). On a shared or busy machine 1 is often several times faster.")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Reproduce grokking and see the hidden progress under the loss curve.")

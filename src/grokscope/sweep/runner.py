@@ -52,12 +52,24 @@ def plan(spec: SweepSpec) -> list[Pack]:
     return pack_cells(spec.cells(), spec.max_pack)
 
 
+def other_running_tasks() -> int | None:
+    """Tasks running or runnable right now besides this process (/proc/loadavg's fourth field, an instant count,
+    unlike the load averages that still remember a run that just ended); None where /proc does not say."""
+    try:
+        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0, running - 1)
+
+
 def default_threads() -> int | None:
-    """The thread count `train` and `demo` pin when none is given: 1 where the machine is busy (its 1-minute load
-    average at least its cores less one half: another process is computing), else None (torch's own, one per
-    core). On the loaded 2-core machine of issue 20, 200 steps took 365 s at 2 threads and 58 s at 1."""
-    cores = os.cpu_count() or 1
-    return 1 if os.getloadavg()[0] >= cores - 0.5 else None
+    """The thread count `train` and `demo` pin when none is given: the cores that other running tasks leave free
+    (at least 1) where any are running, else None (torch's own, one per core). On the loaded 2-core machine of
+    issue 20, 200 steps took 365 s at 2 threads and 58 s at 1."""
+    others = other_running_tasks()
+    if not others:
+        return None
+    return max(1, (os.cpu_count() or 1) - others)
 
 
 @contextlib.contextmanager

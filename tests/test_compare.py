@@ -148,6 +148,7 @@ def test_the_report_draws_compares_arms_and_curves(wd_run, one_arm_runs):
 def test_cli_single_arm_run_exits_2(one_arm_runs):
     result = runner.invoke(app, ["compare", str(one_arm_runs[0].path)])
     assert result.exit_code == 2 and "error: by: the members form a single arm" in result.output
+    assert "--wd 0,0,0,0,1,1,1,1" in result.output and result.output.count("\n") == 1  # how to make arms, one line
 
 
 @pytest.mark.slow

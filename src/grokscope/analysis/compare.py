@@ -206,8 +206,9 @@ def compare(runs: Sequence[Run | str | Path], *, by: Sequence[str] | None = None
     if by is None:
         by = arm_fields(loaded)
         if not by:
-            raise ConfigError("by: the members form a single arm (no field but the seed differs); "
-                              f"pass runs or members that differ, allowed fields: {', '.join(ARM_FIELDS)}")
+            raise ConfigError("by: the members form a single arm (no field but the seed differs); compare needs arms, "
+                              "e.g. one run with per-member values (grokscope train --seeds 0-7 --wd 0,0,0,0,1,1,1,1) "
+                              "or several runs that differ in a field (grokscope compare RUN_A RUN_B)")
     outcomes, arm_settings = [], {}
     for run in loaded:
         found, budget = held_out_first_steps(run, threshold)

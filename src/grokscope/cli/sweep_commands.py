@@ -102,7 +102,8 @@ def _comparison_table(comparison: Any) -> Any:
         return f">{value:,.0f}" if censored else f"{value:,.0f}"
 
     caption = (f"steps until {comparison.metric} ≥ {comparison.threshold:g}; members that never got there are censored at "
-               f"the budget (>N: beyond N). speed-up = median(control) / median(arm), bootstrap 95% interval over "
+               f"the budget (>N: beyond N). speed-up = median(control) / median(arm) (?: both medians are beyond the budget, "
+               f"so no ratio is known), bootstrap 95% interval over "
                f"{comparison.resamples:,} resamples; p: Mann–Whitney U, two-sided; paired: seeds shared with the control "
                f"on which the arm was faster")
     table = Table(caption=caption, caption_justify="left")

@@ -66,3 +66,16 @@ def test_report_json_of_a_run(server, grokked_run):
 def test_refuses_a_missing_directory(tmp_path):
     with pytest.raises(ConfigError, match="dir"):
         make_server(tmp_path / "nothing", port=0)
+
+
+def test_the_median_counts_members_that_never_generalized_at_the_budget():
+    """compare's censored median: one of three members generalized at step 400, the others never within 1,000."""
+    from grokscope.report.server import generalized_summary
+
+    member = lambda step: {"steps_to_generalize": step}  # noqa: E731
+    one = generalized_summary({"steps": 1000, "members": [member(400), member(None), member(None)]})
+    assert one == {"generalized": 1, "median_steps_to_generalize": 1000.0, "median_censored": True}
+    two = generalized_summary({"steps": 1000, "members": [member(400), member(600), member(None)]})
+    assert two == {"generalized": 2, "median_steps_to_generalize": 600.0, "median_censored": False}
+    mirror = generalized_summary({"steps": 1000, "members": [{"steps_to_generalize": 100, "steps_to_generalize_mirror": None}]})
+    assert mirror["generalized"] == 0 and mirror["median_censored"]  # mirror-held-out accuracy decides where logged

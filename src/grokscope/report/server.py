@@ -11,7 +11,6 @@ serves files under DIR only: a path that resolves outside it, or to no run, is a
 from __future__ import annotations
 
 import json
-import statistics
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import numpy as np
+
+from ..analysis.censored_stats import censored_quantile
 from ..errors import ConfigError, GrokscopeError
 from ..run import Run, load
 from .data import report_data
@@ -38,11 +40,18 @@ def find_runs(root: Path) -> dict[str, Path]:
     return found
 
 
-def _generalized_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    steps = [m["steps_to_generalize_mirror"] if m.get("steps_to_generalize_mirror") is not None else m["steps_to_generalize"]
+def generalized_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """Members generalized and their median steps to generalize, `compare`'s way: a member that never got there
+    counts at the budget (the last evaluated step) as censored, and a median that lands on one is censored too
+    (`median_censored`: the dashboard shows it as >N). Mirror-held-out accuracy where the run logs it."""
+    steps = [m["steps_to_generalize_mirror"] if "steps_to_generalize_mirror" in m else m["steps_to_generalize"]
              for m in summary["members"]]
-    reached = [s for s in steps if s is not None]
-    return {"generalized": len(reached), "median_steps_to_generalize": statistics.median(reached) if reached else None}
+    if not steps:
+        return {"generalized": 0, "median_steps_to_generalize": None, "median_censored": False}
+    censored = np.array([s is None for s in steps])
+    at = np.array([summary["steps"] if s is None else s for s in steps], dtype=float)
+    median, median_censored = censored_quantile(at, censored, 0.5)
+    return {"generalized": int((~censored).sum()), "median_steps_to_generalize": median, "median_censored": median_censored}
 
 
 class Dashboard:
@@ -84,7 +93,7 @@ class Dashboard:
                 row.update(task=config.task, p=config.p, frac=config.frac, members=config.n_members)
                 if (path / "metrics.sqlite").is_file():
                     summary = self._cached(name, "summary", run, run.summary)
-                    row.update(state=summary["status"].get("state"), step=summary["steps"], **_generalized_summary(summary))
+                    row.update(state=summary["status"].get("state"), step=summary["steps"], **generalized_summary(summary))
                 else:
                     row.update(state="starting", step=0)
             except (GrokscopeError, OSError, ValueError) as error:  # a run being created, or a damaged one

@@ -181,3 +181,9 @@ def test_the_default_thread_count_leaves_other_running_tasks_their_cores(monkeyp
     assert sweep_runner.default_threads() == max(1, cores - 1)
     monkeypatch.setattr(sweep_runner, "other_running_tasks", lambda: 10 * cores)
     assert sweep_runner.default_threads() == 1
+
+
+def test_the_member_table_fits_in_100_columns(grokked_run):
+    shown = runner.invoke(cli.app, ["show", str(grokked_run.path)])
+    rows = [line for line in shown.stdout.splitlines() if line[:1] in "┏┃┡│└"]
+    assert len(rows) >= 5 and max(len(line) for line in rows) <= 100

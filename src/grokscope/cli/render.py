@@ -77,19 +77,19 @@ def summary_table(summary: dict[str, Any]) -> Table:
     mirror = any("steps_to_generalize_mirror" in m and (m["steps_to_generalize_mirror"], m["final_test_mirror_acc"])
                  != (m["steps_to_generalize"], m["final_test_acc"]) for m in summary["members"])
     headers = ["member", "seed", "frac", "memorize", "warning", "generalize"] + (["gen. mirror"] if mirror else [])
-    headers += ["delay", "train acc", "test acc"] + (["mirror acc"] if mirror else []) + ["early stop"]
+    headers += ["train acc", "test acc"] + (["mirror acc"] if mirror else []) + ["early stop"]
     table = Table(*headers, title=table.title, caption="memorize / generalize: first step with accuracy >= threshold; warning: early-warning step "
                           "(training-side measures only, docs/instruments.md); acc: final; early stop: where early stopping on the "
-                          "test loss would have stopped, and the test accuracy of the weights it would keep"
+                          "test loss would have stopped, and in brackets the test accuracy of the weights it would keep"
                           + ("; mirror-held-out columns left out: they equal the test ones (symmetric split)"
                              if logged and not mirror else ""))
     for m in summary["members"]:
         row = [m["member"], m["seed"], m["frac"], m["steps_to_memorize"], m.get("early_warning_step"), m["steps_to_generalize"]]
         row += [m.get("steps_to_generalize_mirror")] if mirror else []
-        row += [m["grokking_delay"], m["final_train_acc"], m["final_test_acc"]]
+        row += [m["final_train_acc"], m["final_test_acc"]]
         row += [m.get("final_test_mirror_acc")] if mirror else []
         stopping = m.get("early_stopping") or {}
-        row += [None if stopping.get("stopped_at") is None else f"{stopping['stopped_at']} (acc {stopping['test_acc_kept']:.3f})"]
+        row += [None if stopping.get("stopped_at") is None else f"{stopping['stopped_at']} ({stopping['test_acc_kept']:.3f})"]
         table.add_row(*(_fmt(v) for v in row))
     return table
 

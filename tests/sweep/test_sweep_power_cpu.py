@@ -49,3 +49,18 @@ def test_cpu_variant_has_power2022_shape(tmp_path):
     ax = fraction_figure(table).axes[0]
     drawn = sum(len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection))
     assert drawn == len(censored)
+
+
+def test_lines_split_by_every_other_varying_axis_never_pooled():
+    """Two weight decays of one task are two lines, not one pooled median."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"task": ["x+y"] * 8, "frac": [0.3, 0.3, 0.6, 0.6] * 2, "wd": [0.0] * 4 + [1.0] * 4,
+                          "steps_to_generalize": pd.array([None, None, None, None, 900, 700, 300, 200], dtype="Int64"),
+                          "budget": [1000] * 8})
+    pooled = fraction_curve(frame)
+    split = fraction_curve(frame, ("wd",))
+    assert len(pooled) == 2 and len(split) == 4
+    assert set(split["line"]) == {"x+y wd=0", "x+y wd=1"}
+    decayed = split[split["wd"] == 1.0].sort_values("frac")["median"].tolist()
+    assert decayed == [800.0, 250.0] and split[split["wd"] == 0.0]["censored"].all()

@@ -28,37 +28,46 @@ DEFAULT_FIGURE = "fraction_curve.png"
 CENSORED_NUDGE = 0.006  # horizontal offset between tasks' censored markers, in fraction units
 
 
-def fraction_curve(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per (task, frac) cell: n seeds, n_generalized, median/low/high steps to generalize, censored, budget.
+def line_label(task: str, settings: dict) -> str:
+    """`x+y` or, where other grid axes vary, `x+y wd=0.1 lr=0.001`: one line of the figure."""
+    return " ".join([task, *(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
+                             for name, value in settings.items())])
+
+
+def fraction_curve(frame: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Per (task, by..., frac) cell: n seeds, n_generalized, median/low/high steps to generalize, censored, budget,
+    and `line`, the figure line it belongs to (the task, and the `by` fields' values: other grid axes that vary, so
+    that arms are never pooled into one line).
 
     median is +inf when censored; low and high are capped at the budget. Tasks keep the table's order.
     """
     rows = []
-    for (task, frac), group in frame.groupby(["task", "frac"], sort=False):
+    for key, group in frame.groupby(["task", *by, "frac"], sort=False):
+        task, frac, settings = key[0], key[-1], dict(zip(by, key[1:-1]))
         budget = int(group["budget"].max())
         steps = group["steps_to_generalize"].astype("Float64").to_numpy(dtype=float, na_value=math.inf)  # [seeds]
         median = float(np.median(steps))
         capped = np.minimum(steps, budget)
-        rows.append({"task": task, "frac": float(frac), "n": len(steps), "n_generalized": int(np.isfinite(steps).sum()),
+        rows.append({"task": task, "line": line_label(task, settings), **settings, "frac": float(frac), "n": len(steps), "n_generalized": int(np.isfinite(steps).sum()),
                      "median": median, "low": float(capped.min()), "high": float(capped.max()),
                      "censored": not math.isfinite(median), "budget": budget})
     curve = pd.DataFrame(rows)
     order = {task: i for i, task in enumerate(dict.fromkeys(frame["task"]))}
-    return curve.sort_values(["task", "frac"], key=lambda s: s.map(order) if s.name == "task" else s,
+    return curve.sort_values(["task", *by, "frac"], key=lambda s: s.map(order) if s.name == "task" else s,
                              kind="stable").reset_index(drop=True)
 
 
-def fraction_figure(frame: pd.DataFrame, *, title: str = "", threshold: float = 0.99) -> "Figure":
-    """The figure as a matplotlib Figure: per task, one errorbar line (a point per cell, median and
-    min-max) and hollow triangles at the budget on its censored cells."""
+def fraction_figure(frame: pd.DataFrame, *, title: str = "", threshold: float = 0.99, by: tuple[str, ...] = ()) -> "Figure":
+    """The figure as a matplotlib Figure: per line (a task, and the `by` fields' values), one errorbar line (a point
+    per cell, median and min-max) and hollow triangles at the budget on its censored cells."""
     from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
-    curve = fraction_curve(frame)
+    curve = fraction_curve(frame, by)
     budget = int(curve["budget"].max())
     fig = Figure(figsize=(9, 4.5))
     ax = fig.subplots()
-    tasks = list(dict.fromkeys(curve["task"]))
-    for i, (task, cells) in enumerate(curve.groupby("task", sort=False)):
+    tasks = list(dict.fromkeys(curve["line"]))
+    for i, (task, cells) in enumerate(curve.groupby("line", sort=False)):
         color = f"C{i % 10}"
         nudge = (i - (len(tasks) - 1) / 2) * CENSORED_NUDGE  # censored markers of several tasks side by side
         shown = cells["median"].clip(upper=budget)
@@ -79,7 +88,8 @@ def fraction_figure(frame: pd.DataFrame, *, title: str = "", threshold: float = 
     return fig
 
 
-def plot_fraction_curve(frame: pd.DataFrame, path: str | Path, *, title: str = "", threshold: float = 0.99) -> Path:
+def plot_fraction_curve(frame: pd.DataFrame, path: str | Path, *, title: str = "", threshold: float = 0.99,
+                        by: tuple[str, ...] = ()) -> Path:
     """Draw the figure to a .png or .svg file; returns its path.
 
     Raises:
@@ -88,7 +98,7 @@ def plot_fraction_curve(frame: pd.DataFrame, path: str | Path, *, title: str = "
     path = Path(path)
     if path.suffix.lower() not in FIGURE_SUFFIXES:
         raise ConfigError(f"output: the figure must end in {' or '.join(FIGURE_SUFFIXES)}, got {path.name!r}")
-    fig = fraction_figure(frame, title=title, threshold=threshold)
+    fig = fraction_figure(frame, title=title, threshold=threshold, by=by)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
@@ -100,4 +110,11 @@ def plot_sweep(sweep_dir: str | Path, output: str | Path | None = None) -> Path:
     spec, frame = read_spec(sweep_dir), read_results(sweep_dir)
     threshold = float(spec.cells()[0].config.generalize_acc)
     return plot_fraction_curve(frame, sweep_dir / DEFAULT_FIGURE if output is None else output,
-                               title=f"{spec.name}: steps to generalize vs training fraction", threshold=threshold)
+                               title=f"{spec.name}: steps to generalize vs training fraction", threshold=threshold,
+                               by=varying_axes(spec, frame))
+
+
+def varying_axes(spec, frame: pd.DataFrame) -> tuple[str, ...]:
+    """The sweep's axes besides task, fraction and seed whose values differ in the table: each splits the lines."""
+    axes = dict.fromkeys([*spec.grid, *(name for case in spec.cases for name in case)])
+    return tuple(a for a in axes if a not in ("task", "frac", "seed") and a in frame and frame[a].nunique(dropna=False) > 1)

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "grokscope"
 
 # Modules that still train with their own loop: the wings that the one-core work (issue 16, part 1) moves onto
 # training/. Each entry is removed when its module trains through the core trainer.
-OWN_TRAINING_LOOPS = {"digits/train.py", "regime/models.py"}
+OWN_TRAINING_LOOPS = {"regime/models.py"}
 # The monitor fits an estimator of its own: the prequential code's linear probe (its SGLD chains take gradients
 # with torch.autograd.grad, not a loss's backward).
 MONITOR_ESTIMATORS = {"monitor/probe.py"}

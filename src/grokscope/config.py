@@ -16,9 +16,9 @@ from typing import Any
 
 from .checks import check_boolean, check_choice, check_integer, check_number
 from .errors import ConfigError
-from .operations import LAYOUTS, SPLIT_METHODS, check_modulus, get_operation
+from .operations import LAYOUTS, SPLIT_METHODS, check_modulus, get_operation, task_title
 
-ARCHS = ("nanda", "power", "grokfast", "mlp")
+ARCHS = ("nanda", "power", "grokfast", "mlp", "mlp_stack")
 ACT_FNS = ("relu", "gelu", "quadratic")
 DTYPES = ("float32", "float64")
 LOGIT_SETS = ("vocab", "answers")
@@ -52,6 +52,10 @@ _ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
                      normalization="pre_grokfast", positional="learned", use_biases=True, init="grokfast"),
     "mlp": dict(layout="a b", n_layers=1, d_model=128, n_heads=1, d_mlp=512, act_fn="quadratic",
                 normalization="none", positional="none", use_biases=False, init="gromov"),
+    # Omnigrok's MNIST MLP (Liu et al. 2023): features -> d_mlp (n_layers hidden layers, ReLU) -> classes, nn.Linear's
+    # default initialization (models/mlp_stack.py); d_model and n_heads are unused.
+    "mlp_stack": dict(layout="pixels", n_layers=2, d_model=64, n_heads=1, d_mlp=200, act_fn="relu",
+                      normalization="none", positional="none", use_biases=True, init="torch_default"),
 }
 
 
@@ -141,6 +145,7 @@ class RunConfig:
     grokfast_max_gib: float = 8.0  # Grokfast-MA's window (window copies of the gradients) is refused above this
     orthogonal_grad: bool | tuple[bool, ...] = False  # Prieto et al. 2025's ⊥Grad
     init_scale: float | tuple[float, ...] = 1.0  # Omnigrok's α: every initial parameter times α
+    init_scale_biases: bool = True  # False: α multiplies the weights only (Omnigrok's code scales biases too)
     fixed_weight_norm: bool | tuple[bool, ...] = False  # Omnigrok: rescale to the initial norm after every step
     label_noise: float | tuple[float, ...] = 0.0  # fraction of training labels replaced by another class
     # loss
@@ -171,7 +176,8 @@ class RunConfig:
         object.__setattr__(self, "task", op.name)
         check_integer("p", self.p, 2)
         check_modulus(op, self.p)
-        for name in ("symmetric_split", "train_biases", "tf32", "cuda_graph", "instruments", "collapse_diagnostics"):
+        for name in ("symmetric_split", "train_biases", "tf32", "cuda_graph", "instruments", "collapse_diagnostics",
+                     "init_scale_biases"):
             check_boolean(name, getattr(self, name))
         if self.use_biases is not None:
             check_boolean("use_biases", self.use_biases)
@@ -208,6 +214,7 @@ class RunConfig:
         check_choice("logits_over", self.logits_over, LOGIT_SETS)
         check_choice("device", self.device, DEVICES)
         self._check_levers(n)
+        self._check_features(op)
         self._check_shapes()
         self._check_schedule()
         self._check_parity(op)
@@ -265,10 +272,22 @@ class RunConfig:
             raise ConfigError(f"parity_examples: at most 2^{self.p} = {2**self.p} distinct inputs of {self.p} bits, "
                               f"got {self.parity_examples}")
 
+    def _check_features(self, op) -> None:
+        """A feature task (digits) trains the mlp_stack arch on its pixels, and mlp_stack reads nothing else."""
+        if (op.group == "images") != (self.arch == "mlp_stack"):
+            if self.arch == "mlp_stack":
+                raise ConfigError(f"arch: mlp_stack reads a feature matrix (task digits), not the tokens of {op.name!r}")
+            raise ConfigError(f"arch: task {op.name!r} trains the mlp_stack arch (an MLP on its pixels), got {self.arch!r}")
+        if (self.resolved("layout") == "pixels") != (op.group == "images"):
+            raise ConfigError(f"layout: 'pixels' belongs to task digits (arch mlp_stack); task {op.name!r} with arch "
+                              f"{self.arch!r} got {self.resolved('layout')!r}")
+        if self.arch == "mlp_stack" and self.resolved("act_fn") == "quadratic":
+            raise ConfigError("act_fn: the mlp_stack arch takes relu or gelu, got 'quadratic'")
+
     def n_examples(self) -> int:
         """Rows of the task's table: every (a, b) pair of an operation, or sparse parity's pool."""
         op = get_operation(self.task)
-        return self.parity_examples if op.group == "parity" else op.n_pairs(self.p)
+        return self.parity_examples if op.group == "parity" else op.n_pairs(self.p)  # digits: its 1,797 images
 
     def _check_grokfast_memory(self) -> None:
         """Grokfast-MA holds `grokfast_window` copies of every trainable gradient of every member."""
@@ -296,7 +315,7 @@ class RunConfig:
         for frac in self.per_member("frac"):
             n_train = int(frac * n_pairs)
             if n_train < 1 or n_train + overshoot > n_pairs - 1:
-                raise ConfigError(f"frac: {frac} of the {n_pairs} pairs of {self.task} mod {self.p} leaves "
+                raise ConfigError(f"frac: {frac} of the {n_pairs} examples of {task_title(self.task, self.p)} leaves "
                                   f"{n_train} for training; need at least 1 pair on each side")
 
     def _check_shapes(self) -> None:
@@ -305,6 +324,16 @@ class RunConfig:
         if self.d_model_resolved % self.n_heads_resolved:
             raise ConfigError(f"n_heads: must divide d_model ({self.d_model_resolved}), got {self.n_heads_resolved}")
         layout = self.resolved("layout")
+        if self.arch == "mlp_stack":
+            for name in ("normalization", "positional"):
+                if self.resolved(name) != "none":
+                    raise ConfigError(f"{name}: the mlp_stack arch has none; use 'none', got {self.resolved(name)!r}")
+            if self.resolved("init") != "torch_default":
+                raise ConfigError(f"init: the mlp_stack arch draws nn.Linear's default (torch_default), got {self.resolved('init')!r}")
+            if not self.resolved("use_biases") or not self.train_biases:
+                raise ConfigError("use_biases: the mlp_stack arch's layers all have trained biases (nn.Linear's); "
+                                  "leave use_biases and train_biases true")
+            return
         if self.arch == "mlp" and layout not in ("a b", "bits"):
             raise ConfigError(f"layout: the mlp arch reads 'a b' (or sparse parity's 'bits') only, got {layout!r}")
         if self.arch not in ("mlp", "nanda") and layout == "a b":  # nanda on "a b": Zhong et al. 2023's inputs
@@ -342,6 +371,8 @@ class RunConfig:
         value = getattr(self, name)
         if value is None and name == "layout" and get_operation(self.task).group == "parity":
             return "bits"
+        if value is None and name == "layout" and get_operation(self.task).group == "images":
+            return "pixels"
         return _ARCH_DEFAULTS[self.arch][name] if value is None else value
 
     @property
@@ -400,10 +431,13 @@ class RunConfig:
     def table(self):
         """The task's full operation table."""
         from .tasks import (  # torch: kept out of the config's import
+            build_digits_table,
             build_parity_table,
             build_table,
         )
 
+        if get_operation(self.task).group == "images":
+            return build_digits_table()
         if get_operation(self.task).group == "parity":
             return build_parity_table(self.p, self.parity_k, self.parity_examples)
         return build_table(self.task, self.p)

@@ -15,9 +15,11 @@ from .errors import ConfigError
 
 # How a task's pairs are shown to a model and split (tasks.encode, tasks.split_masks), named here so that a
 # config is validated without torch.
-Layout = Literal["a b =", "a op b =", "eos a op b = c eos", "a b", "bits"]
-LAYOUTS: tuple[str, ...] = ("a b =", "a op b =", "eos a op b = c eos", "a b", "bits")
+Layout = Literal["a b =", "a op b =", "eos a op b = c eos", "a b", "bits", "pixels"]
+LAYOUTS: tuple[str, ...] = ("a b =", "a op b =", "eos a op b = c eos", "a b", "bits", "pixels")
 PARITY_MAX_BITS = 62  # bits of one example held in an int64
+DIGITS_IMAGES = 1797  # sklearn.datasets.load_digits: 8×8 images (tasks.build_digits_table)
+DIGITS_PIXELS = 64
 SplitMethod = Literal["counter", "python_random"]
 SPLIT_METHODS: tuple[str, ...] = ("counter", "python_random")
 
@@ -26,14 +28,16 @@ SPLIT_METHODS: tuple[str, ...] = ("counter", "python_random")
 class Operation:
     """One binary operation of the registry.
 
-    `group` is "Zp" (residues mod p; `p` is the modulus), "Sn" (permutations; `p` is the degree n) or "parity"
-    (sparse parity, Barak et al. 2022: `p` is the number of input bits n; tasks.build_parity_table).
+    `group` is "Zp" (residues mod p; `p` is the modulus), "Sn" (permutations; `p` is the degree n), "parity"
+    (sparse parity, Barak et al. 2022: `p` is the number of input bits n; tasks.build_parity_table) or
+    "images" (a feature matrix, not an operation: scikit-learn's digits, `p` is the 64 pixels;
+    tasks.build_digits_table).
     `rule` maps int64 tensors (a, b) and p to c, for Zp; Sn tasks use `perm_rule` on permutation tuples.
     """
 
     name: str
     slug: str
-    group: Literal["Zp", "Sn", "parity"]
+    group: Literal["Zp", "Sn", "parity", "images"]
     needs_prime: bool
     commutative: bool
     description: str
@@ -46,6 +50,8 @@ class Operation:
         (n!)² on S_n."""
         if self.group == "parity":
             raise ValueError("sparse parity's pool size is a config field (parity_examples), not a function of p")
+        if self.group == "images":
+            return DIGITS_IMAGES
         if self.group == "Sn":
             return math.factorial(p) ** 2
         return p * p - (p if self.excludes_zero_b else 0)
@@ -114,6 +120,8 @@ OPERATIONS: dict[str, Operation] = {
         ),
         Operation("sparse_parity", "parity", "parity", False, False,
                   "parity of a hidden subset of k of n input bits (Barak et al. 2022); p is n"),
+        Operation("digits", "digits", "images", False, False,
+                  "class of scikit-learn's 8x8 digit images (Omnigrok, Liu et al. 2023); p is the 64 pixels"),
     )
 }
 _BY_SLUG = {op.slug: op for op in OPERATIONS.values()}
@@ -134,13 +142,28 @@ def get_operation(name: str) -> Operation:
     raise ConfigError(f"task: unknown operation {name!r}; allowed: {allowed}")
 
 
+def task_title(task: str, p: int) -> str:
+    """How a run's task reads in titles: "x+y mod 113", "xy on S_5", "sparse parity of 20 bits", "digits (8x8 pixels)"."""
+    op = get_operation(task)
+    if op.group == "images":
+        return f"{op.name} (8x8 pixels)"
+    if op.group == "parity":
+        return f"sparse parity of {p} bits"
+    if op.group == "Sn":
+        return f"{op.name} on S_{p}"
+    return f"{op.name} mod {p}"
+
+
 def is_prime(n: int) -> bool:
     return n >= 2 and all(n % k for k in range(2, math.isqrt(n) + 1))
 
 
 def check_modulus(op: Operation, p: int) -> None:
     """Raise ConfigError when p does not suit op (prime where a field is needed, degree 3..5 for S_n)."""
-    if op.group == "parity":
+    if op.group == "images":
+        if p != DIGITS_PIXELS:
+            raise ConfigError(f"p: task {op.name!r} reads 8x8 = {DIGITS_PIXELS} pixels; set p={DIGITS_PIXELS}, got {p}")
+    elif op.group == "parity":
         if not 2 <= p <= PARITY_MAX_BITS:
             raise ConfigError(f"p: the number of input bits n of {op.name!r} must be in 2..{PARITY_MAX_BITS}, got {p}")
     elif op.group == "Sn":

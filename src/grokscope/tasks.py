@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import cache
 
 import torch
 
@@ -147,10 +148,48 @@ def build_parity_table(n: int, k: int, n_examples: int) -> BitsTable:
     return BitsTable(op, n, k, bits, labels, subset)
 
 
+@dataclass(frozen=True)
+class FeatureTable:
+    """A fixed feature matrix and its classes: scikit-learn's 8×8 digits (Omnigrok's "grokking beyond algorithmic
+    data", Liu, Michaud, Tegmark 2023, §3.1, on MNIST there).
+
+    x: [N, p] float64 features; c: [N] int64 classes in 0..n_elements-1. Split per member by its seed and
+    fraction, as the operation tables are.
+    """
+
+    op: Operation
+    p: int  # features per example
+    x: torch.Tensor
+    c: torch.Tensor
+    n_elements: int  # the classes
+
+    @property
+    def n_pairs(self) -> int:
+        return self.x.shape[0]
+
+
+@cache
+def _digits_arrays():
+    from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
+
+    digits = load_digits()
+    return digits.data, digits.target
+
+
+def build_digits_table() -> FeatureTable:
+    """scikit-learn's 1,797 digits in its order: pixels 0..16 divided by 16, so inputs lie in [0, 1] as Omnigrok's
+    MNIST notebook feeds `ToTensor()` images (pixels / 255, no normalization); classes 0..9."""
+    x, y = _digits_arrays()
+    return FeatureTable(get_operation("digits"), x.shape[1], torch.tensor(x, dtype=torch.float64) / 16.0,
+                        torch.tensor(y, dtype=torch.int64), n_elements=10)
+
+
 def vocab_size(layout: str, n_elements: int) -> int:
-    """Tokens a layout uses: the elements plus its special tokens."""
+    """Tokens a layout uses: the elements plus its special tokens (for pixels: the classes, outputs only)."""
     if layout == "bits":
         return 2  # the tokens 0 and 1
+    if layout == "pixels":
+        return n_elements
     return n_elements + {"a b": 0, "a b =": 1, "a op b =": 2, "eos a op b = c eos": 3}[layout]
 
 
@@ -176,18 +215,20 @@ def encode(table: TaskTable, layout: str) -> torch.Tensor:
     return torch.stack(columns, dim=1)
 
 
-def inputs_and_targets(table: TaskTable | BitsTable, layout: str) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
+def inputs_and_targets(table: TaskTable | BitsTable | FeatureTable, layout: str) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
     """What a model reads and predicts for every pair (or, for sparse parity, every example: its bits as tokens,
     layout "bits").
 
     Returns:
-        inputs: [N, pos] int64 tokens; targets: [N, n_out] int64 tokens to predict; readout: the n_out
+        inputs: [N, pos] int64 tokens (a FeatureTable: [N, F] float64 features); targets: [N, n_out] int64 tokens to predict; readout: the n_out
         input positions whose outputs predict them. For "eos a op b = c eos" (openai/grok) the model
         reads the sequence without its last token and is scored on the right-hand side: `=` predicts
         c and c predicts `<eos>` (loss and accuracy over both, as in openai/grok's training step).
     """
     if isinstance(table, BitsTable):
         return table.bits, table.c[:, None], (table.p - 1,)
+    if isinstance(table, FeatureTable):  # inputs [N, F] float features, one scored output
+        return table.x, table.c[:, None], (0,)
     tokens = encode(table, layout)
     if layout == "eos a op b = c eos":
         return tokens[:, :-1], tokens[:, 5:], (4, 5)

@@ -46,6 +46,7 @@ from .. import metric_names as names
 from ..dataset import RunData
 from ..errors import ConfigError
 from ..monitor import registry
+from ..operations import task_title
 from ..run import Run, load
 from .first_steps import first_step_reaching, held_out_first_steps
 from .rank_stats import bootstrap_interval, spearman
@@ -433,7 +434,7 @@ def load_arm(path: str | Path, *, grokked_acc: float = GROKKED_ACC) -> tuple[str
     run = load(path)
     parent = run.path.resolve().parent
     arm = parent.name if len([p for p in parent.iterdir() if p.is_dir()]) == 1 else run.path.name
-    return arm, member_traces(run, arm, grokked_acc=grokked_acc), f"{run.config.task} mod {run.config.p}"
+    return arm, member_traces(run, arm, grokked_acc=grokked_acc), task_title(run.config.task, run.config.p)
 
 
 def format_value(value: float, interval: tuple[float, float] | None = None, digits: int = 2) -> str:

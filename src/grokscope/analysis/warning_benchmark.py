@@ -40,6 +40,7 @@ from ..dataset import RunData
 from ..errors import ConfigError
 from ..instruments import warning
 from ..instruments.phases import phase_indices
+from ..operations import task_title
 from ..run import Run, load
 from ..sweep.directory import PACKS_DIR, read_spec
 from .first_steps import first_step_reaching, held_out_first_steps
@@ -303,7 +304,7 @@ def score_task(arms: Sequence[Arm], rules: dict[str, AlarmRule], *, held_out: bo
         rule = rules.get(measure)
         rows.append(Row(measure, source, description, describe_rule(rule) if rule and not rule.fixed else "fixed",
                         auroc, interval, alarms))
-    return TaskTable(task=f"{grok.task} mod {grok.p}", held_out=held_out, grok_arm=grok.name,
+    return TaskTable(task=task_title(grok.task, grok.p), held_out=held_out, grok_arm=grok.name,
                      control_arms=[c.name for c in controls], arms={a.name: _arm_summary(a) for a in arms},
                      rows=rows, fraction=fraction)
 

@@ -15,8 +15,9 @@ from .app import app, emit_tables, err, fail, out, parse_set
 
 
 def _monitor_options(measures: str | None, every: int | None, expensive_every: int | None, checkpoints: str | None,
-                     llc_set: list[str], hook: str | None, device: str) -> Any:
-    """MonitorOptions from the command's options (validated there; conflicts refused here)."""
+                     llc_set: list[str], hook: str | None, device: str, base: Any = None) -> Any:
+    """MonitorOptions from the command's options (validated there; conflicts refused here); `--llc-set` changes
+    `base`, the run's default LLC settings (monitor.run_monitor.default_llc)."""
     from ..monitor.registry import DEFAULT_MEASURES
     from ..monitor.run_monitor import MonitorOptions, llc_settings
 
@@ -31,7 +32,7 @@ def _monitor_options(measures: str | None, every: int | None, expensive_every: i
                 steps = tuple(int(s) for s in checkpoints.split(","))
             except ValueError:
                 raise ConfigError(f"checkpoints: must be 'all' or a comma list of checkpoint steps, got {checkpoints!r}") from None
-    llc, chains = llc_settings(parse_set(llc_set))
+    llc, chains = llc_settings(parse_set(llc_set), base) if llc_set else (None, MonitorOptions.llc_chains)
     chosen = DEFAULT_MEASURES if measures is None else tuple(m.strip() for m in measures.split(",") if m.strip())
     return MonitorOptions(measures=chosen, every=1 if every is None else every, expensive_every=expensive_every,
                           steps=steps, llc=llc, llc_chains=chains, hook=hook, device=device)
@@ -57,8 +58,12 @@ def monitor(
     from .. import run as api
 
     try:
-        options = _monitor_options(measures, every, expensive_every, checkpoints, llc_set or [], hook, device)
-        report = api.load(run).monitor(options, progress=lambda done, total, step: err.print(
+        from ..monitor.run_monitor import default_llc
+
+        loaded = api.load(run)
+        options = _monitor_options(measures, every, expensive_every, checkpoints, llc_set or [], hook, device,
+                                   default_llc(loaded.config))
+        report = loaded.monitor(options, progress=lambda done, total, step: err.print(
             f"monitor: checkpoint {done}/{total} (step {step})", highlight=False))
     except GrokscopeError as error:
         fail(error)

@@ -14,6 +14,7 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from .. import metric_names as names
+from ..operations import task_title
 
 if TYPE_CHECKING:
     import torch
@@ -44,7 +45,7 @@ def progress_bar(console: Console, config: RunConfig) -> Iterator[Callable[[Prog
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("{task.fields[accs]}"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn())
     with RichProgress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(f"{config.task} mod {config.p}", total=config.max_steps, accs="", rate="")
+        task = bar.add_task(task_title(config.task, config.p), total=config.max_steps, accs="", rate="")
 
         def update(progress: Progress) -> None:
             test = progress.metrics.get(names.MIRROR_ACC, progress.metrics[names.TEST_ACC])
@@ -69,7 +70,7 @@ def _fmt(value: Any) -> str:
 def summary_table(summary: dict[str, Any]) -> Table:
     """`grokscope show`: one row per member."""
     config = summary["config"]
-    table = Table(title=f"{summary['path']}: {config['task']} mod {config['p']}, {summary['steps']} steps, "
+    table = Table(title=f"{summary['path']}: {task_title(config['task'], config['p'])}, {summary['steps']} steps, "
                         f"threshold {summary['threshold']:.2f} ({summary['status'].get('state')})")
     # Mirror-held-out columns only where they say something the test columns do not (a symmetric split holds every
     # held-out pair's mirror out: the two sets are the same pairs and the columns repeat each other).
@@ -108,7 +109,7 @@ def plan_text(plan: "RunEstimate") -> str:
     """The dry run's plan (estimate.estimate_run) as the lines `train --dry-run` prints."""
     return "\n".join([
         f"pack: 1 ensemble of E={plan.n_members} members, arch {plan.arch}, {plan.n_params:,} parameters per member",
-        f"task: {plan.task} mod {plan.p}, {plan.n_pairs} pairs, train per member {list(plan.n_train)}",
+        f"task: {task_title(plan.task, plan.p)}, {plan.n_pairs} examples, train per member {list(plan.n_train)}",
         f"batch: {'full' if plan.full_batch else plan.batch} per member, device {plan.device}",
         f"memory: ~{plan.memory_bytes / 2**20:.1f} MiB (weights, gradients, optimizer and filter state, one batch of activations)",
         f"time: ~{plan.seconds_per_step * 1e3:.1f} ms/step, ~{plan.seconds_per_step * plan.max_steps / 60:.1f} min for "
@@ -122,7 +123,7 @@ def pack_lines(packs: list[Pack]) -> list[str]:
     lines = []
     for pack in packs:
         c = pack.config
-        lines.append(f"{pack.name}: {c.task} mod {c.p}, E={pack.n_members}, arch {c.arch} d_model {c.d_model_resolved}, "
+        lines.append(f"{pack.name}: {task_title(c.task, c.p)}, E={pack.n_members}, arch {c.arch} d_model {c.d_model_resolved}, "
                      f"fracs {sorted(set(c.per_member('frac')))}, seeds {sorted(set(c.seeds))}, max_steps {c.max_steps}")
     return lines
 

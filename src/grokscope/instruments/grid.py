@@ -70,6 +70,9 @@ def additive_grid(table: TaskTable) -> AdditiveGrid | None:
 
 
 def skip_note(table: TaskTable) -> str:
+    if table.op.group == "images":
+        return (f"Fourier measures skipped for task {table.op.name!r}: they need an additive problem over Z_n, and "
+                "an image classification has none (the monitor's measures apply: grokscope monitor)")
     return (f"Fourier measures skipped for task {table.op.name!r}: they need an additive problem over Z_n "
             "(x+y and x-y over Z_p; x*y and x/y over Z_(p-1) by the discrete logarithm), which the polynomial, "
             "mixed and S_n tasks are not")

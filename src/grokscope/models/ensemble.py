@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 
 from ..config import RunConfig
+from . import mlp_stack
 from .fast import fast_last_logits, supports_fast_path
 from .forward import Cache, Params, mlp_logits, transformer_logits
-from .init import init_params, is_trainable
+from .init import init_params, is_trainable, weight_shapes
 from .spec import ModelSpec
 
 
@@ -32,7 +33,9 @@ class Ensemble:
         scales = config.per_member("init_scale")
         if any(scale != 1.0 for scale in scales):  # Omnigrok's α (Liu et al. 2023): every parameter times α
             alpha = torch.tensor(scales, dtype=dtype)
-            params = {name: t * alpha.reshape(-1, *(1,) * (t.dim() - 1)) for name, t in params.items()}
+            scaled = set(params) if config.init_scale_biases else set(weight_shapes(spec))  # False: weights only
+            params = {name: t * alpha.reshape(-1, *(1,) * (t.dim() - 1)) if name in scaled else t
+                      for name, t in params.items()}
         return cls(spec, {name: t.to(device) for name, t in params.items()})
 
     def members(self, index: slice | torch.Tensor) -> "Ensemble":
@@ -50,12 +53,26 @@ class Ensemble:
         return {name: t for name, t in self.params.items() if t.requires_grad}
 
     def logits(self, tokens: torch.Tensor, cache: Cache | None = None) -> torch.Tensor:
-        """[E, B, n_out, d_vocab_out] logits at the readout positions; tokens [N, pos] or [E, B, pos]."""
+        """[E, B, n_out, d_vocab_out] logits at the readout positions; tokens [N, pos] or [E, B, pos] (mlp_stack:
+        features [N, F] or [E, B, F], n_out = 1)."""
+        if self.spec.arch == "mlp_stack":
+            return self._stack_logits(tokens, cache)
         if self.spec.arch == "mlp":
             return mlp_logits(self.params, self.spec, tokens, cache)
         if cache is None and supports_fast_path(self.spec):
             return fast_last_logits(self.params, self.spec, tokens[..., 0], tokens[..., 1], equals=self.spec.d_vocab - 1)
         return transformer_logits(self.params, self.spec, tokens, cache)
+
+    def _stack_logits(self, features: torch.Tensor, cache: Cache | None) -> torch.Tensor:
+        """[E, B, 1, classes] of the mlp_stack arch on features [N, F] (shared) or [E, B, F] (per member)."""
+        w = self.params["layers.0.W"]
+        x = features.to(w.dtype)
+        if x.dim() == 2:
+            x = x.expand(w.shape[0], *x.shape)  # [E, N, F]
+        out = mlp_stack.forward(self.params, x, activation=self.spec.act_fn, cache=cache)[:, :, None]  # [E, B, 1, C]
+        if cache is not None:
+            cache["logits"] = out
+        return out
 
     def run_with_cache(self, tokens: torch.Tensor) -> tuple[torch.Tensor, Cache]:
         """Logits and every named activation (TransformerLens hook names, member axis first)."""

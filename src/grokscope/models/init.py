@@ -12,6 +12,7 @@ import math
 
 import torch
 
+from . import mlp_stack
 from .spec import ModelSpec
 
 
@@ -109,9 +110,18 @@ _SCHEMES = {"nanda2023": _nanda2023, "transformer_lens": _transformer_lens, "tor
             "grokfast": _grokfast, "gromov": _gromov}
 
 
+def stack_sizes(spec: ModelSpec) -> tuple[int, ...]:
+    """The mlp_stack arch's layer sizes: (features, d_mlp × n_layers, classes)."""
+    return (spec.n_ctx, *(spec.d_mlp,) * spec.n_layers, spec.d_vocab_out)
+
+
 def weight_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
-    """Per-member shapes of the weight matrices (no biases, no LayerNorm), TransformerLens names."""
+    """Per-member shapes of the weight matrices (no biases, no LayerNorm), TransformerLens names
+    (mlp_stack: `layers.{l}.W [d_in, d_out]`, models/mlp_stack.py)."""
     d, h, dh, m = spec.d_model, spec.n_heads, spec.d_head, spec.d_mlp
+    if spec.arch == "mlp_stack":
+        sizes = stack_sizes(spec)
+        return {f"layers.{l}.W": (d_in, d_out) for l, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:]))}
     if spec.arch == "mlp":
         return {"embed.W_E": (spec.d_vocab, d), "mlp.W_in": (spec.n_ctx * d, m), "unembed.W_U": (m, spec.d_vocab_out)}
     shapes: dict[str, tuple[int, ...]] = {"embed.W_E": (spec.d_vocab, d)}
@@ -130,6 +140,8 @@ def weight_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
 def other_shapes(spec: ModelSpec) -> dict[str, tuple[tuple[int, ...], float]]:
     """Per-member shapes and constant initial values of biases and LayerNorm parameters (a scheme may draw a bias)."""
     d, h, dh, m = spec.d_model, spec.n_heads, spec.d_head, spec.d_mlp
+    if spec.arch == "mlp_stack":
+        return {f"layers.{l}.b": ((d_out,), 0.0) for l, d_out in enumerate(stack_sizes(spec)[1:])}
     if spec.arch == "mlp":
         return {"mlp.b_in": ((m,), 0.0)} if "b_in" in spec.trainable_biases else {}
     out: dict[str, tuple[tuple[int, ...], float]] = {}
@@ -150,7 +162,11 @@ def other_shapes(spec: ModelSpec) -> dict[str, tuple[tuple[int, ...], float]]:
 
 
 def init_params(spec: ModelSpec, seeds: tuple[int, ...], dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """Initial parameters of an ensemble: name -> [E, ...], member e drawn from seeds[e] alone."""
+    """Initial parameters of an ensemble: name -> [E, ...], member e drawn from seeds[e] alone (mlp_stack: counter-based,
+    batched over members, models/mlp_stack.init_params at α = 1)."""
+    if spec.arch == "mlp_stack":
+        keys = torch.tensor(seeds, dtype=torch.int64)
+        return mlp_stack.init_params(keys, torch.ones(len(seeds), dtype=torch.float64), stack_sizes(spec), dtype=dtype)
     scheme = _SCHEMES[spec.init]
     members = []
     for seed in seeds:  # setup only; see the module docstring

@@ -10,8 +10,8 @@ Initialization: PyTorch's nn.Linear default (weight and bias uniform in ±1/√f
 counter-based randomness (grokscope.counter_rng) keyed by the member's own seed and the layer, then times
 the member's init scale α (Omnigrok scales weights and biases alike; `scale_biases=False`: weights only).
 Member e's parameters depend on (seeds[e], α_e) only, so it is the same model packed with 0 or 255 others.
-The digits model (grokscope.digits) is this stack with sizes (64, d_hidden, d_hidden, 10); the regime
-models (grokscope.regime) use it with their own sizes.
+The core's `mlp_stack` arch (the digits task: sizes (64, d_mlp, d_mlp, 10)) is this stack behind the
+Ensemble's interface; the regime models (grokscope.regime) use it with their own sizes.
 """
 
 from __future__ import annotations
@@ -71,14 +71,21 @@ def init_params(seeds: torch.Tensor, init_scale: torch.Tensor, sizes: Sequence[i
     return params
 
 
-def forward(params: Params, inputs: torch.Tensor, *, activation: str = "relu", hidden: bool = False) -> torch.Tensor:
+def forward(params: Params, inputs: torch.Tensor, *, activation: str = "relu", hidden: bool = False,
+            cache: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
     """Outputs [R, B, d_out] of params [R, ...] on inputs [R, B, d_in]; hidden=True: the last hidden layer
-    [R, B, d_hidden] after the activation (the inputs themselves for a model without a hidden layer)."""
+    [R, B, d_hidden] after the activation (the inputs themselves for a model without a hidden layer).
+
+    cache, when given, receives each hidden layer after its activation as `layers.{l}.hook_post` [R, B, d_l]
+    (the core's Ensemble names them so; the monitor's features default to the last).
+    """
     act = ACTIVATIONS[activation]
     n_layers = len(params) // 2
     h = inputs
     for layer in range(n_layers - 1):
         h = act(torch.baddbmm(params[f"layers.{layer}.b"][:, None], h, params[f"layers.{layer}.W"]))  # [R, B, d_hidden]
+        if cache is not None:
+            cache[f"layers.{layer}.hook_post"] = h
     if hidden:
         return h
     last = n_layers - 1

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable
 
 import torch
@@ -42,6 +42,7 @@ from .registry import DEFAULT_MEASURES, EXPENSIVE, MEASURES
 from .sgld import SGLDSettings
 
 if TYPE_CHECKING:
+    from ..config import RunConfig
     from ..run import Run
 
 EXPENSIVE_POINTS = 8
@@ -60,9 +61,11 @@ class MonitorOptions:
     expensive_every: LLC and prequential at every `expensive_every`-th; None: ⌈C / EXPENSIVE_POINTS⌉
         for C checkpoints, i.e. about 8 of them.
     steps: explicit checkpoint steps at which every measure runs (overrides every, expensive_every).
-    llc: SGLD settings; llc_chains: chains per member (seeds 0..chains-1).
+    llc: SGLD settings (None: the run's task default, `default_llc`); llc_chains: chains per member (seeds
+        0..chains-1).
     hook: the activation whose features effective rank and the prequential probe read, at the scored
-        positions (None: the last MLP's neurons, `blocks.{L-1}.mlp.hook_post`, or `mlp.hook_post`).
+        positions (None: the last MLP's neurons, `blocks.{L-1}.mlp.hook_post`, `mlp.hook_post`, or the
+        mlp_stack's last hidden layer `layers.{L-1}.hook_post`).
     probe: the prequential probe's settings. device: cpu, cuda or auto.
     """
 
@@ -70,7 +73,7 @@ class MonitorOptions:
     every: int = 1
     expensive_every: int | None = None
     steps: tuple[int, ...] | None = None
-    llc: SGLDSettings = field(default_factory=SGLDSettings)
+    llc: SGLDSettings | None = None
     llc_chains: int = 2
     hook: str | None = None
     probe: ProbeSettings = field(default_factory=ProbeSettings)
@@ -102,12 +105,36 @@ class MonitorOptions:
         return asdict(self)
 
 
+# Calibrated on the digits MLP under MSE (calibrate_llc; docs/digits.md, "LLC settings"): L_n is ~100x smaller than a
+# cross-entropy's and the x8 members' gradients are large, so ε is 30x smaller and nβ 15x larger than the grokking
+# defaults. ε 1e-4 or nβ 1,000 blew up x8 chains; none of ε 1e-5..3e-4 was ε-stable (values ~2x per 3x ε).
+DIGITS_MSE_LLC = SGLDSettings(epsilon=3e-5, nbeta=300.0, gamma=100.0, batch_size=200, burn_in=50, draws=200)
+
+
+def default_llc(config: "RunConfig") -> SGLDSettings:
+    """The SGLD settings a run's LLC uses unless told otherwise: the digits MLP's calibration under MSE, Omnigrok's
+    batch of 200 under its cross-entropy (not calibrated), the monitor's grokking defaults elsewhere."""
+    if config.task == "digits":
+        return DIGITS_MSE_LLC if config.loss == "mse" else SGLDSettings(batch_size=200)
+    return SGLDSettings()
+
+
 LLC_FIELDS = ("epsilon", "nbeta", "gamma", "batch_size", "burn_in", "draws", "chains")
 
 
-def llc_settings(changes: dict[str, Any]) -> tuple[SGLDSettings, int]:
-    """(SGLDSettings, chains) from the defaults with `changes` (field -> number; batch_size None = full batch),
-    every field checked by name (`grokscope monitor --llc-set FIELD=VALUE`)."""
+def for_run(options: MonitorOptions, config: "RunConfig") -> MonitorOptions:
+    """The options as they apply to a run: its default LLC settings where unset, and the default measures without
+    route ablation where the inputs have no operands to ablate (digits' pixels, sparse parity's bits; named
+    explicitly, it is refused by name)."""
+    measures = options.measures
+    if measures == DEFAULT_MEASURES and config.resolved("layout") not in OPERAND_POSITIONS:
+        measures = tuple(m for m in measures if m != "route_ablation")
+    return replace(options, measures=measures, llc=options.llc or default_llc(config))
+
+
+def llc_settings(changes: dict[str, Any], base: SGLDSettings | None = None) -> tuple[SGLDSettings, int]:
+    """(SGLDSettings, chains) from `base` (default: the grokking defaults) with `changes` (field -> number;
+    batch_size None = full batch), every field checked by name (`grokscope monitor --llc-set FIELD=VALUE`)."""
     for key, value in changes.items():
         if key not in LLC_FIELDS:
             raise ConfigError(f"llc-set: unknown field {key!r}; choose from {', '.join(LLC_FIELDS)}")
@@ -117,7 +144,7 @@ def llc_settings(changes: dict[str, Any]) -> tuple[SGLDSettings, int]:
             kind = "an integer" + (" or null (full batch)" if key == "batch_size" else "") if integer else "a number"
             raise ConfigError(f"llc-set: {key} must be {kind}, got {value!r}")
     fields = {k: v for k, v in changes.items() if k != "chains"}
-    return SGLDSettings(**fields), changes.get("chains", MonitorOptions.llc_chains)
+    return replace(base or SGLDSettings(), **fields), changes.get("chains", MonitorOptions.llc_chains)
 
 
 @dataclass
@@ -206,7 +233,10 @@ def ensemble_features(ensemble: Ensemble, hook: str, position: int | None = -1) 
 
 
 def default_hook(model: Ensemble) -> str:
-    """The last MLP's neurons: `blocks.{L-1}.mlp.hook_post` (`mlp.hook_post` for the mlp arch)."""
+    """The last MLP's neurons: `blocks.{L-1}.mlp.hook_post` (`mlp.hook_post` for the mlp arch, the last hidden
+    layer `layers.{L-1}.hook_post` for mlp_stack)."""
+    if model.spec.arch == "mlp_stack":
+        return f"layers.{model.spec.n_layers - 1}.hook_post"
     return "mlp.hook_post" if model.spec.arch == "mlp" else f"blocks.{model.spec.n_layers - 1}.mlp.hook_post"
 
 
@@ -257,9 +287,11 @@ def group_monitors(run: Run, model: Ensemble, groups: list[tuple[list[int], Trai
     """One Monitor per group of members of a checkpoint's ensemble, with what a grokscope run supplies: its own
     loss (loss kind and dtype of the config), the features of `hook` (effective rank: the first scored position),
     the linear probe on them with K = d_vocab_out (prequential), the operand positions as feature groups
-    "a" and "b" (route ablation), and the LLC settings of `options`."""
-    settings = MonitorSettings(llc=options.llc, llc_seeds=tuple(range(options.llc_chains)))
-    operands = OPERAND_POSITIONS[run.config.resolved("layout")]
+    "a" and "b" (route ablation; none for features and bits, which have no operands), and the LLC settings of
+    `options` (the run's default_llc where unset)."""
+    settings = MonitorSettings(llc=options.llc or default_llc(run.config), llc_seeds=tuple(range(options.llc_chains)))
+    operands = OPERAND_POSITIONS.get(run.config.resolved("layout"))
+    operand_groups = None if operands is None else {"a": [operands[0]], "b": [operands[1]]}
     monitors = []
     for members, train in groups:
         view = model.members(torch.tensor(members, device=next(iter(model.params.values())).device))
@@ -267,7 +299,7 @@ def group_monitors(run: Run, model: Ensemble, groups: list[tuple[list[int], Trai
         monitors.append((members, Monitor(view, _loss(run), train.inputs, train.labels, settings=settings,
                                           features=readout_features(view, hook, None), fit=probe,
                                           n_classes=view.spec.d_vocab_out,
-                                          feature_groups={"a": [operands[0]], "b": [operands[1]]})))
+                                          feature_groups=operand_groups)))
     return monitors
 
 
@@ -275,6 +307,7 @@ def run_monitors(run: Run, step: int, options: MonitorOptions = MonitorOptions()
     """(members, Monitor) per group of members at checkpoint `step`, as `grokscope monitor` builds them: for
     `calibrate_llc(monitor.stack, monitor.data, monitor.loss, ...)` or a single measure. Row g of a Monitor's
     results is member members[g]."""
+    options = for_run(options, run.config)
     device = resolve_device(options.device)
     data = RunData.build(run.config, device)
     model = run.model(step, device=str(device))
@@ -324,6 +357,7 @@ def monitor_run(run: Run, options: MonitorOptions = MonitorOptions(), *,
     steps = run.checkpoint_steps()
     if not steps:
         raise ConfigError(f"run: {run.path} has no weights checkpoint to monitor; train it first")
+    options = for_run(options, run.config)  # the record names what ran
     plan = plan_checkpoints(steps, options)
     device = resolve_device(options.device)
     data = RunData.build(run.config, device)

@@ -92,7 +92,7 @@ def is_stacked(model: object) -> bool:
 
 def stack(model: nn.Module | Stackable | StackedModel) -> StackedModel:
     """The model as a StackedModel: its own stack where it provides one (`stacked()`), any nn.Module as one member,
-    a StackedModel (e.g. grokscope.digits' DigitsMLP) unchanged."""
+    a StackedModel (e.g. grokscope.models.mlp_stack.MLPStack) unchanged."""
     if callable(getattr(model, "stacked", None)):
         return model.stacked()
     if isinstance(model, nn.Module):

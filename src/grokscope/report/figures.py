@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import metric_names as names
+from ..operations import task_title
 from ..store.atomic import write_atomic
 
 PHASES = (("memorization", "#1f77b4"), ("circuit formation", "#ff7f0e"), ("cleanup", "#2ca02c"))
@@ -91,7 +92,7 @@ def write_figures(data: dict[str, Any], folder: str | Path) -> list[Path]:
     plt = _pyplot()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    title = f"{data['config']['task']} mod {data['config']['p']}"
+    title = task_title(data['config']['task'], data['config']['p'])
     written = []
 
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 3.8))

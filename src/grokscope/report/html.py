@@ -13,6 +13,8 @@ from importlib import resources
 from string import Template
 from typing import Any
 
+from ..operations import task_title
+
 
 @cache
 def asset(name: str) -> str:
@@ -36,7 +38,7 @@ def render_report(data: dict[str, Any], *, live_url: str = "", nav: str = "") ->
     """The report page for `report_data(...)`; `live_url`, if given, is polled for fresh data every 2 s."""
     config = data["config"]
     return Template(asset("report.html")).substitute(
-        title=escape(f"grokscope · {config['task']} mod {config['p']} · {data['run']}"),
+        title=escape(f"grokscope · {task_title(config['task'], config['p'])} · {data['run']}"),
         css=asset("report.css"), plotly=plotly_js(), data=script_json(data), script=asset("report.js"),
         live_url=escape(live_url, quote=True), nav=nav,
     )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import torch
 
 from .config import RunConfig
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, GrokscopeError
 from .models import Ensemble
 from .store.checkpoints import checkpoint_path, load_weights, weight_steps
 from .store.metrics import MetricsStore
@@ -104,8 +104,27 @@ def load(path: str | Path) -> Run:
 
 
 def list_runs(root: str | Path) -> list[Run]:
-    """Every run directory directly under `root`, oldest first."""
+    """Every run directory directly under `root`, oldest first (raises the error of the first that cannot be read)."""
+    runs = []
+    for entry in scan_runs(root):
+        if not isinstance(entry, Run):
+            raise entry[1]
+        runs.append(entry)
+    return runs
+
+
+def scan_runs(root: str | Path) -> list["Run | tuple[Path, GrokscopeError]"]:
+    """Every directory directly under `root` holding a config.json, oldest first: its Run, or (path, the error that
+    kept it from loading) so that one damaged or foreign directory does not hide the others (`grokscope runs`)."""
     root = Path(root)
     if not root.is_dir():
         return []
-    return [load(p) for p in sorted(root.iterdir()) if (p / "config.json").is_file()]
+    found: list[Run | tuple[Path, GrokscopeError]] = []
+    for path in sorted(root.iterdir()):
+        if (path / "config.json").is_file():
+            try:
+                found.append(load(path))
+            except GrokscopeError as error:
+                found.append((path, error))
+    return found
+

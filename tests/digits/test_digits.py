@@ -160,9 +160,15 @@ def test_the_monitor_measures_a_digits_run_with_its_calibrated_llc_and_no_route_
 
 def test_a_directory_of_digits_and_core_runs_lists_shows_reports_and_serves(mixed_runs):
     root, digits, core = mixed_runs
-    listed = runner.invoke(app, ["runs", str(root)])
+    old = root / "digits-e2-from-0.1"  # what grokscope 0.1's own digits loop left: another config format
+    old.mkdir(exist_ok=True)
+    (old / "config.json").write_text(json.dumps({"kind": "digits", "config": {"d_hidden": 200, "weight_decay": 0.1}}))
+    listed = runner.invoke(app, ["runs", str(root)], terminal_width=200)
     assert listed.exit_code == 0, listed.output
     assert digits.path.name in listed.stdout and core.path.name in listed.stdout
+    assert "unreadable" in listed.stdout and "separate digits loop" in listed.stdout  # one bad directory hides none
+    refused = runner.invoke(app, ["show", str(old)])
+    assert refused.exit_code == 1 and "grokscope digits" in refused.stderr and "d_hidden" not in refused.stderr
     for run in (digits, core):
         shown = runner.invoke(app, ["show", str(run.path), "--json"])
         assert shown.exit_code == 0 and json.loads(shown.stdout)["config"]["task"] == run.config.task

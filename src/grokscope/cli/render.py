@@ -9,6 +9,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
@@ -96,12 +97,21 @@ def summary_table(summary: dict[str, Any]) -> Table:
 
 
 def runs_table(runs: list) -> Table:
+    """`grokscope runs`: a row per run; an entry (path, error) of run.scan_runs is a row that says why it is unreadable."""
     table = Table("run", "task", "p", "frac", "members", "state", "step")
+    reasons = []
     for run in runs:
+        if isinstance(run, tuple):
+            path, error = run
+            table.add_row(escape(path.name), "-", "-", "-", "-", "unreadable", "-")
+            reasons.append(escape(str(error)))
+            continue
         status = run.status()
         frac = run.config.frac if isinstance(run.config.frac, float) else "per member"
         table.add_row(run.path.name, run.config.task, str(run.config.p), str(frac), str(run.config.n_members),
                       str(status.get("state")), str(status.get("step", "-")))
+    if reasons:
+        table.caption = "\n".join(reasons)
     return table
 
 

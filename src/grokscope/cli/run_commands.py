@@ -92,7 +92,7 @@ def runs(root: Annotated[Path, typer.Argument(help="Directory of run directories
     from .render import runs_table
 
     try:
-        out.print(runs_table(api.list_runs(root)))
+        out.print(runs_table(api.scan_runs(root)))
     except GrokscopeError as error:
         fail(error)
 

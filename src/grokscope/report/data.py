@@ -37,6 +37,7 @@ from ..instruments.mechanism import (
     clock_plane,
 )
 from ..instruments.retro import neurons_on_grid
+from ..operations import task_title
 from ..run import Run
 from ..store.checkpoints import checkpoint_path, load_weight_of_member
 from ..tasks import OPERAND_POSITIONS
@@ -211,15 +212,17 @@ def report_data(run: Run, *, focus: int = 0, live: bool = False) -> dict[str, An
     with run.metrics() as store:
         instrument_note = store.meta("instrument_note")
         collapse_note = store.meta("collapse_note")  # why the collapse diagnostics were not logged (loss=mse)
-    if instrument_note:
+    if instrument_note and not any(instrument_note in note for note in notes):  # the skip note once, not twice
         notes.append(instrument_note)
     scalars = scalar_series(run)
     mirror_is_test = mirror_equals_test(scalars)
+    table = run.member_data(focus).table
     return {
         "format": "grokscope-report-1",
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "grokscope_version": __version__,
         "run": run.path.name,
+        "title": task_title(run.config.task, run.config.p),
         "live": live,
         "config": run.config.to_dict(),
         "provenance": run.provenance,
@@ -233,5 +236,6 @@ def report_data(run: Run, *, focus: int = 0, live: bool = False) -> dict[str, An
         "mirror_note": MIRROR_NOTE if mirror_is_test else None,
         "spectrum": spectrum(run, focus),
         "notes": notes,
+        "fourier_note": None if additive_grid(table) is not None else skip_note(table),
         **panels,
     }

@@ -100,6 +100,9 @@ def read_config(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
         config = document["config"]
     except (json.JSONDecodeError, KeyError, TypeError):
         raise RunNotFoundError(f"run: {path} is not a grokscope config (unreadable or without 'config')") from None
+    if document.get("kind") == "digits":  # grokscope 0.1's own digits loop (DigitsConfig), gone since digits is a core task
+        raise RunNotFoundError(f"run: {run_dir} was written by grokscope 0.1's separate digits loop, which no longer "
+                               "exists; train it again with grokscope digits")
     return RunConfig.from_dict(config), document.get("provenance", {})
 
 

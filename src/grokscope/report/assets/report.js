@@ -25,6 +25,7 @@
     // small multiples: five quantities in different units, one row and one y axis each
     monitor: { ylog: true, multiples: true, section: "monitor-section" }, // hidden until `grokscope monitor` has run
   };
+  const LOSS_TITLES = { cross_entropy: "cross-entropy", stablemax: "StableMax cross-entropy", mse: "mean squared error" };
   const MEMBER_LINES_UP_TO = 32; // larger ensembles: median and 10-90% band, one member on demand
   const PHASES = [
     ["memorization", "rgba(31,119,180,0.07)"], ["circuit formation", "rgba(255,127,14,0.09)"], ["cleanup", "rgba(44,160,44,0.09)"],
@@ -176,7 +177,9 @@
       automargin: true }; // below the plot, then the legend under it (LEGEND reserves its own room)
   }
   function singleAxes(spec) { // one y axis, and the right-hand one where the panel has it
-    const axes = { yaxis: { type: spec.ylog ? "log" : "linear", title: { text: spec.ytitle }, range: spec.yrange, exponentformat: "power" } };
+    // The loss panels name the loss the run trained on (config.loss).
+    const ytitle = spec.ytitle === "cross-entropy" ? (LOSS_TITLES[state.data.config.loss] || spec.ytitle) : spec.ytitle;
+    const axes = { yaxis: { type: spec.ylog ? "log" : "linear", title: { text: ytitle }, range: spec.yrange, exponentformat: "power" } };
     if (spec.y2title) axes.yaxis2 = { overlaying: "y", side: "right", title: { text: spec.y2title }, rangemode: "tozero", dtick: 1 };
     return axes;
   }
@@ -364,7 +367,12 @@
 
   function fillHeader() {
     const d = state.data, cfg = d.config, s = d.summary;
-    document.getElementById("title").textContent = `${cfg.task} mod ${cfg.p} — ${d.run}`;
+    document.getElementById("title").textContent = `${d.title} — ${d.run}`;
+    // A task without the additive view (sparse parity, digits): its Fourier panels say nothing, so they are left out.
+    document.querySelectorAll(".fourier").forEach((node) => { node.hidden = Boolean(d.fourier_note); });
+    const fourierNote = document.getElementById("fourier-note");
+    fourierNote.textContent = d.fourier_note || "";
+    fourierNote.hidden = !d.fourier_note;
     const status = s.status || {};
     document.getElementById("status").textContent =
       `${status.state || "?"} at step ${status.step ?? s.steps}${status.stop_reason ? " (" + status.stop_reason + ")" : ""}` +

@@ -18,8 +18,8 @@ from grokscope.analysis.censored_stats import (
     censored_quantile,
     mann_whitney_u,
 )
-from grokscope.cli import app
 from grokscope.analysis.compare import compare, generalized_fraction
+from grokscope.cli import app
 from grokscope.errors import ConfigError
 
 runner = CliRunner()

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from grokscope import RunConfig, train
 from grokscope import metric_names as names
-from grokscope.cli import app
 from grokscope.analysis.compare import compare
+from grokscope.cli import app
 
 SEEDS = (0, 1, 2, 3)
 CUT = dict(task="x+y", p=23, frac=0.8, arch="mlp", act_fn="relu", d_model=32, d_mlp=128, logits_over="answers",

@@ -14,7 +14,11 @@ from grokscope import get_preset, load, train
 from grokscope import metric_names as names
 from grokscope.cli import app
 from grokscope.errors import ConfigError
-from grokscope.instruments.parity import coordinate_mass, relevant_weight_ratio, walsh_coefficient
+from grokscope.instruments.parity import (
+    coordinate_mass,
+    relevant_weight_ratio,
+    walsh_coefficient,
+)
 from grokscope.report import render_report, report_data
 from grokscope.tasks import build_parity_table
 

@@ -12,7 +12,8 @@ from .version import __version__ as __version__
 # name -> the module that defines it
 _FACE = {"RunConfig": "config", "PRESETS": "presets", "get_preset": "presets",
          "ConfigError": "errors", "CheckpointError": "errors", "GrokscopeError": "errors",
-         "Run": "run", "list_runs": "run", "load": "run", "resume": "training.launch", "train": "training.launch"}
+         "Run": "run", "list_runs": "run", "load": "run", "resume": "training.launch", "train": "training.launch",
+         "from_transformer_lens": "bridges.transformer_lens"}
 
 __all__ = sorted([*_FACE, "__version__"])
 

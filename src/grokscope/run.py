@@ -80,6 +80,13 @@ class Run:
 
         return monitor_run(self, MonitorOptions() if options is None else options, progress=progress)
 
+    def hooked_transformer(self, member: int = 0, step: int | None = None):
+        """Member `member` at `step` (the last checkpoint by default) as a `transformer_lens.HookedTransformer`
+        (nanda arch only; the extra grokscope[tl]; grokscope.bridges.transformer_lens)."""
+        from .bridges.transformer_lens import hooked_transformer
+
+        return hooked_transformer(self, member, step)
+
     def member_data(self, member: int) -> "RunData":
         """One member's task table, inputs and split, on the CPU (as if it had trained alone)."""
         from .dataset import RunData

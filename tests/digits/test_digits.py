@@ -172,6 +172,8 @@ def test_a_directory_of_digits_and_core_runs_lists_shows_reports_and_serves(mixe
     for run in (digits, core):
         shown = runner.invoke(app, ["show", str(run.path), "--json"])
         assert shown.exit_code == 0 and json.loads(shown.stdout)["config"]["task"] == run.config.task
+    table = runner.invoke(app, ["show", str(digits.path)], terminal_width=200).stdout
+    assert "│ α " in table.replace("┃", "│") and "8.000" in table and "1.000" in table  # the members' α labels them
     served = {row["name"]: row for row in Dashboard(root).runs()}
     assert served[digits.path.name]["state"] == "finished" and served[digits.path.name]["task"] == "digits"
     assert served[core.path.name]["state"] == "finished"

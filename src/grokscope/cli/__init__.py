@@ -8,6 +8,7 @@ import sys
 from rich.markup import escape
 
 from . import (  # noqa: F401  (register)
+    bridge_commands,
     digits_command,
     monitor_commands,
     report_commands,

@@ -15,6 +15,7 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from .. import metric_names as names
+from ..config import PER_MEMBER_FIELDS
 from ..operations import task_title
 
 if TYPE_CHECKING:
@@ -68,6 +69,9 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+SHORT_NAMES = {"init_scale": "α", "orthogonal_grad": "⊥grad", "fixed_weight_norm": "fixed norm", "label_noise": "noise"}
+
+
 def summary_table(summary: dict[str, Any]) -> Table:
     """`grokscope show`: one row per member."""
     config = summary["config"]
@@ -78,7 +82,11 @@ def summary_table(summary: dict[str, Any]) -> Table:
     logged = any("steps_to_generalize_mirror" in m for m in summary["members"])
     mirror = any("steps_to_generalize_mirror" in m and (m["steps_to_generalize_mirror"], m["final_test_mirror_acc"])
                  != (m["steps_to_generalize"], m["final_test_acc"]) for m in summary["members"])
-    headers = ["member", "seed", "frac", "memorize", "warning", "generalize"] + (["gen. mirror"] if mirror else [])
+    # The other per-member settings that differ between members (digits' α, a decay sweep's wd) label the rows.
+    varying = [name for name in PER_MEMBER_FIELDS if name != "frac" and isinstance(config.get(name), (list, tuple))
+               and len({repr(v) for v in config[name]}) > 1]
+    headers = ["member", "seed", "frac", *(SHORT_NAMES.get(n, n) for n in varying), "memorize", "warning", "generalize"]
+    headers += ["gen. mirror"] if mirror else []
     headers += ["train acc", "test acc"] + (["mirror acc"] if mirror else []) + ["early stop"]
     table = Table(*headers, title=table.title, caption="memorize / generalize: first step with accuracy >= threshold; warning: early-warning step "
                           "(training-side measures only, docs/instruments.md); acc: final; early stop: where early stopping on the "
@@ -86,7 +94,8 @@ def summary_table(summary: dict[str, Any]) -> Table:
                           + ("; mirror-held-out columns left out: they equal the test ones (symmetric split)"
                              if logged and not mirror else ""))
     for m in summary["members"]:
-        row = [m["member"], m["seed"], m["frac"], m["steps_to_memorize"], m.get("early_warning_step"), m["steps_to_generalize"]]
+        row = [m["member"], m["seed"], m["frac"], *(config[n][m["member"]] for n in varying), m["steps_to_memorize"],
+               m.get("early_warning_step"), m["steps_to_generalize"]]
         row += [m.get("steps_to_generalize_mirror")] if mirror else []
         row += [m["final_train_acc"], m["final_test_acc"]]
         row += [m.get("final_test_mirror_acc")] if mirror else []

@@ -122,8 +122,9 @@ def attention(params: Params, spec: ModelSpec, layer: int, x: torch.Tensor, cach
     out = torch.einsum("ebhpk,ehkd->ebpd", z, params[f"{pre}.W_O"])  # [E, B, pos, d_model]
     out = _add_bias(out, _bias(params, f"{pre}.b_O"))
     if cache is not None:
-        cache |= {f"{pre}.hook_q": q, f"{pre}.hook_k": k, f"{pre}.hook_v": v, f"{pre}.hook_attn_scores": scores,
-                  f"{pre}.hook_pattern": pattern, f"{pre}.hook_z": z}
+        # q, k, v, z as TransformerLens caches them: [E, B, pos, n_heads, d_head]
+        cache |= {f"{pre}.hook_q": q.transpose(2, 3), f"{pre}.hook_k": k.transpose(2, 3), f"{pre}.hook_v": v.transpose(2, 3),
+                  f"{pre}.hook_attn_scores": scores, f"{pre}.hook_pattern": pattern, f"{pre}.hook_z": z.transpose(2, 3)}
     return out
 
 

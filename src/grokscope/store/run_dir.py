@@ -86,8 +86,9 @@ def new_run_dir(out: Path, config: RunConfig) -> Path:
     return unique_run_dir(out, f"{config.table().op.slug}-p{config.p}-e{config.n_members}")
 
 
-def write_config(run_dir: Path, config: RunConfig, device: torch.device) -> None:
-    document = {"config": config.to_dict(), "provenance": provenance(device, config)}
+def write_config(run_dir: Path, config: RunConfig, device: torch.device, **extra_provenance: Any) -> None:
+    """config.json: the config and its provenance (plus `extra_provenance`, e.g. where imported weights came from)."""
+    document = {"config": config.to_dict(), "provenance": {**provenance(device, config), **extra_provenance}}
     write_text_atomic(run_dir / CONFIG_FILE, json.dumps(document, indent=2, ensure_ascii=False))
 
 

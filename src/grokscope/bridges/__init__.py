@@ -1,0 +1,1 @@
+"""Bridges to the tools researchers already use: TransformerLens both ways (transformer_lens.py)."""

@@ -20,8 +20,24 @@ from grokscope import RunConfig, get_preset, train
 
 
 @pytest.fixture(autouse=True)
-def _two_threads():
-    torch.set_num_threads(2)
+def _threads():
+    # Two torch threads on CI's two cores; one per worker when pytest-xdist runs a worker per core (`-n 2`).
+    torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
+
+
+# The longest test files (measured with --durations), handed out first when pytest-xdist runs them a file per worker
+# (`-n 2 --dist loadfile`, the README's test command), so that no long file starts last and runs alone.
+LONGEST_FIRST = ("sweep/test_sweep_power_cpu.py", "test_docs.py", "monitor/test_monitor_run.py",
+                 "monitor/test_validation_cli.py", "instruments/test_clock_pizza.py", "e2e/test_grokking.py",
+                 "test_compare.py", "report/test_browser.py", "report/test_layout.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        path = item.path.as_posix()
+        return next((i for i, name in enumerate(LONGEST_FIRST) if path.endswith("tests/" + name)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: the order within a file and among the rest is kept
 
 
 def tiny_config(**changes) -> RunConfig:

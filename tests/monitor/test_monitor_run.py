@@ -239,12 +239,13 @@ def test_the_default_cadence_puts_the_expensive_measures_on_about_eight_checkpoi
 
 @pytest.mark.slow
 def test_llc_rises_through_memorization_and_peaks_before_grokking_in_most_members(tmp_path):
-    """The tiny preset, four seeds, the LLC at the default settings and cadence (~8 checkpoints). The reference
+    """The tiny preset, four seeds, the LLC at the default SGLD settings and cadence (~8 checkpoints), one chain per
+    member (the default is two: the shape is a property of each chain, and one halves the cost). The reference
     (grokking.md, LLC) measured ~4 before memorization, a plateau after it, a fall through grokking. Asserted for
     most members that grokked: the peak is ≥ 5× the value at initialization, comes at a checkpoint before test
     accuracy first reaches 99%, and the last checkpoint's value is below 60% of the peak."""
     run = train(get_preset("tiny").replace(seeds=(1, 2, 3, 5)), tmp_path / "runs")
-    report = monitor_run(run, MonitorOptions(measures=("llc",)))
+    report = monitor_run(run, MonitorOptions(measures=("llc",), llc_chains=1))
     assert len(report.plan["llc"]) <= 9
     grokked = {m["member"]: m["steps_to_generalize"] for m in run.summary()["members"] if m["steps_to_generalize"]}
     assert len(grokked) >= 3

@@ -16,6 +16,7 @@ from grokscope import get_preset, train
 from grokscope.analysis.censored_stats import (
     bootstrap_median_ratio,
     censored_quantile,
+    logrank_p,
     mann_whitney_u,
 )
 from grokscope.analysis.compare import compare, generalized_fraction
@@ -56,12 +57,18 @@ def test_members_that_never_generalize_are_censored_at_the_budget(wd_run):
     assert generalized_fraction(comparison, "wd=0.0") == ([1, 20], [0.0, 0.0])
 
 
-def test_censored_quantile_marks_order_statistics_that_fall_on_a_censored_member():
+def test_kaplan_meier_quantiles_against_hand_computed_curves():
     steps, censored = np.array([100, 200, 1000, 1000]), np.array([False, False, True, True])
-    assert censored_quantile(steps, censored, 0.25) == (175.0, False)
-    assert censored_quantile(steps, censored, 0.5) == (600.0, True)  # between 200 and a censored member
-    # a member that generalized at the budget sorts before the censored ones
+    # S = 3/4 from 100, 1/2 from 200, then only censored members: the quartile sits exactly at 3/4 until 200
+    assert censored_quantile(steps, censored, 0.25) == (150.0, False)  # the midpoint of the flat stretch
+    assert censored_quantile(steps, censored, 0.5) == (200.0, True)  # flat at 1/2 into the censored: beyond 200
+    assert censored_quantile(steps, censored, 0.75) == (1000.0, True)  # never reached within the budget
+    # nothing censored: the ordinary median
+    assert censored_quantile(np.array([100, 200, 300, 400]), np.zeros(4, bool), 0.5) == (250.0, False)
+    # a member that generalized at the budget counts before one censored there: S(50) = 2/3, S(1000) = 1/3
     assert censored_quantile(np.array([50, 1000, 1000]), np.array([False, False, True]), 0.5) == (1000.0, False)
+    # censored in the middle (a shorter run): S(100) = 3/4; 300 leaves the risk set; S(400) = 3/4 · 1/2 = 3/8
+    assert censored_quantile(np.array([100, 300, 400, 500]), np.array([False, True, False, False]), 0.5) == (400.0, False)
 
 
 def test_several_runs_form_arms_and_pair_their_seeds(one_arm_runs):
@@ -69,7 +76,8 @@ def test_several_runs_form_arms_and_pair_their_seeds(one_arm_runs):
     assert [a.arm for a in comparison.arms] == ["wd=1.0", "wd=0.0"]
     treatment = comparison.arms[0]
     assert (treatment.paired, treatment.paired_faster) == (2, 0)  # all censored: ties are not "faster"
-    assert treatment.p_value == 1.0
+    assert treatment.p_value is None  # log-rank: no member of either arm generalized, nothing to compare
+    assert treatment.p_mann_whitney == 1.0  # one budget: every member tied at it
 
 
 def test_paired_faster_counts_generalizing_at_the_budget_as_faster_than_censored():
@@ -90,17 +98,44 @@ def test_bootstrap_interval_contains_the_estimate_and_is_reproducible():
     assert low <= np.median(control) / np.median(treatment) <= high
     assert (low, high) == bootstrap_median_ratio(control, treatment, resamples=2_000, seed=0)
     assert 900 / 1000 <= low < high <= 2500 / 300  # every resampled median ratio lies in this range
+    # every member censored at one budget: BCa is undefined, the percentile interval is the point
+    assert bootstrap_median_ratio(np.full(3, 20.0), np.full(3, 20.0), resamples=200) == (1.0, 1.0)
 
 
 def test_mann_whitney_against_hand_computed_values():
-    # no ties: U_x = 0, σ² = 3·3/12·7, z = (9 − 4.5 − 0.5)/σ
+    # no ties, 3 against 3 fully separated: the exact distribution, 2 of the C(6, 3) = 20 orderings as extreme
     u, p = mann_whitney_u(np.array([1, 2, 3]), np.array([4, 5, 6]))
-    assert u == 0.0 and p == pytest.approx(math.erfc(4 / math.sqrt(5.25) / math.sqrt(2)), rel=1e-12)
-    assert p == pytest.approx(0.0809, abs=1e-4)
+    assert u == 0.0 and p == pytest.approx(2 / 20, rel=1e-12)  # the normal approximation said 0.081
     # ties: pooled mid-ranks 1, 3, 3 | 3, 5, 6 → U_x = 7 − 6 = 1; one tie group of 3 → σ² = 9/12·(7 − 24/30)
     u, p = mann_whitney_u(np.array([1, 2, 2]), np.array([2, 3, 4]))
     assert u == 1.0 and p == pytest.approx(math.erfc(3 / math.sqrt(0.75 * 6.2) / math.sqrt(2)), rel=1e-12)
     assert mann_whitney_u(np.array([5, 5]), np.array([5, 5, 5]))[1] == 1.0  # all tied
+
+
+def test_log_rank_against_a_hand_computed_test():
+    # x generalizes at 1 and 2, y at 3 and 4. At t = 1: 4 at risk, 2 of x, 1 event: E_x = 1/2, V = 2·2·1·3/(4²·3);
+    # at t = 2: 3 at risk, 1 of x: E_x = 1/3, V = 1·2·1·2/(3²·2); later no x at risk. χ² = (2 − E)²/V, 1 d.f.
+    expected, variance = 1 / 2 + 1 / 3, 2 * 2 * 3 / (16 * 3) + 1 * 2 * 2 / (9 * 2)
+    chi2 = (2 - expected) ** 2 / variance
+    p = logrank_p(np.array([1.0, 2.0]), np.zeros(2, bool), np.array([3.0, 4.0]), np.zeros(2, bool))
+    assert p == pytest.approx(math.erfc(math.sqrt(chi2 / 2)), rel=1e-9)  # the χ²₁ tail
+    assert logrank_p(np.full(2, 20.0), np.ones(2, bool), np.full(2, 20.0), np.ones(2, bool)) is None
+
+
+def test_arms_censored_at_different_budgets_are_compared_by_log_rank_not_by_their_budgets():
+    from grokscope.analysis.compare import MemberOutcome, _arm_result
+
+    def outcome(arm, seed, step, budget):
+        return MemberOutcome("run", seed, seed, arm, step, budget, "test/acc")
+
+    arm = [outcome("t", 0, 150, 400), outcome("t", 1, 250, 400), outcome("t", 2, None, 400), outcome("t", 3, None, 400)]
+    control = [outcome("c", 0, 300, 3000), outcome("c", 1, 350, 3000), outcome("c", 2, None, 3000),
+               outcome("c", 3, None, 3000)]
+    row = _arm_result("t", {}, arm, control, is_control=False, resamples=200, seed=0)
+    assert row.p_mann_whitney is None  # read as steps, the short run's censored members would look fast (p 0.31)
+    assert row.p_value == pytest.approx(logrank_p(np.array([150.0, 250, 400, 400]), np.array([False, False, True, True]),
+                                                  np.array([300.0, 350, 3000, 3000]), np.array([False, False, True, True])))
+    assert row.p_value > 0.5  # 0.73: two of four generalized in each arm, at about the same steps
 
 
 @pytest.mark.parametrize("kwargs, field", [(dict(by=["seeds"]), "by:"), (dict(by=["nope"]), "by:"),

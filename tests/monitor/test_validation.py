@@ -22,13 +22,17 @@ from grokscope.analysis.monitor_validation import (
     to_markdown,
     validate,
 )
-from grokscope.analysis.rank_stats import auroc, bootstrap_interval, mid_ranks, spearman
+from grokscope.analysis.rank_stats import auroc, bootstrap_interval, spearman
 
 STEPS = np.arange(0, 4001, 100)
 
 
-def test_mid_ranks_share_ties():
-    assert mid_ranks(np.array([3.0, 1.0, 3.0, 2.0])).tolist() == [3.5, 1.0, 3.5, 2.0]
+def test_spearman_ranks_ties_at_their_mid_ranks():
+    # x's ranks 3.5, 1, 3.5, 2 against y's 1..4: Pearson's r of the ranks by hand
+    rx, ry = np.array([3.5, 1.0, 3.5, 2.0]), np.array([1.0, 2.0, 3.0, 4.0])
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    assert spearman(np.array([3.0, 1.0, 3.0, 2.0]), np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(
+        (rx * ry).sum() / np.sqrt((rx ** 2).sum() * (ry ** 2).sum()), rel=1e-12)
 
 
 def test_spearman_is_one_for_any_monotone_map_and_minus_one_reversed():

@@ -6,8 +6,8 @@ several runs), or the fields named by `by`. The seed is never an arm field: it i
 arm: members generalized / total, steps until held-out accuracy reaches the threshold (mirror-held-out
 accuracy where the task has it, as `Run.summary` does), median and interquartile range with members that
 never got there censored at their budget (`censored_stats`), the speed-up against a control arm with a
-bootstrap interval, a Mann–Whitney p-value, and, where the arms share seeds, the fraction of paired
-seeds on which the arm was faster.
+bootstrap interval, the log-rank p-value (and Mann–Whitney's where the arms share one budget), and, where the
+arms share seeds, the fraction of paired seeds on which the arm was faster.
 """
 
 from __future__ import annotations
@@ -27,7 +27,12 @@ from ..checks import check_output_suffix
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..run import Run, load
-from .censored_stats import bootstrap_median_ratio, censored_quantile, mann_whitney_u
+from .censored_stats import (
+    bootstrap_median_ratio,
+    censored_quantile,
+    logrank_p,
+    mann_whitney_u,
+)
 from .first_steps import held_out_first_steps
 
 TABLE_SUFFIXES = (".csv", ".json")
@@ -79,7 +84,8 @@ class ArmResult:
     speedup_bound: str | None  # "lower" or "upper" where one median is censored (the ratio is a bound)
     speedup_low: float | None  # bootstrap 95% interval
     speedup_high: float | None
-    p_value: float | None  # Mann–Whitney U against the control, two-sided
+    p_value: float | None  # log-rank against the control, two-sided; None where no member of either arm generalized
+    p_mann_whitney: float | None  # Mann–Whitney U against the control, two-sided; None unless both share one budget
     paired_faster: int | None  # seeds shared with the control on which this arm was faster
     paired: int | None  # seeds shared with the control
 
@@ -157,7 +163,7 @@ def _arm_result(label: str, settings: dict[str, Any], members: list[MemberOutcom
     row = dict(arm=label, settings=settings, members=len(members), generalized=int((~censored).sum()),
                median=median, median_censored=median_censored, q25=q25, q25_censored=q25_censored, q75=q75,
                q75_censored=q75_censored, speedup=None, speedup_bound=None, speedup_low=None, speedup_high=None,
-               p_value=None, paired_faster=None, paired=None)
+               p_value=None, p_mann_whitney=None, paired_faster=None, paired=None)
     if is_control:
         return ArmResult(**row)
     control_steps = np.array([m.steps for m in control], dtype=float)
@@ -166,7 +172,10 @@ def _arm_result(label: str, settings: dict[str, Any], members: list[MemberOutcom
         row["speedup"] = control_median / median
         row["speedup_bound"] = "lower" if control_censored else "upper" if median_censored else None
     row["speedup_low"], row["speedup_high"] = bootstrap_median_ratio(control_steps, steps, resamples=resamples, seed=seed)
-    row["p_value"] = mann_whitney_u(steps, control_steps)[1]
+    control_censored_flags = np.array([m.censored for m in control])
+    row["p_value"] = logrank_p(steps, censored, control_steps, control_censored_flags)
+    if len({m.budget for m in [*members, *control]}) == 1:  # censored members tie at one budget: Gehan's ordering holds
+        row["p_mann_whitney"] = mann_whitney_u(steps, control_steps)[1]
     # (steps, censored): a member that generalized at the budget beats one censored there (censored means > budget)
     control_by_seed = {m.seed: (m.steps, m.censored) for m in reversed(control)}  # the first member of each seed
     arm_by_seed = {m.seed: (m.steps, m.censored) for m in reversed(members)}

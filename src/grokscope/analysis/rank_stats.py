@@ -1,46 +1,38 @@
-"""Rank statistics for scoring a measure as a detector: mid-ranks, Spearman's ρ, the AUROC, and a
-percentile bootstrap over members.
-
-Plain numpy and math, as censored_stats.py: no scipy in the dependencies.
+"""Rank statistics for scoring a measure as a detector: Spearman's ρ (scipy), the AUROC (scikit-learn), and a
+percentile bootstrap over members' groups.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Sequence
 
 import numpy as np
-
-
-def mid_ranks(values: np.ndarray) -> np.ndarray:
-    """[n] 1-based ranks of values, ties sharing the mean of their ranks (mid-ranks)."""
-    values = np.asarray(values, dtype=float)
-    below = (values[:, None] > values[None, :]).sum(axis=1)
-    tied = (values[:, None] == values[None, :]).sum(axis=1)
-    return below + (tied + 1) / 2
+from scipy import stats
+from sklearn.metrics import roc_auc_score
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman's ρ (Spearman 1904): Pearson's correlation of the mid-ranks of x and y over the pairs
-    where both are finite; NaN with fewer than 3 such pairs or when either side is constant.
+    """Spearman's ρ (Spearman 1904; `scipy.stats.spearmanr`, ties at their mid-ranks) over the pairs where both
+    are finite; NaN with fewer than 3 such pairs or when either side is constant.
 
     Args:
         x, y: [n] paired observations.
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
-    if keep.sum() < 3:
+    if keep.sum() < 3 or np.ptp(x[keep]) == 0 or np.ptp(y[keep]) == 0:
         return float("nan")
-    rank_x, rank_y = mid_ranks(x[keep]), mid_ranks(y[keep])
-    rank_x, rank_y = rank_x - rank_x.mean(), rank_y - rank_y.mean()
-    scale = np.sqrt((rank_x ** 2).sum() * (rank_y ** 2).sum())
-    return float((rank_x * rank_y).sum() / scale) if scale > 0 else float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        return float(stats.spearmanr(x[keep], y[keep]).statistic)
 
 
 def auroc(positive: np.ndarray, negative: np.ndarray) -> float:
-    """Area under the ROC curve of a score separating positives from negatives: P(s⁺ > s⁻) + ½ P(s⁺ = s⁻),
-    the Mann–Whitney U over n⁺n⁻ (Hanley & McNeil 1982). 1: every positive scores above every negative;
-    0.5: no separation; 0: every positive below (the score separates, in the other direction). Non-finite
-    scores are dropped; NaN when either side is then empty.
+    """Area under the ROC curve of a score separating positives from negatives (scikit-learn's `roc_auc_score`):
+    P(s⁺ > s⁻) + ½ P(s⁺ = s⁻), the Mann–Whitney U over n⁺n⁻ (Hanley & McNeil 1982). 1: every positive scores
+    above every negative; 0.5: no separation; 0: every positive below (the score separates, in the other
+    direction). Non-finite scores are dropped; NaN when either side is then empty.
 
     Args:
         positive: [n⁺] scores of the positives. negative: [n⁻] scores of the negatives.
@@ -49,16 +41,17 @@ def auroc(positive: np.ndarray, negative: np.ndarray) -> float:
     positive, negative = positive[np.isfinite(positive)], negative[np.isfinite(negative)]
     if len(positive) == 0 or len(negative) == 0:
         return float("nan")
-    ranks = mid_ranks(np.concatenate([positive, negative]))
-    u = ranks[:len(positive)].sum() - len(positive) * (len(positive) + 1) / 2
-    return float(u / (len(positive) * len(negative)))
+    labels = np.r_[np.ones(len(positive)), np.zeros(len(negative))]
+    return float(roc_auc_score(labels, np.r_[positive, negative]))
 
 
 def bootstrap_interval(statistic: Callable[..., float], groups: Sequence[int], *, resamples: int = 2_000,
                        seed: int = 0, level: float = 0.95) -> tuple[float, float]:
     """The percentile bootstrap interval of statistic(*indices) (Efron & Tibshirani 1993, §13.3).
 
-    Each resample draws, for every group (an arm's members), as many indices as the group has, with
+    Hand-written rather than `scipy.stats.bootstrap`: the statistics scored here (a time-matched AUROC, a median
+    of per-member correlations) are undefined on some resamples (a group drawn without a finite value), and such
+    resamples are dropped, where scipy's interval would be NaN. Each resample draws, for every group (an arm's members), as many indices as the group has, with
     replacement and within the group, and evaluates `statistic(idx_0, idx_1, ...)`, one index array per
     group. Resamples where the statistic is NaN are dropped; (NaN, NaN) if all are. Seeded: reproducible.
 

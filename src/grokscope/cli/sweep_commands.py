@@ -104,7 +104,8 @@ def _comparison_table(comparison: Any) -> Any:
     caption = (f"steps until {comparison.metric} ≥ {comparison.threshold:g}; members that never got there are censored at "
                f"the budget (>N: beyond N). speed-up = median(control) / median(arm) (?: both medians are beyond the budget, "
                f"so no ratio is known), bootstrap 95% interval over "
-               f"{comparison.resamples:,} resamples; p: Mann–Whitney U, two-sided; paired: seeds shared with the control "
+               f"{comparison.resamples:,} resamples (BCa); p: log-rank, two-sided (-: no member of either arm generalized; "
+               f"Mann–Whitney's in --json); paired: seeds shared with the control "
                f"on which the arm was faster")
     table = Table(caption=caption, caption_justify="left")
     for column in ("arm", "generalized", "median steps", "IQR", "speed-up [95% CI]", "p", "paired faster"):
@@ -116,7 +117,7 @@ def _comparison_table(comparison: Any) -> Any:
             bound = {"lower": "≥", "upper": "≤", None: ""}[arm.speedup_bound]
             ratio = "?" if arm.speedup is None else f"{bound}{arm.speedup:.2f}"
             speedup = f"{ratio} [{arm.speedup_low:.2f}, {arm.speedup_high:.2f}]"
-            p = f"{arm.p_value:.3g}"
+            p = "-" if arm.p_value is None else f"{arm.p_value:.3g}"
             paired = "" if arm.paired is None else f"{arm.paired_faster}/{arm.paired}"
         table.add_row(escape(arm.arm), f"{arm.generalized}/{arm.members}", steps(arm.median, arm.median_censored),
                       f"{steps(arm.q25, arm.q25_censored)}–{steps(arm.q75, arm.q75_censored)}", speedup, p, paired)

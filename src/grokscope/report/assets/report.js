@@ -221,7 +221,7 @@
     if (a.arm !== control) {
       const bound = { lower: "≥", upper: "≤" }[a.speedup_bound] || "";
       speedup = `${a.speedup === null ? "?" : bound + a.speedup.toFixed(2)} [${a.speedup_low.toFixed(2)}, ${a.speedup_high.toFixed(2)}]`;
-      p = String(Number(a.p_value.toPrecision(3)));
+      p = a.p_value === null ? "-" : String(Number(a.p_value.toPrecision(3)));
       paired = a.paired === null ? "" : `${a.paired_faster}/${a.paired}`;
     }
     return [a.arm, `${a.generalized}/${a.members}`, censoredSteps(a.median, a.median_censored),

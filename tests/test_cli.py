@@ -187,3 +187,25 @@ def test_the_member_table_fits_in_100_columns(grokked_run):
     shown = runner.invoke(cli.app, ["show", str(grokked_run.path)])
     rows = [line for line in shown.stdout.splitlines() if line[:1] in "┏┃┡│└"]
     assert len(rows) >= 5 and max(len(line) for line in rows) <= 100
+
+
+def test_version_presets_table_and_did_you_mean():
+    from grokscope import __version__
+    from grokscope.presets import PRESETS
+    from grokscope.sweep.spec import shipped_specs
+
+    version = runner.invoke(cli.app, ["--version"])
+    assert version.exit_code == 0 and version.stdout.strip() == f"grokscope {__version__}"
+    table = runner.invoke(cli.app, ["presets"], terminal_width=250)
+    assert table.exit_code == 0
+    for name in (*PRESETS, *shipped_specs()):  # every preset and spec has its line, with a description
+        [line] = [row for row in table.stdout.splitlines() if row.startswith(f"│ {name} ")]
+        assert len(line.split("│")[3].strip()) > 20, name
+    full = json.loads(runner.invoke(cli.app, ["presets", "--json"]).stdout)
+    assert full["omnigrok-digits"]["arch"] == "mlp_stack" and set(full) == set(PRESETS)
+    for args, hint in ((["train", "--set", "weight_decay=1"], "did you mean 'wd'?"),
+                       (["train", "--task", "x+z"], "did you mean 'x+y'?"),
+                       (["train", "--preset", "quickstrat"], "did you mean 'quickstart'?"),
+                       (["train", "--device", "cdua"], "did you mean 'cuda'?")):
+        result = runner.invoke(cli.app, [*args, "--dry-run"])
+        assert result.exit_code == 2 and hint in result.output, (args, result.output)

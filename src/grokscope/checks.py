@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 
 def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise ConfigError(f"{name}: must be one of {', '.join(allowed)}; got {value!r}")
+        raise ConfigError(f"{name}: must be one of {', '.join(allowed)}; got {value!r}{did_you_mean(value, allowed)}")
 
 
 def check_integer(name: str, value: Any, minimum: int) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .checks import check_boolean, check_choice, check_integer, check_number
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 from .operations import LAYOUTS, SPLIT_METHODS, check_modulus, get_operation, task_title
 
 ARCHS = ("nanda", "power", "grokfast", "mlp", "mlp_stack")
@@ -37,6 +37,10 @@ LOSSES = ("cross_entropy", "stablemax", "mse")
 PER_MEMBER_FIELDS: dict[str, type] = {"frac": float, "lr": float, "wd": float, "grokfast_alpha": float,
                                       "grokfast_lamb": float, "orthogonal_grad": bool, "init_scale": float,
                                       "label_noise": float, "fixed_weight_norm": bool}
+# Other code's names for these fields (PyTorch's optimizers, the papers' scripts): an unknown field names its match.
+FIELD_SYNONYMS = {"weight_decay": "wd", "learning_rate": "lr", "seed": "seeds", "steps": "max_steps",
+                  "num_steps": "max_steps", "d_hidden": "d_mlp", "num_layers": "n_layers", "num_heads": "n_heads",
+                  "frac_train": "frac", "modulus": "p"}
 # The papers' defaults (Lee et al. 2024, ironjr/grokfast): lamb 2 for EMA, 5 for MA.
 _GROKFAST_LAMB_DEFAULT = {"ema": 2.0, "ma": 5.0}
 
@@ -408,7 +412,9 @@ class RunConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"{unknown[0]}: unknown config field; known fields: {', '.join(sorted(known))}")
+            hint = f" (did you mean {FIELD_SYNONYMS[unknown[0]]!r}?)" if unknown[0] in FIELD_SYNONYMS else \
+                did_you_mean(unknown[0], known)
+            raise ConfigError(f"{unknown[0]}: unknown config field{hint}; known fields: {', '.join(sorted(known))}")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**values)
 

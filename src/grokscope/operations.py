@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 # How a task's pairs are shown to a model and split (tasks.encode, tasks.split_masks), named here so that a
 # config is validated without torch.
@@ -139,7 +139,8 @@ def get_operation(name: str) -> Operation:
     if name in _BY_SLUG:
         return _BY_SLUG[name]
     allowed = ", ".join(f"{op.name} ({op.slug})" for op in OPERATIONS.values())
-    raise ConfigError(f"task: unknown operation {name!r}; allowed: {allowed}")
+    hint = did_you_mean(name, [*OPERATIONS, *_BY_SLUG])
+    raise ConfigError(f"task: unknown operation {name!r}{hint}; allowed: {allowed}")
 
 
 def task_title(task: str, p: int) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .config import RunConfig
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 PRESETS: dict[str, RunConfig] = {
     # Groks in well under a minute on a 2-core CPU after a plateau 6-29 times as long as memorization
@@ -85,10 +85,23 @@ PRESETS: dict[str, RunConfig] = {
     ),
 }
 
+# One line each for `grokscope presets` (the comments above say where every number comes from).
+DESCRIPTIONS = {
+    "quickstart": "x+y mod 59, Nanda's 1-layer transformer at d_model 64: groks in under a minute on a laptop CPU",
+    "tiny": "x+y mod 31, d_model 32: groks in seconds; the tests' preset",
+    "sparse-parity": "the parity of a hidden 3 of 20 bits (Barak et al. 2022), an MLP with weight decay",
+    "nanda2023": "Nanda et al. 2023's code exactly: x+y mod 113, 30% of the pairs, full batch, 50,000 steps",
+    "nanda2023-tl": "the TransformerLens Grokking demo's variant: 25,000 steps, biases frozen, logits over the answers",
+    "power2022": "Power et al. 2022: x/y mod 97, openai/grok's 2-layer model, 50% of the pairs, 10^5 steps",
+    "grokfast2024": "Grokfast's benchmark (Lee et al. 2024): x*y mod 97, Adam, Grokfast-EMA, steps to 95%",
+    "omnigrok-digits": "Omnigrok (Liu et al. 2023) on scikit-learn digits: MLP, init x8 against x1, MSE, 10k steps",
+    "omnigrok-digits-quick": "the same in 3,000 steps at twice the learning rate, two seeds per init scale",
+}
+
 DIGITS_PRESETS = ("omnigrok-digits", "omnigrok-digits-quick")  # what `grokscope digits --preset` takes
 
 
 def get_preset(name: str) -> RunConfig:
     if name not in PRESETS:
-        raise ConfigError(f"preset: must be one of {', '.join(PRESETS)}; got {name!r}")
+        raise ConfigError(f"preset: must be one of {', '.join(PRESETS)}; got {name!r}{did_you_mean(name, PRESETS)}")
     return PRESETS[name]

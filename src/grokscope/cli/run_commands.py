@@ -159,10 +159,22 @@ def tasks() -> None:
 
 
 @app.command()
-def presets() -> None:
-    """List the presets and their settings."""
-    for name, config in PRESETS.items():
-        out.print(f"[bold]{name}[/bold]: {json.dumps({k: v for k, v in config.to_dict().items() if v is not None})}")
+def presets(as_json: Annotated[bool, typer.Option("--json", help="Every preset's full config as JSON.")] = False) -> None:
+    """The presets (grokscope train --preset) and the shipped sweep specs (grokscope sweep NAME), a line each."""
+    from rich.table import Table
+
+    from ..presets import DESCRIPTIONS
+    from ..sweep.spec import load_spec, shipped_specs
+
+    if as_json:
+        typer.echo(json.dumps({name: config.to_dict() for name, config in PRESETS.items()}))
+        return
+    table = Table("name", "kind", "what it trains", caption="grokscope presets --json: every setting")
+    for name in PRESETS:
+        table.add_row(name, "preset", DESCRIPTIONS[name])
+    for name in shipped_specs():
+        table.add_row(name, "sweep spec", load_spec(name).description)
+    out.print(table)
 
 
 @app.command()

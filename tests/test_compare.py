@@ -100,6 +100,7 @@ def test_bootstrap_interval_contains_the_estimate_and_is_reproducible():
     assert 900 / 1000 <= low < high <= 2500 / 300  # every resampled median ratio lies in this range
     # every member censored at one budget: BCa is undefined, the percentile interval is the point
     assert bootstrap_median_ratio(np.full(3, 20.0), np.full(3, 20.0), resamples=200) == (1.0, 1.0)
+    assert bootstrap_median_ratio(np.array([40.0]), np.array([40.0, 80.0])) == (None, None)  # one member: no resample
 
 
 def test_mann_whitney_against_hand_computed_values():

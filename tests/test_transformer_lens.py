@@ -90,7 +90,7 @@ def test_a_model_built_by_transformer_lens_imports_with_its_own_logits(tmp_path)
 
 
 @pytest.mark.parametrize("args, field", [
-    (["--to", "wandb"], "to"), (["--to", "transformer-lens", "--member", "5"], "member"),
+    (["--to", "mlflow"], "to"), (["--to", "transformer-lens", "--member", "5"], "member"),
     (["--to", "transformer-lens", "--step", "77"], "step"), (["--to", "transformer-lens", "--out-suffix"], None),
 ])
 def test_export_refuses_bad_input_with_one_line_and_writes_nothing(tiny_run, tmp_path, args, field):

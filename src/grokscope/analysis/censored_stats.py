@@ -89,12 +89,13 @@ def _median_ratio(control: np.ndarray, treatment: np.ndarray, axis: int = -1) ->
 
 
 def bootstrap_median_ratio(control: np.ndarray, treatment: np.ndarray, *, resamples: int = 2_000,
-                           seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+                           seed: int = 0, level: float = 0.95) -> tuple[float | None, float | None]:
     """The BCa bootstrap interval of median(control) / median(treatment) (Efron 1987; `scipy.stats.bootstrap`).
 
     Each resample draws the members of each arm with replacement, within the arm; censored members stay at their
     budget. Where BCa is undefined (every resample's ratio the same, e.g. all members censored at one budget) the
-    percentile interval, a single point there, is returned. Seeded: reproducible.
+    percentile interval, a single point there, is returned; with fewer than two members in an arm there is nothing to
+    resample and the interval is (None, None). Seeded: reproducible.
 
     Args:
         control: [n_c] steps of the control arm. treatment: [n_t] steps of the treatment arm.
@@ -104,6 +105,8 @@ def bootstrap_median_ratio(control: np.ndarray, treatment: np.ndarray, *, resamp
         (low, high).
     """
     data = (np.asarray(control, dtype=float), np.asarray(treatment, dtype=float))
+    if min(len(d) for d in data) < 2:
+        return None, None
     for method in ("BCa", "percentile"):
         with warnings.catch_warnings():  # a degenerate sample warns and gives NaN: the percentile interval then
             warnings.simplefilter("ignore")

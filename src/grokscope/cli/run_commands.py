@@ -45,6 +45,8 @@ def train(
     resume: Annotated[Optional[Path], typer.Option(help="Continue this run from its last checkpoint.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and estimates; write nothing.")] = False,
     threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP)] = None,
+    log_to: Annotated[Optional[list[str]], typer.Option("--log-to", help="tensorboard or wandb (repeatable): every "
+                                                        "evaluation, one tracker run per member.")] = None,
 ) -> None:
     """Train an ensemble (one member per seed); prints the run directory last."""
     from .. import run as api
@@ -53,6 +55,9 @@ def train(
     from .render import plan_text, progress_bar
 
     try:
+        from ..training.trackers import check_trackers
+
+        check_trackers(log_to or [])
         if threads is not None:
             check_integer("threads", threads, 1)
         threads = default_threads() if threads is None else threads
@@ -65,7 +70,7 @@ def train(
                 raise ConfigError(f"resume: continues a run with its own config; --{given[0].replace('_', '-')} cannot be combined with it")
             run = api.load(resume)
             with progress_bar(err, run.config) as on_progress, pinned_threads(threads):
-                run = launch.resume(resume, progress=on_progress, after_step=after_step_hook())
+                run = launch.resume(resume, progress=on_progress, after_step=after_step_hook(), log_to=log_to or ())
         else:
             config = build_config(preset, {
                 "task": task, "p": p, "frac": numbers("frac", frac), "lr": numbers("lr", lr),
@@ -79,7 +84,7 @@ def train(
                 out.print(plan_text(estimate_run(config)))
                 return
             with progress_bar(err, config) as on_progress, pinned_threads(threads):
-                run = launch.train(config, out_dir, progress=on_progress, after_step=after_step_hook())
+                run = launch.train(config, out_dir, progress=on_progress, after_step=after_step_hook(), log_to=log_to or ())
     except GrokscopeError as error:
         fail(error)
     out.print(str(run.path))

@@ -116,7 +116,8 @@ def _comparison_table(comparison: Any) -> Any:
         else:
             bound = {"lower": "≥", "upper": "≤", None: ""}[arm.speedup_bound]
             ratio = "?" if arm.speedup is None else f"{bound}{arm.speedup:.2f}"
-            speedup = f"{ratio} [{arm.speedup_low:.2f}, {arm.speedup_high:.2f}]"
+            interval = "-" if arm.speedup_low is None else f"{arm.speedup_low:.2f}, {arm.speedup_high:.2f}"
+            speedup = f"{ratio} [{interval}]"
             p = "-" if arm.p_value is None else f"{arm.p_value:.3g}"
             paired = "" if arm.paired is None else f"{arm.paired_faster}/{arm.paired}"
         table.add_row(escape(arm.arm), f"{arm.generalized}/{arm.members}", steps(arm.median, arm.median_censored),

@@ -3,25 +3,40 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
 from ..config import RunConfig
 from ..run import Run, load
 from ..store.run_dir import RunLock, check_output_dir, new_run_dir, write_config
+from .trackers import check_trackers, open_trackers
 from .trainer import Progress, Trainer, resolve_device
 
 
-def _train_into(run_dir: Path, config: RunConfig, device: torch.device,
-                progress: Callable[[Progress], None] | None, after_step: Callable[[int], None] | None) -> Run:
+def _train_into(run_dir: Path, config: RunConfig, device: torch.device, progress: Callable[[Progress], None] | None,
+                after_step: Callable[[int], None] | None, log_to: Sequence[str]) -> Run:
     with RunLock(run_dir):
-        Trainer(config, run_dir, device=device, on_progress=progress, after_step=after_step).run()
+        trackers = open_trackers(log_to, run_dir, config) if log_to else []
+
+        def report(update: Progress) -> None:
+            if trackers:
+                values = {name: tensor.tolist() for name, tensor in update.metrics.items()}
+                for tracker in trackers:
+                    tracker.log(update.step, values)
+            if progress is not None:
+                progress(update)
+
+        try:
+            Trainer(config, run_dir, device=device, on_progress=report, after_step=after_step).run()
+        finally:
+            for tracker in trackers:
+                tracker.close()
     return load(run_dir)
 
 
 def train(config: RunConfig, out: str | Path = "runs", *, progress: Callable[[Progress], None] | None = None,
-          after_step: Callable[[int], None] | None = None) -> Run:
+          after_step: Callable[[int], None] | None = None, log_to: Sequence[str] = ()) -> Run:
     """Train a new run under `out`; returns it when training stops.
 
     Args:
@@ -29,17 +44,23 @@ def train(config: RunConfig, out: str | Path = "runs", *, progress: Callable[[Pr
         out: the parent directory of run directories.
         progress: called at every evaluation with a Progress.
         after_step: called after every update with the step count (tests use it to interrupt a run).
+        log_to: trackers fed at every evaluation, one tracker run per member: "tensorboard" (event files in the run
+            directory's tensorboard/), "wandb" (training/trackers.py).
     """
     out = Path(out)
     check_output_dir(out)
+    check_trackers(log_to)
     device = resolve_device(config.device)
     run_dir = new_run_dir(out, config)
     write_config(run_dir, config, device)
-    return _train_into(run_dir, config, device, progress, after_step)
+    return _train_into(run_dir, config, device, progress, after_step, log_to)
 
 
 def resume(path: str | Path, *, progress: Callable[[Progress], None] | None = None,
-           after_step: Callable[[int], None] | None = None) -> Run:
-    """Continue a run from its resume checkpoint to its stop rule (from step 0 if it never wrote one)."""
+           after_step: Callable[[int], None] | None = None, log_to: Sequence[str] = ()) -> Run:
+    """Continue a run from its resume checkpoint to its stop rule (from step 0 if it never wrote one). With `log_to`,
+    the trackers get the evaluations from the resume point on (TensorBoard appends to the members' folders; W&B
+    starts new runs in the same group)."""
+    check_trackers(log_to)
     run = load(path)
-    return _train_into(run.path, run.config, resolve_device(run.config.device), progress, after_step)
+    return _train_into(run.path, run.config, resolve_device(run.config.device), progress, after_step, log_to)

@@ -220,7 +220,8 @@
     let speedup = "control", p = "", paired = "";
     if (a.arm !== control) {
       const bound = { lower: "≥", upper: "≤" }[a.speedup_bound] || "";
-      speedup = `${a.speedup === null ? "?" : bound + a.speedup.toFixed(2)} [${a.speedup_low.toFixed(2)}, ${a.speedup_high.toFixed(2)}]`;
+      const interval = a.speedup_low === null ? "-" : `${a.speedup_low.toFixed(2)}, ${a.speedup_high.toFixed(2)}`;
+      speedup = `${a.speedup === null ? "?" : bound + a.speedup.toFixed(2)} [${interval}]`;
       p = a.p_value === null ? "-" : String(Number(a.p_value.toPrecision(3)));
       paired = a.paired === null ? "" : `${a.paired_faster}/${a.paired}`;
     }

@@ -80,6 +80,18 @@ class Run:
 
         return monitor_run(self, MonitorOptions() if options is None else options, progress=progress)
 
+    def figure(self, kind: str, member: int = 0):
+        """A Plotly figure of one of the report's views: "curves", "progress", "spectrum" or "clock" (member: for the
+        last two); report/notebook.py."""
+        from .report.notebook import figure
+
+        return figure(self, kind, member)
+
+    def _repr_html_(self) -> str:  # what Jupyter shows for a Run
+        from .report.notebook import run_html
+
+        return run_html(self)
+
     def hooked_transformer(self, member: int = 0, step: int | None = None):
         """Member `member` at `step` (the last checkpoint by default) as a `transformer_lens.HookedTransformer`
         (nanda arch only; the extra grokscope[tl]; grokscope.bridges.transformer_lens)."""

@@ -85,3 +85,16 @@ def test_every_documented_command_exists_with_the_options_it_shows():
                     f"{page.name}: grokscope {' '.join(path)} has no {option}"
             checked += 1
     assert checked >= 40  # the README's command table and the docs' reproductions
+
+
+def test_the_docs_site_builds_strictly_with_the_api_reference(tmp_path):
+    """mkdocs (material theme) over docs/, the API reference generated from the docstrings (mkdocstrings):
+    `--strict` turns every warning (a broken link or anchor, a docstring parameter the signature lacks) into a failure."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
+    for name in ("grokscope.run.Run", "hooked_transformer", "from_transformer_lens", "censored_quantile", "RunConfig"):
+        assert name in api, name
+    assert (tmp_path / "site" / "bridges" / "index.html").is_file()

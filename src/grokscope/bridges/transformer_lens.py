@@ -189,12 +189,14 @@ def from_transformer_lens(model_or_state_dict: Any, *, task: str = "x+y", p: int
 
     Args:
         model_or_state_dict: a live HookedTransformer, its state dict, or a .safetensors file of it.
-        task, p: what it was trained on; `fields`: any other RunConfig fields, e.g. frac=0.3, seeds=(999,),
-            split="python_random", for the training split the model saw (the TL Grokking demo: frac 0.3, seed 598
-            over torch's randperm, which no grokscope split reproduces: held-out metrics then mix seen pairs in).
+        task: the operation it was trained on.
+        p: its modulus.
         step: the training step the weights are from (the checkpoint's step).
         out: parent directory of the new run directory.
         act_fn: the MLP activation (default: the live model's, else relu as in the TL demo).
+        **fields: any other RunConfig fields, e.g. frac=0.3, seeds=(999,), split="python_random", for the training
+            split the model saw (the TL Grokking demo: frac 0.3, seed 598 over torch's randperm, which no grokscope
+            split reproduces: held-out metrics then mix seen pairs in).
     """
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise ConfigError(f"step: must be an integer >= 0, got {step!r}")

@@ -196,6 +196,11 @@ def test_version_presets_table_and_did_you_mean():
 
     version = runner.invoke(cli.app, ["--version"])
     assert version.exit_code == 0 and version.stdout.strip() == f"grokscope {__version__}"
+    shown = runner.invoke(cli.app, ["--help"], terminal_width=120).stdout
+    panels = [line.split("─")[1].strip() for line in shown.splitlines() if line.startswith("╭─ ")]
+    assert panels == ["Options", "Runs", "Analysis", "Studies", "Reports", "Sweeps and comparisons",
+                      "Beyond modular arithmetic", "Bridges"]
+    assert "--install-completion" in shown
     table = runner.invoke(cli.app, ["presets"], terminal_width=250)
     assert table.exit_code == 0
     for name in (*PRESETS, *shipped_specs()):  # every preset and spec has its line, with a description

@@ -3,22 +3,20 @@
 One module per group of commands; importing this package registers them all on `app`.
 """
 
+import importlib
 import sys
 
 from rich.markup import escape
 
-from . import (  # noqa: F401  (register)
-    bridge_commands,
-    digits_command,
-    monitor_commands,
-    report_commands,
-    run_commands,
-    sweep_commands,
-)
 from .app import app, err
 from .regime_commands import app as regime_app
 
-app.add_typer(regime_app, name="regime")
+# Registering a module adds its commands to `app`; `grokscope --help` lists the panels in this order.
+for _module in ("run_commands", "monitor_commands", "report_commands", "sweep_commands", "digits_command",
+                "bridge_commands"):
+    importlib.import_module(f"{__name__}.{_module}")
+
+app.add_typer(regime_app, name="regime", rich_help_panel="Beyond modular arithmetic")
 
 
 def main(args: list[str] | None = None) -> int:

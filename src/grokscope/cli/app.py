@@ -29,7 +29,7 @@ THREADS_HELP = ("torch threads while training, pinned and recorded in the run's 
                 "running processes leave free, at least 1, when any are running, as when another run trains; else "
                 "torch's own, one per core). On a shared or busy machine 1 is often several times faster.")
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Reproduce grokking and see the hidden progress under the loss curve.")
 # Piped output gets room for a member table instead of Rich's 80-column default.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)

@@ -16,7 +16,7 @@ from .app import app, fail, out
 EXPORT_TARGETS = ("transformer-lens", "tensorboard", "wandb")
 
 
-@app.command()
+@app.command(rich_help_panel="Bridges")
 def export(
     run: Annotated[Path, typer.Argument(help="A run directory (tensorboard and wandb: or a sweep directory).")],
     to: Annotated[str, typer.Option("--to", help="transformer-lens: a member as a HookedTransformer state dict (nanda "

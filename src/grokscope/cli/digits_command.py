@@ -15,7 +15,7 @@ from ..presets import DIGITS_PRESETS
 from .app import THREADS_HELP, app, build_config, err, fail, numbers, out
 
 
-@app.command()
+@app.command(rich_help_panel="Beyond modular arithmetic")
 def digits(
     preset: Annotated[str, typer.Option(help=f"{' or '.join(DIGITS_PRESETS)} (about 10k or 3k steps).")] = "omnigrok-digits",
     seeds: Annotated[Optional[str], typer.Option(help="Seeds, one member each: 0, 0-7 or 1,5,9.")] = None,

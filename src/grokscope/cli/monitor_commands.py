@@ -38,7 +38,7 @@ def _monitor_options(measures: str | None, every: int | None, expensive_every: i
                           steps=steps, llc=llc, llc_chains=chains, hook=hook, device=device)
 
 
-@app.command()
+@app.command(rich_help_panel="Analysis")
 def monitor(
     run: Annotated[Path, typer.Argument(help="A run directory (not one still training).")],
     measures: Annotated[Optional[str], typer.Option(help=measures_help())] = None,
@@ -92,7 +92,7 @@ def monitor(
     out.print(str(run))
 
 
-@app.command("monitor-validate")
+@app.command("monitor-validate", rich_help_panel="Studies")
 def monitor_validate(
     grok: Annotated[list[Path], typer.Option(help="A monitored run that groks (repeatable: its members are pooled).")],
     control: Annotated[list[Path], typer.Option(help="A monitored control run that does not grok; each is an arm (repeatable).")],
@@ -137,7 +137,7 @@ def monitor_validate(
     emit_tables({"tables": [t.to_dict() for t in tables]}, "\n\n".join(to_markdown(t) for t in tables), out_file, as_json)
 
 
-@app.command("validate-warning")
+@app.command("validate-warning", rich_help_panel="Studies")
 def validate_warning(
     sweep_dir: Annotated[Path, typer.Argument(help="A trained benchmark sweep directory (e.g. of warning-benchmark-cpu).")],
     tuning: Annotated[str, typer.Option(help="Comma list of the tasks the rules are fitted on; the others are held out.")] = "x+y,x*y",

@@ -13,7 +13,7 @@ from ..errors import GrokscopeError
 from .app import app, err, fail, out
 
 
-@app.command()
+@app.command(rich_help_panel="Reports")
 def report(run: Annotated[Path, typer.Argument(help="A run directory.")],
            out_file: Annotated[Optional[Path], typer.Option("--out", help="The HTML file (default: RUN/report.html).")] = None,
            figures: Annotated[Optional[Path], typer.Option("--figures", help="Also write PNG and SVG figures into this directory.")] = None,
@@ -37,7 +37,7 @@ def report(run: Annotated[Path, typer.Argument(help="A run directory.")],
         out.print(f"wrote {item}")
 
 
-@app.command()
+@app.command(rich_help_panel="Reports")
 def serve(root: Annotated[Path, typer.Argument(help="Directory of runs (sweeps included).")] = Path("runs"),
           port: Annotated[int, typer.Option(help="TCP port (0: any free port).")] = 8000,
           host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1") -> None:

@@ -27,7 +27,7 @@ from .app import (
 )
 
 
-@app.command()
+@app.command(rich_help_panel="Runs")
 def train(
     preset: Annotated[str, typer.Option(help=f"Starting point: {', '.join(PRESETS)}.")] = "quickstart",
     task: Annotated[Optional[str], typer.Option(help="Operation, e.g. 'x+y' or its slug 'add' (see `grokscope tasks`).")] = None,
@@ -90,7 +90,7 @@ def train(
     out.print(str(run.path))
 
 
-@app.command()
+@app.command(rich_help_panel="Runs")
 def runs(root: Annotated[Path, typer.Argument(help="Directory of run directories.")] = Path("runs")) -> None:
     """List the runs under a directory."""
     from .. import run as api
@@ -102,7 +102,7 @@ def runs(root: Annotated[Path, typer.Argument(help="Directory of run directories
         fail(error)
 
 
-@app.command()
+@app.command(rich_help_panel="Runs")
 def show(run: Annotated[Path, typer.Argument(help="A run directory.")],
          as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
          early_stopping_patience: Annotated[Optional[int], typer.Option(
@@ -131,7 +131,7 @@ def show(run: Annotated[Path, typer.Argument(help="A run directory.")],
             out.print(escape(line))
 
 
-@app.command()
+@app.command(rich_help_panel="Analysis")
 def analyze(run: Annotated[Path, typer.Argument(help="A run directory.")],
             step: Annotated[Optional[int], typer.Option(help="Checkpoint step (default: the last).")] = None,
             member: Annotated[int, typer.Option(help="Ensemble member.")] = 0,
@@ -151,7 +151,7 @@ def analyze(run: Annotated[Path, typer.Argument(help="A run directory.")],
             out.print(escape(line))
 
 
-@app.command()
+@app.command(rich_help_panel="Runs")
 def tasks() -> None:
     """List the operations of the registry."""
     from rich.table import Table
@@ -163,7 +163,7 @@ def tasks() -> None:
     out.print(table)
 
 
-@app.command()
+@app.command(rich_help_panel="Runs")
 def presets(as_json: Annotated[bool, typer.Option("--json", help="Every preset's full config as JSON.")] = False) -> None:
     """The presets (grokscope train --preset) and the shipped sweep specs (grokscope sweep NAME), a line each."""
     from rich.table import Table
@@ -182,7 +182,7 @@ def presets(as_json: Annotated[bool, typer.Option("--json", help="Every preset's
     out.print(table)
 
 
-@app.command()
+@app.command(rich_help_panel="Runs")
 def demo(out_dir: Annotated[Path, typer.Option("--out", help="Directory that receives the run directory.")] = Path("runs"),
          preset: Annotated[str, typer.Option(help="Preset to train (quickstart; tiny is faster).")] = "quickstart",
          threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP)] = None) -> None:

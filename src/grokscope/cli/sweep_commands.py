@@ -12,7 +12,7 @@ from ..errors import ConfigError, GrokscopeError
 from .app import after_step_hook, app, err, fail, out
 
 
-@app.command()
+@app.command(rich_help_panel="Sweeps and comparisons")
 def sweep(
     spec: Annotated[str, typer.Argument(help="A sweep spec: a TOML file, a shipped spec's name (power2022-fraction, "
                                               "grokfast-decomposed, nanda-decay-fraction, no-decay-stablemax, each "
@@ -52,7 +52,7 @@ def sweep(
     out.print(str(sweep_dir))
 
 
-@app.command()
+@app.command(rich_help_panel="Sweeps and comparisons")
 def results(
     sweep_dir: Annotated[Path, typer.Argument(help="A sweep directory.")],
     fmt: Annotated[str, typer.Option("--format", help="csv or json (to standard output), or parquet (a file).")] = "csv",
@@ -79,7 +79,7 @@ def results(
         typer.echo(export(frame, fmt), nl=False)
 
 
-@app.command()
+@app.command(rich_help_panel="Sweeps and comparisons")
 def plot(
     sweep_dir: Annotated[Path, typer.Argument(help="A sweep directory.")],
     output: Annotated[Optional[Path], typer.Option(help="Figure file, .png or .svg (default SWEEP/fraction_curve.png).")] = None,
@@ -125,7 +125,7 @@ def _comparison_table(comparison: Any) -> Any:
     return table
 
 
-@app.command()
+@app.command(rich_help_panel="Sweeps and comparisons")
 def compare(
     runs: Annotated[list[Path], typer.Argument(help="One run whose members form arms, or several runs.")],
     by: Annotated[Optional[str], typer.Option(help="FIELD[,FIELD]: the fields that define arms (default: those that differ).")] = None,

@@ -79,3 +79,72 @@ def test_the_median_counts_members_that_never_generalized_at_the_budget():
     assert two == {"generalized": 2, "median_steps_to_generalize": 600.0, "median_censored": False}
     mirror = generalized_summary({"steps": 1000, "members": [{"steps_to_generalize": 100, "steps_to_generalize_mirror": None}]})
     assert mirror["generalized"] == 0 and mirror["median_censored"]  # mirror-held-out accuracy decides where logged
+
+
+@pytest.fixture
+def hostile_root(grokked_run, tmp_path):
+    """A DIR holding a copy of a run under a hostile name, and a symlink to a run outside DIR."""
+    import shutil
+
+    root = tmp_path / "dir"
+    root.mkdir()
+    shutil.copytree(grokked_run.path, root / "<!--<script>\u2028x")
+    (root / "outside").symlink_to(grokked_run.path, target_is_directory=True)
+    server = make_server(root, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_symlink_out_of_dir_is_neither_listed_nor_served(hostile_root):
+    status, body = _request(hostile_root, "GET", "/api/runs")
+    assert status == 200 and [row["name"] for row in json.loads(body)] == ["<!--<script>\u2028x"]
+    for path in ("/runs/outside/", "/api/runs/outside/report.json", "/api/runs/outside/progress.json",
+                 "/files/outside/config.json"):
+        assert _request(hostile_root, "GET", path)[0] == 404, path
+
+
+def test_a_nul_byte_is_a_404_and_the_server_keeps_serving(hostile_root):
+    for path in ("/files/%00", "/runs/%00/", "/api/runs/a%00b/report.json"):
+        assert _request(hostile_root, "GET", path)[0] == 404, path
+    assert _request(hostile_root, "GET", "/api/runs")[0] == 200
+
+
+def test_a_hostile_run_name_stays_data_in_the_page(hostile_root, page):
+    status, body = _request(hostile_root, "GET", "/")
+    assert status == 200 and b"<!--<script>" not in body  # the inline JSON escapes <, >, & and U+2028
+    host, port = hostile_root.server_address[:2]
+    index = page.open(f"http://{host}:{port}/", ready="document.querySelector('#runs tbody tr a')")
+    assert index.page.inner_text("#runs tbody tr a") == "<!--<script>\u2028x"
+    report = page.open(f"http://{host}:{port}/runs/%3C%21--%3Cscript%3E%E2%80%A8x/")  # its report draws
+    assert report.page.evaluate("() => window.grokscope.data.run") == "<!--<script>\u2028x"
+    assert index.errors == [] and report.errors == []
+
+
+def test_idle_connections_time_out_and_connections_are_bounded(grokked_run, monkeypatch):
+    import socket
+    import time
+
+    from grokscope.report import server as module
+
+    monkeypatch.setattr(module, "TIMEOUT_S", 2)
+    monkeypatch.setattr(module, "MAX_CONNECTIONS", 2)
+    server = make_server(grokked_run.path.parent, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        address = server.server_address[:2]
+        idle = [socket.create_connection(address, timeout=10) for _ in range(2)]  # hold both slots, say nothing
+        time.sleep(0.3)
+        third = socket.create_connection(address, timeout=10)
+        third.sendall(b"GET /api/runs HTTP/1.0\r\n\r\n")
+        assert third.recv(100) == b""  # full: closed unanswered
+        started = time.monotonic()
+        assert idle[0].recv(100) == b"" and time.monotonic() - started < 5  # the idle ones time out and free the slots
+        time.sleep(0.3)
+        assert _request(server, "GET", "/api/runs")[0] == 200
+        for connection in (*idle, third):
+            connection.close()
+    finally:
+        server.shutdown()
+        server.server_close()

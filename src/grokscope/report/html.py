@@ -29,9 +29,15 @@ def plotly_js() -> str:
     return get_plotlyjs()
 
 
+_SCRIPT_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+                                 "\u2029": "\\u2029"})
+
+
 def script_json(data: Any) -> str:
-    """JSON that is safe inside a <script> element: no `</` can close it early."""
-    return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    """JSON that is safe inside a <script> element whatever its strings hold (a run named `<!--<script>`): `<`, `>`,
+    `&` and the line separators U+2028/9 written as \\u escapes, which JSON reads back as the same characters."""
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+    return text.translate(_SCRIPT_ESCAPES)
 
 
 def render_report(data: dict[str, Any], *, live_url: str = "", nav: str = "") -> str:

@@ -5,7 +5,9 @@ run opens its report, which polls `/api/runs/NAME/progress.json` and, when the r
 evaluation, checkpoint or state, fetches `/api/runs/NAME/report.json` and redraws. Runs are read from
 their SQLite stores, which the training process writes concurrently (WAL mode: a reader sees whole
 evaluations). The server binds to 127.0.0.1 unless told otherwise, answers GET and HEAD only, and
-serves files under DIR only: a path that resolves outside it, or to no run, is a 404.
+serves files under DIR only: a path that resolves outside it (through `..`, an encoding or a symlink), holds a NUL, or
+names no run is a 404. Idle connections time out (TIMEOUT_S), at most MAX_CONNECTIONS are served at once, a client
+that goes away early is no traceback, and an error body names paths relative to DIR, never the server's own.
 """
 
 from __future__ import annotations
@@ -27,16 +29,21 @@ from .data import report_data
 from .html import asset, render_report, script_json
 
 RUN_DEPTH = 3  # runs are found this many directory levels under DIR (a sweep's packs sit below it)
+TIMEOUT_S = 30  # an idle connection is closed after this long
+MAX_CONNECTIONS = 32  # requests served at once; more are closed unanswered
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".json": "application/json", ".svg": "image/svg+xml",
                  ".png": "image/png", ".csv": "text/csv; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
 
 
 def find_runs(root: Path) -> dict[str, Path]:
-    """name (the path under root, with '/') -> run directory, for every run up to RUN_DEPTH levels down."""
+    """name (the path under root, with '/') -> run directory, for every run up to RUN_DEPTH levels down whose
+    directory resolves inside root (a symlink to a run elsewhere is not served)."""
     found = {}
+    inside = root.resolve()
     for depth in range(1, RUN_DEPTH + 1):
         for config in sorted(root.glob("/".join(["*"] * depth) + "/config.json")):
-            found[config.parent.relative_to(root).as_posix()] = config.parent
+            if config.parent.resolve().is_relative_to(inside) and config.resolve().is_relative_to(inside):
+                found[config.parent.relative_to(root).as_posix()] = config.parent
     return found
 
 
@@ -127,6 +134,7 @@ class Dashboard:
 def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "grokscope"
+        timeout = TIMEOUT_S
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: the terminal shows the URL only
             pass
@@ -148,10 +156,13 @@ def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             path = unquote(urlsplit(self.path).path)
+            if "\x00" in path:
+                return self._not_found()
             try:
                 self._route(path)
-            except (GrokscopeError, OSError) as error:
-                self._send(HTTPStatus.SERVICE_UNAVAILABLE, f"{error}\n".encode(), "text/plain; charset=utf-8")
+            except (GrokscopeError, OSError) as error:  # a run being written, or damaged: said without our paths
+                message = str(error).replace(str(dashboard.root) + "/", "").replace(str(dashboard.root), ".")
+                self._send(HTTPStatus.SERVICE_UNAVAILABLE, f"{message}\n".encode(), "text/plain; charset=utf-8")
 
         do_HEAD = do_GET
 
@@ -187,11 +198,42 @@ def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class DashboardServer(ThreadingHTTPServer):
+    """A thread per request, at most MAX_CONNECTIONS at once; a client that disconnects early is not an error."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]):
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # full: closed unanswered, the client may retry
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # the client went away or idled out
+        super().handle_error(request, client_address)
+
+
 def make_server(root: str | Path, *, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
     """A dashboard server over `root` (call serve_forever on it; port 0 picks a free port)."""
     root = Path(root)
     if not root.is_dir():
         raise ConfigError(f"dir: {root} is not a directory of runs")
-    server = ThreadingHTTPServer((host, port), _handler(Dashboard(root)))
-    server.daemon_threads = True
-    return server
+    return DashboardServer((host, port), _handler(Dashboard(root)))

@@ -72,8 +72,19 @@ def test_diverged_member_is_frozen_and_others_carry_on(tmp_path):
                          param_dtype="float32")
     run = train(config, tmp_path / "pack")
     summary = run.summary()
-    assert summary["members"][0]["diverged"] is False
+    assert summary["members"][0]["diverged"] is False and summary["members"][0]["diverged_at"] is None
     assert summary["members"][1]["diverged"] is True
+    with run.metrics() as store:
+        steps, flags = store.series(names.DIVERGED)
+    assert summary["members"][1]["diverged_at"] == next(s for s, v in zip(steps, flags[1]) if v)
+    from typer.testing import CliRunner
+
+    from grokscope.cli import app
+
+    table = CliRunner().invoke(app, ["show", str(run.path)], terminal_width=200).stdout
+    assert "diverged at" in table  # a person sees it, not only show --json
+    (row,) = [line for line in table.splitlines() if line.startswith("│ 1 ")]
+    assert row.rstrip(" │").endswith(str(summary["members"][1]["diverged_at"]))
     assert run.status()["step"] == 30
     lone = train(config.replace(seeds=(0,), lr=1e-3), tmp_path / "lone")
     torch.testing.assert_close(run.model().params["embed.W_E"][:1], lone.model().params["embed.W_E"])

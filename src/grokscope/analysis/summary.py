@@ -52,6 +52,9 @@ def summarize(run: Run, threshold: float | None = None, early_stopping_patience:
             "grokking_delay": None if memorize is None or generalize is None else generalize - memorize,
             "final_train_acc": train[-1] if train else None, "final_test_acc": test[-1] if test else None,
             "diverged": any(v for v in series[names.DIVERGED][1].get(e, []) if v),
+            # the evaluation at which its loss stopped being finite (it was frozen from then on), or None
+            "diverged_at": next((s for s, v in zip(series[names.DIVERGED][0], series[names.DIVERGED][1].get(e, []))
+                                 if v), None),
             "phases": phases[e].to_dict(),
             "early_warning_step": warnings[e],
             **histories[e],

@@ -87,7 +87,8 @@ def summary_table(summary: dict[str, Any]) -> Table:
                and len({repr(v) for v in config[name]}) > 1]
     headers = ["member", "seed", "frac", *(SHORT_NAMES.get(n, n) for n in varying), "memorize", "warning", "generalize"]
     headers += ["gen. mirror"] if mirror else []
-    headers += ["train acc", "test acc"] + (["mirror acc"] if mirror else []) + ["early stop"]
+    diverged = any(m.get("diverged_at") is not None for m in summary["members"])  # a column only where one did
+    headers += ["train acc", "test acc"] + (["mirror acc"] if mirror else []) + ["early stop"] + (["diverged at"] if diverged else [])
     table = Table(*headers, title=table.title, caption="memorize / generalize: first step with accuracy >= threshold; warning: early-warning step "
                           "(training-side measures only, docs/instruments.md); acc: final; early stop: where early stopping on the "
                           "test loss would have stopped, and in brackets the test accuracy of the weights it would keep"
@@ -101,6 +102,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
         row += [m.get("final_test_mirror_acc")] if mirror else []
         stopping = m.get("early_stopping") or {}
         row += [None if stopping.get("stopped_at") is None else f"{stopping['stopped_at']} ({stopping['test_acc_kept']:.3f})"]
+        row += [m.get("diverged_at")] if diverged else []
         table.add_row(*(_fmt(v) for v in row))
     return table
 

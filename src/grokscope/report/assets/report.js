@@ -385,10 +385,10 @@
       const tr = el("tr"); tr.appendChild(el("th", {}, k)); tr.appendChild(el("td", {}, fmt(v))); configTable.appendChild(tr);
     }
     const head = ["member", "seed", "frac", "lr", "wd", "steps_to_memorize", "steps_to_generalize", "steps_to_generalize_mirror",
-      "grokking_delay", "early_warning_step", "softmax_collapse", "final_train_acc", "final_test_acc", "final_test_mirror_acc", "key_frequencies_live"];
+      "grokking_delay", "early_warning_step", "softmax_collapse", "diverged_at", "final_train_acc", "final_test_acc", "final_test_mirror_acc", "key_frequencies_live"];
     const mirrorColumns = d.mirror_note ? ["steps_to_generalize_mirror", "final_test_mirror_acc"] : []; // they repeat the test ones
     const cols = head.filter((h) => !mirrorColumns.includes(h) &&
-      s.members.some((m) => (h === "softmax_collapse" ? m[h] : h in m))); // collapse: only where it happened
+      s.members.some((m) => (h === "softmax_collapse" || h === "diverged_at" ? m[h] : h in m))); // collapse, divergence: only where they happened
     const table = document.getElementById("summary");
     table.innerHTML = "";
     const tr = el("tr");

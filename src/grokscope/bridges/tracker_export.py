@@ -12,17 +12,14 @@ import math
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..run import Run, load
+from ..run import Run, list_runs, load
 from ..sweep.directory import PACKS_DIR, is_sweep_dir
 from ..training.trackers import check_trackers, open_trackers
 
 
 def runs_under(path: Path) -> list[Run]:
     """The run at `path`, or every pack's run of the sweep directory at `path`."""
-    if is_sweep_dir(path):
-        packs = path / PACKS_DIR
-        return [load(p) for p in sorted(packs.iterdir()) if (p / "config.json").is_file()] if packs.is_dir() else []
-    return [load(path)]
+    return list_runs(path / PACKS_DIR) if is_sweep_dir(path) else [load(path)]
 
 
 def export_run(run: Run, tracker: str, logdir: Path | None = None) -> int:

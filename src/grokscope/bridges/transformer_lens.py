@@ -26,6 +26,7 @@ from ..config import RunConfig
 from ..dataset import RunData
 from ..errors import ConfigError
 from ..models import Ensemble
+from ..models.spec import ModelSpec
 from ..run import Run, load
 from ..store.atomic import write_atomic, write_text_atomic
 from ..store.checkpoints import save_weights
@@ -73,16 +74,13 @@ def check_exportable(config: RunConfig) -> None:
 
 
 def hooked_config(config: RunConfig) -> dict[str, Any]:
-    """The HookedTransformerConfig arguments of a run's model (its shapes, activation and dtype)."""
+    """The HookedTransformerConfig arguments of a run's model: its ModelSpec's shapes, activation and dtype."""
     check_exportable(config)
-    table = config.table()
-    layout = config.resolved("layout")
-    d_vocab = vocab_size(layout, table.n_elements)
-    d_model, n_heads = config.d_model_resolved, config.n_heads_resolved
-    return {"n_layers": config.resolved("n_layers"), "d_model": d_model, "n_heads": n_heads, "d_head": d_model // n_heads,
-            "d_mlp": config.resolved("d_mlp"), "act_fn": config.resolved("act_fn"), "normalization_type": None,
-            "d_vocab": d_vocab, "d_vocab_out": d_vocab if config.logits_over == "vocab" else table.n_elements,
-            "n_ctx": len(layout.split()), "positional_embedding_type": "standard", "dtype": config.param_dtype}
+    spec = ModelSpec.from_config(config)
+    return {"n_layers": spec.n_layers, "d_model": spec.d_model, "n_heads": spec.n_heads, "d_head": spec.d_head,
+            "d_mlp": spec.d_mlp, "act_fn": spec.act_fn, "normalization_type": None, "d_vocab": spec.d_vocab,
+            "d_vocab_out": spec.d_vocab_out, "n_ctx": spec.n_ctx, "positional_embedding_type": "standard",
+            "dtype": config.param_dtype}
 
 
 def member_state_dict(run: Run, member: int = 0, step: int | None = None) -> dict[str, torch.Tensor]:

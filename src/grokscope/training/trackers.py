@@ -44,10 +44,10 @@ class TensorBoardTracker:
 
     def __init__(self, run_dir: Path, config: RunConfig, logdir: Path | None = None,
                  members: Sequence[int] | None = None):
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise ConfigError("log-to: tensorboard is not installed; pip install 'grokscope[tensorboard]'") from None
+        from torch.utils.tensorboard import (
+            SummaryWriter,  # installed: open_trackers checked
+        )
+
         root = Path(logdir) if logdir is not None else run_dir / "tensorboard"
         self.members = list(range(config.n_members)) if members is None else list(members)
         self.writers = [SummaryWriter(log_dir=str(root / f"member_{e}")) for e in self.members]
@@ -68,10 +68,8 @@ class WandbTracker:
 
     def __init__(self, run_dir: Path, config: RunConfig, *, project: str = "grokscope", directory: Path | None = None,
                  members: Sequence[int] | None = None):
-        try:
-            import wandb
-        except ImportError:
-            raise ConfigError("log-to: wandb is not installed; pip install 'grokscope[wandb]'") from None
+        import wandb  # installed: open_trackers checked
+
         where = Path(directory) if directory is not None else run_dir
         where.mkdir(parents=True, exist_ok=True)
         self.members = list(range(config.n_members)) if members is None else list(members)

@@ -37,6 +37,7 @@ LOSSES = ("cross_entropy", "stablemax", "mse")
 PER_MEMBER_FIELDS: dict[str, type] = {"frac": float, "lr": float, "wd": float, "grokfast_alpha": float,
                                       "grokfast_lamb": float, "orthogonal_grad": bool, "init_scale": float,
                                       "label_noise": float, "fixed_weight_norm": bool}
+MAX_SEED = 2**63 - 1  # seeds are int64 counters (counter_rng)
 # Other code's names for these fields (PyTorch's optimizers, the papers' scripts): an unknown field names its match.
 FIELD_SYNONYMS = {"weight_decay": "wd", "learning_rate": "lr", "seed": "seeds", "steps": "max_steps",
                   "num_steps": "max_steps", "d_hidden": "d_mlp", "num_layers": "n_layers", "num_heads": "n_heads",
@@ -192,8 +193,9 @@ class RunConfig:
         seeds = self.seeds
         if not isinstance(seeds, (tuple, list)) or not seeds:
             raise ConfigError(f"seeds: must be a non-empty list of non-negative integers, got {seeds!r}")
-        if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
-            raise ConfigError(f"seeds: must be non-negative integers, got {list(seeds)}")
+        if any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED for s in seeds):
+            bad = next(s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED)
+            raise ConfigError(f"seeds: must be integers in 0..{MAX_SEED} (int64), got {bad!r}")
         object.__setattr__(self, "seeds", tuple(seeds))
         n = len(seeds)
         for name in ("frac", "lr", "wd"):
@@ -297,15 +299,11 @@ class RunConfig:
         """Grokfast-MA holds `grokfast_window` copies of every trainable gradient of every member."""
         if self.grokfast != "ma":
             return
-        from .models.init import (  # models import config: resolved here, at call time
-            other_shapes,
-            weight_shapes,
-        )
+        # models import config: resolved here, at call time
+        from .models.init import n_params as count_params
         from .models.spec import ModelSpec
 
-        spec = ModelSpec.from_config(self)
-        shapes = [*weight_shapes(spec).values(), *(shape for shape, _ in other_shapes(spec).values())]
-        n_params = sum(math.prod(shape) for shape in shapes)
+        n_params = count_params(ModelSpec.from_config(self))
         needed = self.grokfast_window * self.n_members * n_params * (8 if self.param_dtype == "float64" else 4) / 2**30
         if needed > self.grokfast_max_gib:
             raise ConfigError(f"grokfast_window: {self.grokfast_window} copies of {self.n_members} x {n_params:,} "

@@ -20,6 +20,7 @@ LAYOUTS: tuple[str, ...] = ("a b =", "a op b =", "eos a op b = c eos", "a b", "b
 PARITY_MAX_BITS = 62  # bits of one example held in an int64
 DIGITS_IMAGES = 1797  # sklearn.datasets.load_digits: 8×8 images (tasks.build_digits_table)
 DIGITS_PIXELS = 64
+DIGITS_CLASSES = 10
 SplitMethod = Literal["counter", "python_random"]
 SPLIT_METHODS: tuple[str, ...] = ("counter", "python_random")
 
@@ -55,6 +56,15 @@ class Operation:
         if self.group == "Sn":
             return math.factorial(p) ** 2
         return p * p - (p if self.excludes_zero_b else 0)
+
+    def n_elements(self, p: int) -> int:
+        """Elements of the operation's set, which are also its answer classes: p residues, n! permutations, the two
+        bits of a parity, the ten digits."""
+        if self.group == "images":
+            return DIGITS_CLASSES
+        if self.group == "parity":
+            return 2
+        return math.factorial(p) if self.group == "Sn" else p
 
 
 def _inverse_mod(b: Any, p: int) -> Any:

@@ -16,6 +16,7 @@ import torch
 from .counter_rng import random_keys, random_permutations
 from .errors import ConfigError
 from .operations import (
+    DIGITS_CLASSES,
     SPLIT_METHODS,
     Operation,
     check_modulus,
@@ -181,7 +182,7 @@ def build_digits_table() -> FeatureTable:
     MNIST notebook feeds `ToTensor()` images (pixels / 255, no normalization); classes 0..9."""
     x, y = _digits_arrays()
     return FeatureTable(get_operation("digits"), x.shape[1], torch.tensor(x, dtype=torch.float64) / 16.0,
-                        torch.tensor(y, dtype=torch.int64), n_elements=10)
+                        torch.tensor(y, dtype=torch.int64), n_elements=DIGITS_CLASSES)
 
 
 def vocab_size(layout: str, n_elements: int) -> int:
@@ -191,6 +192,19 @@ def vocab_size(layout: str, n_elements: int) -> int:
     if layout == "pixels":
         return n_elements
     return n_elements + {"a b": 0, "a b =": 1, "a op b =": 2, "eos a op b = c eos": 3}[layout]
+
+
+def layout_positions(layout: str, p: int) -> tuple[int, tuple[int, ...]]:
+    """(n_ctx, readout) of a layout from arithmetic alone, as inputs_and_targets returns them (the inputs' second
+    axis and the scored positions): what a shape estimate needs without building the table."""
+    if layout == "bits":
+        return p, (p - 1,)
+    if layout == "pixels":
+        return p, (0,)
+    if layout == "eos a op b = c eos":
+        return 6, (4, 5)
+    n_ctx = len(layout.split())
+    return n_ctx, (n_ctx - 1,)
 
 
 # Input positions of the operands a and b in each layout (attention panels read them).

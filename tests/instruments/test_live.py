@@ -1,11 +1,11 @@
 import torch
 from conftest import tiny_config
 
+from grokscope import footprint as footprint_module
 from grokscope import metric_names as names
 from grokscope import train
 from grokscope.dataset import RunData
 from grokscope.models import Ensemble
-from grokscope.training import evaluate as evaluate_module
 from grokscope.training.evaluate import Evaluator
 
 
@@ -32,7 +32,7 @@ def test_member_chunks_give_the_same_evaluation(monkeypatch):
     data = RunData.build(config, torch.device("cpu"))
     model = Ensemble.create(config)
     whole_scalars, whole_vectors = Evaluator(config, data, torch.device("cpu"))(model)
-    monkeypatch.setattr(evaluate_module, "EVAL_BYTES", 1)  # one member per chunk
+    monkeypatch.setattr(footprint_module, "EVAL_BYTES", 1)  # one member per chunk
     chunk_scalars, chunk_vectors = Evaluator(config, data, torch.device("cpu"))(model)
     for name, value in whole_scalars.items():
         torch.testing.assert_close(chunk_scalars[name], value, equal_nan=True)

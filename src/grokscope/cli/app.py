@@ -49,6 +49,9 @@ def _root(version: Annotated[Optional[bool], typer.Option("--version", callback=
     """Reproduce grokking and see the hidden progress under the loss curve."""
 
 
+FORCE_HELP = ("Train even where the memory or disk estimate (from the config's shapes, before anything is allocated) "
+              "exceeds what this machine has free.")
+
 KILL_ENV = "GROKSCOPE_KILL_AFTER_STEP"  # test hook: SIGKILL the process after this many updates
 
 

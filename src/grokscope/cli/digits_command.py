@@ -45,7 +45,7 @@ def digits(
         if dry_run:
             from ..estimate import estimate_run
 
-            out.print(plan_text(estimate_run(config)))
+            out.print(plan_text(estimate_run(config, out_dir)))
             return
         with pinned_threads(threads):
             with progress_bar(err, config) as on_progress:

@@ -42,14 +42,20 @@ def progress_bar(console: Console, config: RunConfig) -> Iterator[Callable[[Prog
     """A Rich bar on standard error: step, train/test accuracy per member (or their spread), steps/s.
 
     Where standard error is not a terminal (a log file, CI), a bar cannot redraw: a plain line is
-    printed instead at every tenth of the budget and at the end.
+    printed instead at every tenth of the budget and at the end. The bar appears at the first evaluation, so a run
+    refused before training (a locked directory, a run too large) prints its one error line alone.
     """
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("{task.fields[accs]}"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn())
-    with RichProgress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(task_title(config.task, config.p), total=config.max_steps, accs="", rate="")
+    with contextlib.ExitStack() as stack:
+        shown: list[tuple[RichProgress, Any]] = []
 
         def update(progress: Progress) -> None:
+            if not shown:
+                bar = stack.enter_context(RichProgress(*columns, console=console, transient=False))
+                shown.append((bar, bar.add_task(task_title(config.task, config.p), total=config.max_steps, accs="",
+                                                rate="")))
+            bar, task = shown[0]
             test = progress.metrics.get(names.MIRROR_ACC, progress.metrics[names.TEST_ACC])
             label = "mirror" if names.MIRROR_ACC in progress.metrics else "test"
             accs = f"train {_accuracies(progress.metrics[names.TRAIN_ACC])} | {label} {_accuracies(test)}"
@@ -128,13 +134,20 @@ def runs_table(runs: list) -> Table:
 
 def plan_text(plan: "RunEstimate") -> str:
     """The dry run's plan (estimate.estimate_run) as the lines `train --dry-run` prints."""
+    from ..footprint import human_bytes
+
+    size = plan.footprint
+    timed = "" if plan.timed_members == size.n_members else f", timed on {plan.timed_members} members and scaled"
     return "\n".join([
-        f"pack: 1 ensemble of E={plan.n_members} members, arch {plan.arch}, {plan.n_params:,} parameters per member",
-        f"task: {task_title(plan.task, plan.p)}, {plan.n_pairs} examples, train per member {list(plan.n_train)}",
-        f"batch: {'full' if plan.full_batch else plan.batch} per member, device {plan.device}",
-        f"memory: ~{plan.memory_bytes / 2**20:.1f} MiB (weights, gradients, optimizer and filter state, one batch of activations)",
-        f"time: ~{plan.seconds_per_step * 1e3:.1f} ms/step, ~{plan.seconds_per_step * plan.max_steps / 60:.1f} min for "
-        f"{plan.max_steps} steps (evaluation not included)",
+        f"pack: 1 ensemble of E={size.n_members} members, arch {plan.arch}, {size.n_params:,} parameters per member",
+        f"task: {task_title(plan.task, plan.p)}, {size.n_pairs} examples, train per member {list(plan.n_train)}",
+        f"batch: {'full' if plan.full_batch else size.batch} per member, device {plan.device}",
+        f"memory: ~{human_bytes(size.memory)} at peak ({size.memory_parts()}, this process "
+        f"{human_bytes(size.process)})",
+        f"disk: ~{human_bytes(size.disk)} (checkpoints {human_bytes(size.checkpoint_disk)}, metrics "
+        f"{human_bytes(size.metrics_disk)} at up to {size.n_evaluations:,} evaluations)",
+        f"time: ~{plan.seconds_per_step * 1e3:.1f} ms/step{timed}, ~{plan.seconds_per_step * plan.max_steps / 60:.1f} "
+        f"min for {plan.max_steps} steps (evaluation not included)",
         "nothing written (dry run)",
     ])
 

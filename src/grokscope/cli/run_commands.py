@@ -15,6 +15,7 @@ from ..errors import ConfigError, GrokscopeError
 from ..operations import OPERATIONS
 from ..presets import PRESETS, get_preset
 from .app import (
+    FORCE_HELP,
     THREADS_HELP,
     after_step_hook,
     app,
@@ -47,6 +48,7 @@ def train(
     threads: Annotated[Optional[int], typer.Option(help=THREADS_HELP)] = None,
     log_to: Annotated[Optional[list[str]], typer.Option("--log-to", help="tensorboard or wandb (repeatable): every "
                                                         "evaluation, one tracker run per member.")] = None,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
     """Train an ensemble (one member per seed); prints the run directory last."""
     from .. import run as api
@@ -64,7 +66,7 @@ def train(
         if resume is not None:
             given = [name for name, value in (("preset", preset != "quickstart"), ("task", task), ("p", p), ("frac", frac),
                      ("seeds", seeds), ("lr", lr), ("wd", wd), ("max_steps", max_steps), ("eval_every", eval_every),
-                     ("batch_size", batch_size), ("device", device), ("set", set_), ("dry_run", dry_run),
+                     ("batch_size", batch_size), ("device", device), ("set", set_), ("dry_run", dry_run), ("force", force),
                      ("out", out_dir != Path("runs"))) if value]
             if given:
                 raise ConfigError(f"resume: continues a run with its own config; --{given[0].replace('_', '-')} cannot be combined with it")
@@ -81,10 +83,11 @@ def train(
             if dry_run:
                 from ..estimate import estimate_run
 
-                out.print(plan_text(estimate_run(config)))
+                out.print(plan_text(estimate_run(config, out_dir, force=force)))
                 return
             with progress_bar(err, config) as on_progress, pinned_threads(threads):
-                run = launch.train(config, out_dir, progress=on_progress, after_step=after_step_hook(), log_to=log_to or ())
+                run = launch.train(config, out_dir, progress=on_progress, after_step=after_step_hook(),
+                                   log_to=log_to or (), force=force)
     except GrokscopeError as error:
         fail(error)
     out.print(str(run.path))

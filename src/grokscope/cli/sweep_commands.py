@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from ..errors import ConfigError, GrokscopeError
-from .app import after_step_hook, app, err, fail, out
+from .app import FORCE_HELP, after_step_hook, app, err, fail, out
 
 
 @app.command(rich_help_panel="Sweeps and comparisons")
@@ -23,6 +23,7 @@ def sweep(
     threads: Annotated[Optional[int], typer.Option(help="torch threads per pack, pinned (default: this process's; 1 on Ray and with --jobs > 1).")] = None,
     jobs: Annotated[int, typer.Option(help="Local packs trained at once, one process each (1 thread each unless --threads).")] = 1,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the packs and the first pack's estimates; write nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
     """Train a grid of runs packed into ensembles; re-running resumes. Prints the sweep directory last."""
     from ..estimate import estimate_run
@@ -40,12 +41,12 @@ def sweep(
         check_options(backend=backend, address=address, threads=threads, jobs=jobs)
         if dry_run:
             out.print("\n".join([f"{sweep_spec.name}: {sum(p.n_members for p in packs)} members in {len(packs)} packs",
-                                 *pack_lines(packs), f"first pack ({packs[0].name}):", plan_text(estimate_run(packs[0].config))]))
+                                 *pack_lines(packs), f"first pack ({packs[0].name}):", plan_text(estimate_run(packs[0].config, out_dir, force=force))]))
             return
         hook = after_step_hook()
         with sweep_bars(err, packs) as on_progress:
             sweep_dir = run_sweep(sweep_spec, out_dir, backend=backend, address=address, threads=threads, jobs=jobs,
-                                  progress=on_progress,
+                                  progress=on_progress, force=force,
                                   after_step=None if hook is None else lambda _pack, step: hook(step))
     except GrokscopeError as error:
         fail(error)

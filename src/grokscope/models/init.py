@@ -161,6 +161,12 @@ def other_shapes(spec: ModelSpec) -> dict[str, tuple[tuple[int, ...], float]]:
     return out
 
 
+def n_params(spec: ModelSpec) -> int:
+    """Parameters of one member: every weight, bias and LayerNorm entry (trained or frozen), from the shapes alone."""
+    return sum(math.prod(shape) for shape in weight_shapes(spec).values()) + \
+        sum(math.prod(shape) for shape, _ in other_shapes(spec).values())
+
+
 def init_params(spec: ModelSpec, seeds: tuple[int, ...], dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """Initial parameters of an ensemble: name -> [E, ...], member e drawn from seeds[e] alone (mlp_stack: counter-based,
     batched over members, models/mlp_stack.init_params at α = 1)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import RunConfig
-from ..tasks import inputs_and_targets, vocab_size
+from ..operations import get_operation
+from ..tasks import layout_positions, vocab_size
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,11 @@ class ModelSpec:
 
     @classmethod
     def from_config(cls, config: RunConfig) -> "ModelSpec":
-        table = config.table()
+        """From the config's fields alone: no table is built, so a shape estimate allocates nothing."""
         layout = config.resolved("layout")
-        inputs, _, readout = inputs_and_targets(table, layout)
-        d_vocab = vocab_size(layout, table.n_elements)
+        n_ctx, readout = layout_positions(layout, config.p)
+        n_elements = get_operation(config.task).n_elements(config.p)
+        d_vocab = vocab_size(layout, n_elements)
         d_model, n_heads = config.d_model_resolved, config.n_heads_resolved
         init = config.resolved("init")
         if not config.resolved("use_biases") or not config.train_biases:
@@ -56,8 +58,8 @@ class ModelSpec:
             d_head=d_model // n_heads,
             d_mlp=config.resolved("d_mlp"),
             d_vocab=d_vocab,
-            d_vocab_out=d_vocab if config.logits_over == "vocab" else table.n_elements,
-            n_ctx=inputs.shape[1],
+            d_vocab_out=d_vocab if config.logits_over == "vocab" else n_elements,
+            n_ctx=n_ctx,
             readout=readout,
             act_fn=config.resolved("act_fn"),
             normalization=config.resolved("normalization"),

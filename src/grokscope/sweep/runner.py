@@ -17,6 +17,7 @@ import torch
 
 from .. import metric_names as names
 from ..errors import ConfigError
+from ..footprint import check_packs
 from ..training import Progress
 from ..training.launch import resume
 from ..training.trainer import resolve_device
@@ -177,7 +178,7 @@ def check_options(*, backend: str, address: str | None, threads: int | None, job
 
 def run_sweep(spec: SweepSpec, out: str | Path = "sweeps", *, backend: str = "local", address: str | None = None,
               threads: int | None = None, jobs: int = 1, progress: Callable[[SweepProgress], None] | None = None,
-              after_step: Callable[[str, int], None] | None = None) -> Path:
+              after_step: Callable[[str, int], None] | None = None, force: bool = False) -> Path:
     """Train every cell of a sweep into `out/<spec name>` (resuming what a previous call left); returns that directory.
 
     Args:
@@ -192,13 +193,18 @@ def run_sweep(spec: SweepSpec, out: str | Path = "sweeps", *, backend: str = "lo
             comes per finished pack and `after_step` is not called.
         progress: called with a SweepProgress at every evaluation of a local pack and when a pack finishes.
         after_step: called as (pack name, step) after every update of a local pack (tests interrupt with it).
+        force: train packs the memory and disk estimate (footprint.py) would refuse.
 
     Raises:
         ConfigError: an unknown backend, an address without Ray, Ray not installed, a non-positive
-            thread count, or `out/<name>` holding another spec; nothing is written then.
+            thread count, a pack too large for this machine's memory or disk, or `out/<name>` holding another spec;
+            nothing is written then.
     """
     check_options(backend=backend, address=address, threads=threads, jobs=jobs)
     packs = plan(spec)
+    if backend == "local":  # a Ray node's memory is its own, not this machine's
+        unfinished = [pack for pack in packs if not is_finished(pack_dir(Path(out) / spec.name, pack))]
+        check_packs([(pack.name, pack.config) for pack in unfinished], Path(out), concurrent=jobs, force=force)
     sweep_dir = open_sweep_dir(Path(out), spec)
     tally = Tally(sweep_dir, packs, spec.axes, progress)
     if backend == "local" and jobs > 1:

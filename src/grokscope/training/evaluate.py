@@ -9,6 +9,7 @@ import torch
 from .. import metric_names as names
 from ..config import RunConfig
 from ..dataset import RunData
+from ..footprint import eval_chunk_members
 from ..instruments.grid import additive_grid, skip_note
 from ..instruments.live import measure, parity_measures
 from ..models import Ensemble
@@ -16,7 +17,6 @@ from ..tasks import BitsTable
 from .collapse import collapse_measures, with_gradients
 from .loss import exact_match, per_example_loss
 
-EVAL_BYTES = 1 << 28  # activations per chunk of members: bounds evaluation memory for any E
 MSE_COLLAPSE_NOTE = ("collapse diagnostics: not logged under loss=mse; softmax collapse is a softmax probability "
                      "rounding to exactly 1, and the MSE gradient 2(x - onehot)/C vanishes only at an exact fit")
 
@@ -45,8 +45,8 @@ class Evaluator:
 
     def _members_per_chunk(self, model: Ensemble) -> int:
         spec = model.spec
-        per_member = self.data.inputs.shape[0] * max(spec.n_ctx * spec.d_mlp, len(spec.readout) * spec.d_vocab_out) * 8
-        return max(1, EVAL_BYTES // per_member)
+        return eval_chunk_members(self.data.inputs.shape[0], spec.n_ctx, spec.d_mlp, len(spec.readout),
+                                  spec.d_vocab_out, model.n_members)
 
     @torch.no_grad()
     def __call__(self, model: Ensemble) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:

@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 import torch
 
 from ..config import RunConfig
+from ..footprint import check_footprint
 from ..run import Run, load
 from ..store.run_dir import RunLock, check_output_dir, new_run_dir, write_config
 from .trackers import check_trackers, open_trackers
@@ -36,7 +37,7 @@ def _train_into(run_dir: Path, config: RunConfig, device: torch.device, progress
 
 
 def train(config: RunConfig, out: str | Path = "runs", *, progress: Callable[[Progress], None] | None = None,
-          after_step: Callable[[int], None] | None = None, log_to: Sequence[str] = ()) -> Run:
+          after_step: Callable[[int], None] | None = None, log_to: Sequence[str] = (), force: bool = False) -> Run:
     """Train a new run under `out`; returns it when training stops.
 
     Args:
@@ -46,11 +47,17 @@ def train(config: RunConfig, out: str | Path = "runs", *, progress: Callable[[Pr
         after_step: called after every update with the step count (tests use it to interrupt a run).
         log_to: trackers fed at every evaluation, one tracker run per member: "tensorboard" (event files in the run
             directory's tensorboard/), "wandb" (training/trackers.py).
+        force: train a run that the memory and disk estimate (footprint.py) would refuse.
+
+    Raises:
+        ConfigError: before anything is written, for an unusable `out`, a tracker not installed, or a run
+            larger than this machine's free memory (the GPU's on CUDA) or disk (footprint.check_footprint).
     """
     out = Path(out)
     check_output_dir(out)
     check_trackers(log_to)
     device = resolve_device(config.device)
+    check_footprint(config, out, device=str(device), force=force)
     run_dir = new_run_dir(out, config)
     write_config(run_dir, config, device)
     return _train_into(run_dir, config, device, progress, after_step, log_to)

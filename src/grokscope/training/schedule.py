@@ -6,8 +6,17 @@ import math
 
 
 def log_spaced_steps(max_steps: int, count: int) -> set[int]:
-    """`count` steps spaced evenly in log(step) from 1 to max_steps (fewer where they round together)."""
-    return {int(round(math.exp(math.log(max_steps) * (i + 1) / count))) for i in range(count)} if count else set()
+    """`count` steps spaced evenly in log(step) from 1 to max_steps (fewer where they round together).
+
+    Consecutive points are a factor exp(ln(max_steps) / count) apart and the step x rounds from a log-interval of
+    width ln((x + ½) / (x − ½)) > 1 / max_steps, so once count ≥ max_steps · ln(max_steps) every step 1..max_steps
+    is hit: that set is returned without drawing the count points (a count of 10⁹ would take minutes).
+    """
+    if not count:
+        return set()
+    if count >= max_steps * math.log(max_steps) + 1:
+        return set(range(1, max_steps + 1))
+    return {int(round(math.exp(math.log(max_steps) * (i + 1) / count))) for i in range(count)}
 
 
 def eval_steps(max_steps: int, *, eval_every: int, log_points: int) -> set[int]:

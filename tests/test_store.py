@@ -56,9 +56,9 @@ def test_atomic_write_replaces_whole_file(tmp_path):
 def test_metrics_long_format_wal_and_concurrent_reader(tmp_path):
     store = MetricsStore(tmp_path / "m.sqlite")
     reader = MetricsStore(tmp_path / "m.sqlite", readonly=True)
-    store.write_scalars(0, {"train/loss": torch.tensor([1.0, 2.0]), "test/acc": torch.tensor([0.1, float("nan")])})
-    store.write_scalars(0, {"train/loss": torch.tensor([1.5, 2.0])})  # a resumed run rewrites its rows
-    store.write_vectors(0, {"spectrum": torch.tensor([[1.0, 2.0]])})
+    store.write_evaluation(0, {"train/loss": torch.tensor([1.0, 2.0]), "test/acc": torch.tensor([0.1, float("nan")])})
+    store.write_evaluation(0, {"train/loss": torch.tensor([1.5, 2.0])})  # a resumed run rewrites its rows
+    store.write_evaluation(0, {}, {"spectrum": torch.tensor([[1.0, 2.0]])})
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     steps, values = reader.series("train/loss")
     assert steps == [0] and values == {0: [1.5], 1: [2.0]}

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .checks import check_boolean, check_choice, check_integer, check_number
+from .checks import check_boolean, check_choice, check_integer, check_number, check_seed
 from .errors import ConfigError, did_you_mean
 from .operations import LAYOUTS, SPLIT_METHODS, check_modulus, get_operation, task_title
 
@@ -37,7 +37,6 @@ LOSSES = ("cross_entropy", "stablemax", "mse")
 PER_MEMBER_FIELDS: dict[str, type] = {"frac": float, "lr": float, "wd": float, "grokfast_alpha": float,
                                       "grokfast_lamb": float, "orthogonal_grad": bool, "init_scale": float,
                                       "label_noise": float, "fixed_weight_norm": bool}
-MAX_SEED = 2**63 - 1  # seeds are int64 counters (counter_rng)
 # Other code's names for these fields (PyTorch's optimizers, the papers' scripts): an unknown field names its match.
 FIELD_SYNONYMS = {"weight_decay": "wd", "learning_rate": "lr", "seed": "seeds", "steps": "max_steps",
                   "num_steps": "max_steps", "d_hidden": "d_mlp", "num_layers": "n_layers", "num_heads": "n_heads",
@@ -90,6 +89,8 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     """Seeds from CLI text: `0`, `0-7` (inclusive range) or `1,5,9` (mixable: `0-3,10`)."""
     seeds: list[int] = []
     try:
+        if not text.isascii():  # int() would read other scripts' digits ("١" is 1)
+            raise ValueError
         for part in text.split(","):
             part = part.strip()
             if "-" in part[1:]:
@@ -193,9 +194,8 @@ class RunConfig:
         seeds = self.seeds
         if not isinstance(seeds, (tuple, list)) or not seeds:
             raise ConfigError(f"seeds: must be a non-empty list of non-negative integers, got {seeds!r}")
-        if any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED for s in seeds):
-            bad = next(s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED)
-            raise ConfigError(f"seeds: must be integers in 0..{MAX_SEED} (int64), got {bad!r}")
+        for seed in seeds:
+            check_seed("seeds", seed)
         object.__setattr__(self, "seeds", tuple(seeds))
         n = len(seeds)
         for name in ("frac", "lr", "wd"):

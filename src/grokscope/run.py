@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -32,6 +33,15 @@ class Run:
     def metrics(self) -> MetricsStore:
         """The run's metrics database, read-only (safe while the run is still training)."""
         return MetricsStore(self.path / "metrics.sqlite", readonly=True)
+
+    def retrospective(self) -> dict[str, Any] | None:
+        """How far the end-of-training retrospective pass has written: {"checkpoints", "done", "complete"}, or None
+        before it starts (or for a task without the additive view). Its rows and this count commit together."""
+        from .training.retrospective import RETROSPECTIVE_META
+
+        with self.metrics() as store:
+            raw = store.meta(RETROSPECTIVE_META)
+        return None if raw is None else json.loads(raw)
 
     def status(self) -> dict[str, Any]:
         return read_status(self.path)

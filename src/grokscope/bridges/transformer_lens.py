@@ -22,6 +22,7 @@ from typing import Any, Mapping
 
 import torch
 
+from ..checks import check_output_dir
 from ..config import RunConfig
 from ..dataset import RunData
 from ..errors import ConfigError
@@ -33,7 +34,6 @@ from ..store.checkpoints import save_weights
 from ..store.metrics import MetricsStore
 from ..store.run_dir import (
     RunLock,
-    check_output_dir,
     new_run_dir,
     write_config,
     write_status,
@@ -222,9 +222,7 @@ def from_transformer_lens(model_or_state_dict: Any, *, task: str = "x+y", p: int
         with MetricsStore(run_dir / "metrics.sqlite") as metrics:
             evaluator = Evaluator(config, data, device)
             values, vectors = evaluator(model)
-            metrics.write_scalars(step, values)
-            if vectors:
-                metrics.write_vectors(step, vectors)
+            metrics.write_evaluation(step, values, vectors)
             if evaluator.note is not None:
                 metrics.set_meta("instrument_note", evaluator.note)
             if config.instruments:

@@ -66,6 +66,8 @@ def numbers(field: str, text: str | None) -> float | tuple[float, ...] | None:
     if text is None:
         return None
     try:
+        if not text.isascii():  # float() would read other scripts' digits
+            raise ValueError
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise ConfigError(f"{field}: expected a number or a comma list of numbers, got {text!r}") from None

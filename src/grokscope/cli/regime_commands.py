@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..checks import check_output_suffix
+from ..checks import check_output_suffix, check_seed
 from ..errors import ConfigError, GrokscopeError
 from .app import emit_tables, err, fail
 
@@ -102,6 +102,7 @@ def verdict(
 
     try:
         check_output_suffix("report", report, (".html",))
+        check_seed("seed", seed)
         result = case_verdict(case, kind, seed=seed)
     except GrokscopeError as error:
         fail(error)

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
+from ..checks import check_output_dir, check_output_file
 from ..errors import GrokscopeError
 from .app import app, err, fail, out
 
@@ -25,6 +26,9 @@ def report(run: Annotated[Path, typer.Argument(help="A run directory.")],
     from ..store.atomic import write_text_atomic
 
     try:
+        check_output_file("out", out_file)
+        if figures is not None:
+            check_output_dir(figures, "figures")
         loaded = api.load(run)
         data = report_data(loaded, focus=member)
         path = out_file if out_file is not None else loaded.path / "report.html"

@@ -27,9 +27,13 @@ def umask_mode() -> int:
     return 0o666 & ~mask
 
 
+TMP_PREFIX = ".tmp-"
+
+
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(tmp_path) and then rename tmp_path to path atomically, with the umask's mode."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    """Call write(tmp_path) and then rename tmp_path to path atomically, with the umask's mode. The temporary file is
+    named `.tmp-<pid>-...`, so that remove_stray_temporaries can tell a dead writer's leftovers from a live one's."""
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -45,3 +49,25 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 def write_text_atomic(path: Path, text: str) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stray_temporaries(folder: Path) -> list[Path]:
+    """Delete the `.tmp-*` files a killed writer left in folder and its subfolders (their writer's process is gone,
+    or they predate the pid in the name); returns what was removed. Called by a run's writer under its lock."""
+    removed = []
+    for tmp in sorted(folder.rglob(f"{TMP_PREFIX}*")):
+        pid = tmp.name[len(TMP_PREFIX):].split("-", 1)[0]
+        if tmp.is_file() and not (pid.isdigit() and _alive(int(pid))):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed

@@ -33,7 +33,7 @@ class MetricsStore:
     """Reads and writes one run's `metrics.sqlite`."""
 
     def __init__(self, path: Path, *, readonly: bool = False):
-        self.path = path
+        self.path, self.readonly = path, readonly
         if readonly:
             if not path.is_file():
                 raise RunNotFoundError(f"run: {path} does not exist yet (the run has not started training)")
@@ -42,14 +42,43 @@ class MetricsStore:
             if version != SCHEMA_VERSION:
                 raise CheckpointError(f"{path}: metrics schema version {version}, this grokscope reads {SCHEMA_VERSION}")
         else:
+            existed = path.is_file() and path.stat().st_size > 0
             self.conn = sqlite3.connect(path)
+            if existed:
+                self._check_whole()
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             with self.conn:
                 self.conn.executescript(_SCHEMA)
                 self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
+    def _check_whole(self) -> None:
+        """Before a writer adds rows to an existing database: it is grokscope's, of this schema, and SQLite's
+        quick_check finds it intact (a truncated or overwritten file is refused in one line, nothing written)."""
+        try:
+            version = self.schema_version()
+            problems = [row[0] for row in self.conn.execute("PRAGMA quick_check")]
+        except CheckpointError:
+            self.conn.close()
+            raise
+        except sqlite3.DatabaseError as err:
+            problems = [str(err)]
+        if problems != ["ok"]:
+            self.conn.close()
+            raise CheckpointError(f"{self.path}: the metrics database is damaged ({problems[0]}); restore it from a "
+                                  "copy or train the run again")
+        if version != SCHEMA_VERSION:
+            self.conn.close()
+            raise CheckpointError(f"{self.path}: metrics schema version {version}, this grokscope writes {SCHEMA_VERSION}")
+
     def close(self) -> None:
+        """Close; a writer first leaves WAL mode (when no reader holds the file), so a finished run's readers, which
+        open it read-only, need no -wal or -shm file and leave none behind."""
+        if not self.readonly:
+            try:
+                self.conn.execute("PRAGMA journal_mode=DELETE")
+            except sqlite3.OperationalError:  # a dashboard is reading: WAL stays, as it must for that reader
+                pass
         self.conn.close()
 
     def __enter__(self) -> "MetricsStore":
@@ -102,26 +131,21 @@ class MetricsStore:
             raise CheckpointError(f"{self.path}: metrics database has no schema version")
         return int(row[0])
 
-    def write_scalars(self, step: int, values: dict[str, torch.Tensor]) -> None:
-        """One evaluation: name -> [E] values at `step`, in one transaction (replacing a resumed run's rows)."""
-        rows = [
-            (member, step, name, None if v != v else float(v))  # NaN is stored as NULL
-            for name, tensor in values.items()
-            for member, v in enumerate(tensor.detach().double().cpu().tolist())
-        ]
+    def write_evaluation(self, step: int, scalars: dict[str, torch.Tensor], vectors: dict[str, torch.Tensor] | None = None,
+                         meta: dict[str, str] | None = None) -> None:
+        """One evaluation in one transaction: scalars name -> [E], vectors name -> [E, n] and meta keys at `step`
+        (replacing a resumed run's rows), so a concurrent reader sees all of it or none of it."""
+        scalar_rows = [(member, step, name, None if v != v else float(v))  # NaN is stored as NULL
+                       for name, tensor in scalars.items()
+                       for member, v in enumerate(tensor.detach().double().cpu().tolist())]
+        vector_rows = [(member, step, name, idx, float(v))
+                       for name, tensor in (vectors or {}).items()
+                       for member, row in enumerate(tensor.detach().double().cpu().tolist())
+                       for idx, v in enumerate(row)]
         with self.conn:
-            self.conn.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", rows)
-
-    def write_vectors(self, step: int, values: dict[str, torch.Tensor]) -> None:
-        """name -> [E, n] values at `step`, in one transaction."""
-        rows = [
-            (member, step, name, idx, float(v))
-            for name, tensor in values.items()
-            for member, row in enumerate(tensor.detach().double().cpu().tolist())
-            for idx, v in enumerate(row)
-        ]
-        with self.conn:
-            self.conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?)", rows)
+            self.conn.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", scalar_rows)
+            self.conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?)", vector_rows)
+            self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list((meta or {}).items()))
 
     def replace_metrics(self, names: Iterable[str], scalars: dict[int, dict[str, torch.Tensor]],
                         vectors: dict[int, dict[str, torch.Tensor]], meta: dict[str, str] | None = None) -> None:

@@ -14,22 +14,13 @@ from typing import Any
 import torch
 
 from ..config import RunConfig
-from ..errors import ConfigError, RunLockedError, RunNotFoundError
+from ..errors import RunLockedError, RunNotFoundError
 from ..version import __version__
 from .atomic import write_text_atomic
 
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.sqlite"
-
-
-def check_output_dir(out: Path) -> None:
-    """Raise ConfigError if `out` cannot hold run directories (it is a file, or under one)."""
-    for parent in (out, *out.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(f"out: {parent} is a file, not a directory")
-            break
 
 
 def _git_commit() -> str | None:

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import torch
 
+from ..checks import check_output_dir
 from ..errors import ConfigError, RunNotFoundError
 from ..run import load
 from ..store.atomic import write_text_atomic
-from ..store.run_dir import CONFIG_FILE, check_output_dir, read_status, write_config
+from ..store.run_dir import CONFIG_FILE, read_status, write_config
 from .packing import Pack
 from .spec import SweepSpec, parse_spec
 

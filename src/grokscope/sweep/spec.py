@@ -35,6 +35,7 @@ try:
 except ImportError:  # Python 3.10: the same parser, as a package
     import tomli as tomllib
 
+from ..checks import check_dir_name
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..presets import PRESETS, get_preset
@@ -129,8 +130,7 @@ def parse_spec(data: dict[str, Any]) -> SweepSpec:
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown sweep spec key; allowed: {', '.join(SPEC_KEYS)}")
     name = data.get("name")
-    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-        raise ConfigError(f"name: must be a non-empty name usable as a directory, got {name!r}")
+    check_dir_name("name", name)
     preset = data.get("preset")
     if preset not in PRESETS:
         raise ConfigError(f"preset: must be one of {', '.join(PRESETS)}; got {preset!r}")
@@ -177,7 +177,11 @@ def load_spec(source: str | Path) -> SweepSpec:
     """
     path = Path(source)
     if path.is_file():
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"spec: {source} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+                              f"{error.start})") from None
     elif str(source) in shipped_specs():
         text = (resources.files("grokscope.sweep") / "specs" / f"{source}.toml").read_text(encoding="utf-8")
     else:

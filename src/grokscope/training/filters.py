@@ -48,7 +48,7 @@ class GrokfastEMA:
         self.started = True
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        return {f"grokfast_ema/{n}": t for n, t in self.ema.items()} if self.started else {}
+        return {f"grokfast_ema/{n}": t for n, t in self.ema.items()}  # zeros until started: the same keys always
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor], step_count: int) -> None:
         if step_count == 0:

@@ -7,10 +7,12 @@ from typing import Callable, Sequence
 
 import torch
 
+from ..checks import check_output_dir
 from ..config import RunConfig
 from ..footprint import check_footprint
 from ..run import Run, load
-from ..store.run_dir import RunLock, check_output_dir, new_run_dir, write_config
+from ..store.atomic import remove_stray_temporaries
+from ..store.run_dir import RunLock, new_run_dir, write_config
 from .trackers import check_trackers, open_trackers
 from .trainer import Progress, Trainer, resolve_device
 
@@ -18,6 +20,7 @@ from .trainer import Progress, Trainer, resolve_device
 def _train_into(run_dir: Path, config: RunConfig, device: torch.device, progress: Callable[[Progress], None] | None,
                 after_step: Callable[[int], None] | None, log_to: Sequence[str]) -> Run:
     with RunLock(run_dir):
+        remove_stray_temporaries(run_dir)  # a killed writer's half-written files
         trackers = open_trackers(log_to, run_dir, config) if log_to else []
 
         def report(update: Progress) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -52,6 +52,33 @@ class TrainState:
         return [d is None for d in self.diverged_at]
 
 
+def resume_state(state: Any, config: RunConfig, path: Path) -> TrainState:
+    """The trainer state of a resume checkpoint, every field checked against the config (CheckpointError naming the
+    field otherwise): step and optimizer_steps in 0..max_steps, optimizer_steps <= step, one diverged_at per member
+    (None or a step <= step), all_generalized_at None or a step <= step."""
+    def is_step(value: Any, upto: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= upto
+
+    def refuse(field: str, allowed: str) -> CheckpointError:
+        shown = state.get(field) if isinstance(state, dict) else state
+        return CheckpointError(f"{path}: resume state {field} must be {allowed}, got {str(shown)[:80]!r}")
+
+    if not isinstance(state, dict) or set(state) != {"step", "diverged_at", "all_generalized_at", "optimizer_steps"}:
+        raise refuse("fields", "step, diverged_at, all_generalized_at and optimizer_steps")
+    step = state["step"]
+    if not is_step(step, config.max_steps):
+        raise refuse("step", f"an integer in 0..{config.max_steps} (max_steps)")
+    if not is_step(state["optimizer_steps"], step):
+        raise refuse("optimizer_steps", f"an integer in 0..{step} (the step)")
+    diverged = state["diverged_at"]
+    if not isinstance(diverged, list) or len(diverged) != config.n_members or \
+            not all(d is None or is_step(d, step) for d in diverged):
+        raise refuse("diverged_at", f"a list of {config.n_members} entries, each null or a step <= {step}")
+    if not (state["all_generalized_at"] is None or is_step(state["all_generalized_at"], step)):
+        raise refuse("all_generalized_at", f"null or a step <= {step}")
+    return TrainState(step=step, diverged_at=list(diverged), all_generalized_at=state["all_generalized_at"])
+
+
 def resolve_device(name: str) -> torch.device:
     """The torch device for a config's `device` field ("auto": CUDA when available)."""
     if name == "auto":
@@ -95,33 +122,43 @@ class Trainer:
         self.eval_at = eval_steps(config.max_steps, eval_every=config.eval_every, log_points=config.eval_log_points) | self.checkpoint_at
 
     # resume
-    def _save_resume(self) -> None:
+    def _resume_tensors(self) -> dict[str, torch.Tensor]:
+        """What the resume checkpoint holds: weights, optimizer state and the gradient filter's, by name."""
         tensors = {f"param/{n}": t for n, t in self.model.params.items()} | self.optimizer.state_tensors()
         if self.grad_filter is not None:
             tensors |= {f"filter/{n}": t for n, t in self.grad_filter.state_tensors().items()}
+        return tensors
+
+    def _save_resume(self) -> None:
         state = {"step": self.state.step, "diverged_at": self.state.diverged_at,
                  "all_generalized_at": self.state.all_generalized_at, "optimizer_steps": self.optimizer.step_count}
-        save_resume(self.run_dir, tensors, state)
+        save_resume(self.run_dir, self._resume_tensors(), state)
 
     def _load_resume(self) -> None:
+        """Restore the resume checkpoint, every tensor's name, shape and dtype and every state field checked against
+        the config first (CheckpointError in one line, nothing changed or overwritten)."""
         loaded = load_resume(self.run_dir)
         if loaded is None:
             return
         tensors, state = loaded
+        path = self.run_dir / "resume.safetensors"
+        expected = self._resume_tensors()
+        for name in sorted(set(expected) | set(tensors)):
+            if name not in tensors or name not in expected:
+                raise CheckpointError(f"{path}: tensor {name} {'missing' if name not in tensors else 'unexpected'} "
+                                      "for this run's config")
+            saved, own = tensors[name], expected[name]
+            if saved.shape != own.shape or saved.dtype != own.dtype:
+                raise CheckpointError(f"{path}: tensor {name} is {saved.dtype} {list(saved.shape)}, this run's config "
+                                      f"needs {own.dtype} {list(own.shape)}")
+        self.state = resume_state(state, self.config, path)
         with torch.no_grad():
             for name, param in self.model.params.items():
-                saved = tensors.get(f"param/{name}")
-                if saved is None or saved.shape != param.shape:
-                    raise CheckpointError(f"{self.run_dir / 'resume.safetensors'}: parameter {name} missing or of another shape")
-                param.copy_(saved)
-        try:
-            self.optimizer.load_state_tensors({k: v.to(self.device) for k, v in tensors.items()}, state["optimizer_steps"])
-            if self.grad_filter is not None:
-                filter_state = {k.removeprefix("filter/"): v.to(self.device) for k, v in tensors.items() if k.startswith("filter/")}
-                self.grad_filter.load_state_tensors(filter_state, state["optimizer_steps"])
-        except KeyError as err:
-            raise CheckpointError(f"{self.run_dir / 'resume.safetensors'}: optimizer state {err} missing") from None
-        self.state = TrainState(step=state["step"], diverged_at=state["diverged_at"], all_generalized_at=state["all_generalized_at"])
+                param.copy_(tensors[f"param/{name}"])
+        self.optimizer.load_state_tensors({k: v.to(self.device) for k, v in tensors.items()}, state["optimizer_steps"])
+        if self.grad_filter is not None:
+            filter_state = {k.removeprefix("filter/"): v.to(self.device) for k, v in tensors.items() if k.startswith("filter/")}
+            self.grad_filter.load_state_tensors(filter_state, state["optimizer_steps"])
 
     # one step
     def train_step(self, step: int, active: torch.Tensor | None) -> None:
@@ -166,9 +203,7 @@ class Trainer:
         # Rewritten identically when a resumed run evaluates this step again.
         values[names.DIVERGED] = (diverged_at == step).double()
         values[names.LR] = self.optimizer.lr.cpu() * warmup_scale(step, self.config.warmup_steps)
-        metrics.write_scalars(step, values)
-        if vectors:
-            metrics.write_vectors(step, vectors)
+        metrics.write_evaluation(step, values, vectors)
         held = (diverged_at >= 0) | (values[names.TEST_ACC].cpu() >= self.config.generalize_acc)  # [E]
         if not bool(held.all()):
             self.state.all_generalized_at = None  # generalization has to hold through the patience window

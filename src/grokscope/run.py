@@ -12,7 +12,12 @@ import torch
 from .config import RunConfig
 from .errors import CheckpointError, ConfigError, GrokscopeError
 from .models import Ensemble
-from .store.checkpoints import checkpoint_path, load_weights, weight_steps
+from .store.checkpoints import (
+    check_all_weights,
+    checkpoint_path,
+    load_weights,
+    weight_steps,
+)
 from .store.metrics import MetricsStore
 from .store.run_dir import read_config, read_status
 
@@ -72,6 +77,13 @@ class Run:
                     raise CheckpointError(f"{path}: parameter {name} missing or of another shape")
                 tensor.copy_(params[name])
         return model
+
+    def check_checkpoints(self) -> None:
+        """Raise CheckpointError (one line) unless every weights checkpoint's header holds this config's tensors,
+        shapes and dtype, and its step matches its name; reads headers only."""
+        params = Ensemble.create(self.config).params
+        check_all_weights(self.path, {name: tuple(t.shape) for name, t in params.items()},
+                          getattr(torch, self.config.param_dtype))
 
     def analyze(self, step: int | None = None, member: int = 0) -> "MechanismReport":
         """The mechanistic report of one member at one checkpoint (the last by default)."""

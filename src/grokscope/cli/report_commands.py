@@ -44,12 +44,14 @@ def report(run: Annotated[Path, typer.Argument(help="A run directory.")],
 @app.command(rich_help_panel="Reports")
 def serve(root: Annotated[Path, typer.Argument(help="Directory of runs (sweeps included).")] = Path("runs"),
           port: Annotated[int, typer.Option(help="TCP port (0: any free port).")] = 8000,
-          host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1") -> None:
+          host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
+          timeout: Annotated[Optional[float], typer.Option(help="Seconds after which an idle connection is closed "
+                                                             "(default 30).")] = None) -> None:
     """A live, read-only dashboard of the runs under ROOT, in the browser."""
     from ..report.server import make_server
 
     try:
-        server = make_server(root, host=host, port=port)
+        server = make_server(root, host=host, port=port, timeout=timeout)
     except GrokscopeError as error:
         fail(error)
     except OSError as error:

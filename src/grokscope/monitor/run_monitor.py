@@ -357,6 +357,8 @@ def monitor_run(run: Run, options: MonitorOptions = MonitorOptions(), *,
     steps = run.checkpoint_steps()
     if not steps:
         raise ConfigError(f"run: {run.path} has no weights checkpoint to monitor; train it first")
+    MetricsStore.check(run.path / "metrics.sqlite")  # before minutes of measuring, not after
+    run.check_checkpoints()
     options = for_run(options, run.config)  # the record names what ran
     plan = plan_checkpoints(steps, options)
     device = resolve_device(options.device)

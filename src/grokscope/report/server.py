@@ -131,10 +131,9 @@ class Dashboard:
         return path
 
 
-def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
+def _handler(dashboard: Dashboard, timeout: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "grokscope"
-        timeout = TIMEOUT_S
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: the terminal shows the URL only
             pass
@@ -147,6 +146,10 @@ def _handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
+
+        def setup(self) -> None:
+            self.timeout = timeout  # read by StreamRequestHandler.setup: idle connections close after it
+            super().setup()
 
         def _json(self, value: Any) -> None:
             self._send(HTTPStatus.OK, json.dumps(value, allow_nan=False).encode(), "application/json")
@@ -231,9 +234,14 @@ class DashboardServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-def make_server(root: str | Path, *, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
-    """A dashboard server over `root` (call serve_forever on it; port 0 picks a free port)."""
+def make_server(root: str | Path, *, host: str = "127.0.0.1", port: int = 8000,
+                timeout: float | None = None) -> ThreadingHTTPServer:
+    """A dashboard server over `root` (call serve_forever on it; port 0 picks a free port); an idle connection is
+    closed after `timeout` seconds (TIMEOUT_S by default)."""
     root = Path(root)
     if not root.is_dir():
         raise ConfigError(f"dir: {root} is not a directory of runs")
-    return DashboardServer((host, port), _handler(Dashboard(root)))
+    timeout = TIMEOUT_S if timeout is None else timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 3600:
+        raise ConfigError(f"timeout: must be a number of seconds in (0, 3600], got {timeout!r}")
+    return DashboardServer((host, port), _handler(Dashboard(root), timeout))

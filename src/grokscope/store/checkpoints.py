@@ -49,10 +49,38 @@ def save_weights(run_dir: Path, step: int, params: dict[str, torch.Tensor]) -> P
     return path
 
 
+def _weights_step(path: Path, metadata: dict[str, str]) -> int:
+    step = metadata.get("step", "")
+    if not step.isdigit() or path.name != checkpoint_path(path.parent.parent, int(step)).name:
+        raise CheckpointError(f"{path}: step {step!r} in its metadata does not match its name")
+    return int(step)
+
+
 def load_weights(path: Path) -> tuple[int, dict[str, torch.Tensor]]:
     """(step, name -> [E, ...]) from a weights checkpoint."""
     tensors, metadata = _load(path, WEIGHTS_FORMAT)
-    return int(metadata["step"]), tensors
+    return _weights_step(path, metadata), tensors
+
+
+def check_weights(path: Path, shapes: dict[str, tuple[int, ...]], dtype: torch.dtype) -> None:
+    """Raise CheckpointError unless the weights checkpoint's header names exactly these tensors with these shapes and
+    dtype, and its step matches its name: read from the header alone (a resume checks every checkpoint it will read
+    again, before training)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            found = {name: (tuple(handle.get_slice(name).get_shape()), handle.get_slice(name).get_dtype())
+                     for name in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({err})") from None
+    if metadata.get("format") != WEIGHTS_FORMAT:
+        raise CheckpointError(f"{path}: format {metadata.get('format')!r}, expected {WEIGHTS_FORMAT!r}")
+    _weights_step(path, metadata)
+    wanted = {"float32": "F32", "float64": "F64"}[str(dtype).removeprefix("torch.")]
+    for name in sorted(set(found) | set(shapes)):
+        if name not in found or name not in shapes or found[name] != (tuple(shapes[name]), wanted):
+            raise CheckpointError(f"{path}: tensor {name} {'missing' if name not in found else 'of another shape or dtype'} "
+                                  "for this run's config")
 
 
 def load_weight_of_member(path: Path, name: str, member: int) -> torch.Tensor:
@@ -65,6 +93,13 @@ def load_weight_of_member(path: Path, name: str, member: int) -> torch.Tensor:
             return handle.get_slice(name)[member]
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{path}: unreadable checkpoint ({err})") from None
+
+
+def check_all_weights(run_dir: Path, shapes: dict[str, tuple[int, ...]], dtype: torch.dtype) -> None:
+    """check_weights on every weights checkpoint of a run: what a command that reads them all (a resume's
+    retrospective pass, the monitor) checks before it starts."""
+    for step in weight_steps(run_dir):
+        check_weights(checkpoint_path(run_dir, step), shapes, dtype)
 
 
 def weight_steps(run_dir: Path) -> list[int]:

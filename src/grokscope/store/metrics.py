@@ -15,6 +15,7 @@ import torch
 from ..errors import CheckpointError, RunNotFoundError
 
 SCHEMA_VERSION = 1
+TABLES = ("meta", "scalars", "vectors")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,6 +42,9 @@ class MetricsStore:
             version = self.schema_version()
             if version != SCHEMA_VERSION:
                 raise CheckpointError(f"{path}: metrics schema version {version}, this grokscope reads {SCHEMA_VERSION}")
+            missing = [name for name in TABLES if name not in self._tables()]
+            if missing:
+                raise CheckpointError(f"{path}: not a grokscope metrics database (no table {missing[0]})")
         else:
             existed = path.is_file() and path.stat().st_size > 0
             self.conn = sqlite3.connect(path)
@@ -52,18 +56,33 @@ class MetricsStore:
                 self.conn.executescript(_SCHEMA)
                 self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
+    def _tables(self) -> set[str]:
+        return {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    @classmethod
+    def check(cls, path: Path) -> None:
+        """Raise CheckpointError (one line) unless the database at path can take a writer's rows: what a command that
+        computes for minutes before writing (monitor) checks first. Opened read-only: nothing is written."""
+        store = cls(path, readonly=True)
+        try:
+            store._check_whole()
+        finally:
+            store.conn.close()
+
     def _check_whole(self) -> None:
         """Before a writer adds rows to an existing database: it is grokscope's, of this schema, and SQLite's
         quick_check finds it intact (a truncated or overwritten file is refused in one line, nothing written)."""
         try:
             version = self.schema_version()
             problems = [row[0] for row in self.conn.execute("PRAGMA quick_check")]
+            problems += [f"no table {name}" for name in TABLES if name not in self._tables()]
         except CheckpointError:
             self.conn.close()
             raise
         except sqlite3.DatabaseError as err:
             problems = [str(err)]
         if problems != ["ok"]:
+            problems = [p for p in problems if p != "ok"]
             self.conn.close()
             raise CheckpointError(f"{self.path}: the metrics database is damaged ({problems[0]}); restore it from a "
                                   "copy or train the run again")

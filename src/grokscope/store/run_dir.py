@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from ..config import RunConfig
-from ..errors import RunLockedError, RunNotFoundError
+from ..errors import ConfigError, RunLockedError, RunNotFoundError
 from ..version import __version__
 from .atomic import write_text_atomic
 
@@ -90,12 +90,17 @@ def read_config(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         config = document["config"]
-    except (json.JSONDecodeError, KeyError, TypeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
         raise RunNotFoundError(f"run: {path} is not a grokscope config (unreadable or without 'config')") from None
     if document.get("kind") == "digits":  # grokscope 0.1's own digits loop (DigitsConfig), gone since digits is a core task
         raise RunNotFoundError(f"run: {run_dir} was written by grokscope 0.1's separate digits loop, which no longer "
                                "exists; train it again with grokscope digits")
-    return RunConfig.from_dict(config), document.get("provenance", {})
+    if not isinstance(config, dict):
+        raise RunNotFoundError(f"run: {path} is not a grokscope config ('config' is not a table)")
+    try:
+        return RunConfig.from_dict(config), document.get("provenance", {})
+    except ConfigError as error:  # a file changed by hand or by another version: not the user's typing, so exit 1
+        raise RunNotFoundError(f"run: {path} holds an invalid config ({error})") from None
 
 
 def write_status(run_dir: Path, **status: Any) -> None:

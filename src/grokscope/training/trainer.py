@@ -14,7 +14,12 @@ from ..config import RunConfig
 from ..dataset import RunData
 from ..errors import CheckpointError, ConfigError
 from ..models import Ensemble
-from ..store.checkpoints import load_resume, save_resume, save_weights
+from ..store.checkpoints import (
+    check_all_weights,
+    load_resume,
+    save_resume,
+    save_weights,
+)
 from ..store.metrics import MetricsStore
 from ..store.run_dir import write_status
 from .cuda_graph import GraphedStep
@@ -137,6 +142,8 @@ class Trainer:
     def _load_resume(self) -> None:
         """Restore the resume checkpoint, every tensor's name, shape and dtype and every state field checked against
         the config first (CheckpointError in one line, nothing changed or overwritten)."""
+        shapes = {name: tuple(t.shape) for name, t in self.model.params.items()}
+        check_all_weights(self.run_dir, shapes, getattr(torch, self.config.param_dtype))  # the end's pass reads them
         loaded = load_resume(self.run_dir)
         if loaded is None:
             return

@@ -125,15 +125,17 @@ class Dashboard:
 
     def file(self, relative: str) -> Path | None:
         """A regular file under the root, or None (missing, or outside the root after resolving links and '..')."""
-        path = (self.root / relative).resolve()
-        if not path.is_relative_to(self.root) or not path.is_file():
+        try:
+            path = (self.root / relative).resolve()
+            return path if path.is_relative_to(self.root) and path.is_file() else None
+        except OSError:  # a name too long, a loop of links: nothing there to serve
             return None
-        return path
 
 
 def _handler(dashboard: Dashboard, timeout: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "grokscope"
+        default_request_version = "HTTP/1.0"  # a request line too malformed to name a version still gets a status line
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: the terminal shows the URL only
             pass

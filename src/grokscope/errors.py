@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import errno
 from typing import Iterable
 
 
@@ -30,6 +31,29 @@ class CheckpointError(GrokscopeError):
 
 class RunLockedError(GrokscopeError):
     """Another process holds the run directory's writer lock (CLI exit code 1)."""
+
+
+class DiskFullError(GrokscopeError):
+    """The disk filled while a run was written (CLI exit code 1); every file written whole is kept, so the run
+    resumes once there is space."""
+
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+NO_SPACE_WORDS = ("no space left on device", "database or disk is full", "disk quota exceeded", "os error 28")
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether `error`, or an error it was raised from, is the disk running out of space: an OSError with ENOSPC or
+    EDQUOT, or the same said in words by SQLite ("database or disk is full") or safetensors ("os error 28")."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in NO_SPACE:
+            return True
+        if any(words in str(error).lower() for words in NO_SPACE_WORDS):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 class RunNotFoundError(GrokscopeError):

@@ -8,6 +8,7 @@ import sys
 
 from rich.markup import escape
 
+from ..errors import is_disk_full
 from .app import app, err
 from .regime_commands import app as regime_app
 
@@ -39,6 +40,13 @@ def main(args: list[str] | None = None) -> int:
         return 2
     except Abort:
         err.print("[red]error:[/red] aborted", highlight=False)
+        return 1
+    except Exception as error:  # a full disk outside a run's training (a report, an export): one line too
+        if not is_disk_full(error):
+            raise
+        where = getattr(error, "filename", None) or "a file being written"
+        err.print(f"[red]error:[/red] {escape(f'{where}: no space left on device; free space and run it again')}",
+                  highlight=False)
         return 1
     return code if isinstance(code, int) else 0
 

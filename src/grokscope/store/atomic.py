@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from ..errors import DiskFullError, is_disk_full
+
 
 def umask_mode() -> int:
     """0o666 less the process's umask: the mode open() gives a new file. Read from /proc where Linux offers it
@@ -42,8 +44,11 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         with open(tmp_path, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as error:
         tmp_path.unlink(missing_ok=True)
+        if isinstance(error, Exception) and is_disk_full(error):
+            raise DiskFullError(f"{path}: no space left on device (the file is as it was); free space and run it "
+                                "again") from error
         raise
 
 

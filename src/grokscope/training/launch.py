@@ -9,6 +9,7 @@ import torch
 
 from ..checks import check_output_dir
 from ..config import RunConfig
+from ..errors import DiskFullError, is_disk_full
 from ..footprint import check_footprint
 from ..run import Run, load
 from ..store.atomic import remove_stray_temporaries
@@ -33,6 +34,11 @@ def _train_into(run_dir: Path, config: RunConfig, device: torch.device, progress
 
         try:
             Trainer(config, run_dir, device=device, on_progress=report, after_step=after_step).run()
+        except Exception as error:
+            if is_disk_full(error):  # what was written whole stays: the run resumes once there is space
+                raise DiskFullError(f"{run_dir}: no space left on device; free space, then: grokscope train --resume "
+                                    f"{run_dir}") from error
+            raise
         finally:
             for tracker in trackers:
                 tracker.close()

@@ -8,6 +8,7 @@ or a tuple of length E, where E = len(seeds). Validation happens once, in `__pos
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -419,6 +420,16 @@ class RunConfig:
     def replace(self, **changes: Any) -> "RunConfig":
         """A copy with fields changed, validated again (unknown names rejected by name)."""
         return RunConfig.from_dict({**self.to_dict(), **changes})
+
+    def with_seed(self, seed: int) -> "RunConfig":
+        """This one-member config with another seed: only the seed is checked (no other field's validity depends on
+        which seed a member has), so a sweep of 10^6 cells validates each setting once, not each cell."""
+        if self.n_members != 1:
+            raise ConfigError(f"seeds: with_seed needs a one-member config, this one has {self.n_members}")
+        check_seed("seed", seed)
+        config = copy.copy(self)
+        object.__setattr__(config, "seeds", (seed,))
+        return config
 
     def member(self, e: int) -> "RunConfig":
         """Member e as a one-member config (its seed and every per-member field's value), as if it trained alone."""

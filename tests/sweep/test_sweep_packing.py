@@ -86,3 +86,29 @@ def test_packed_member_equals_the_cell_trained_alone(tmp_path):
         for column in ("steps_to_memorize", "steps_to_generalize"):
             assert (None if pd.isna(row[column]) else int(row[column])) == member[column]
         assert row["final_train_acc"] == member["final_train_acc"]
+
+
+def test_the_fast_expansion_equals_validating_every_cell_alone():
+    """cells() validates a setting once and checks each seed alone (RunConfig.with_seed); packing reads fields off
+    the frozen config: the same cells and packs as a full validation of every cell, and a bad seed is still caught."""
+    import pytest
+
+    from grokscope import get_preset
+    from grokscope.errors import ConfigError
+    from grokscope.sweep.spec import _config_fields
+
+    spec = tiny_spec(seed=[0, 1, 2], lr=[1e-2, 3e-2], d_model=[8, 16])
+    base = get_preset(spec.preset).replace(**_config_fields(spec.base))
+    cells = spec.cells()
+    assert [c.config for c in cells] == [base.replace(**_config_fields(c.coords)) for c in cells]
+    assert [c.config.to_dict() for c in cells] == [base.replace(**_config_fields(c.coords)).to_dict() for c in cells]
+    packs = plan(spec)
+    assert [p.config for p in packs] == [p.cells[0].config.replace(
+        seeds=tuple(c.config.seeds[0] for c in p.cells),
+        **{k: tuple(c.config.per_member(k)[0] for c in p.cells) for k in p.config.per_member_values()}) for p in packs]
+    with pytest.raises(ConfigError, match=r"^seed: must be an integer in 0\.\.\d+ \(int64\), got -1"):
+        cells[0].config.with_seed(-1)
+    with pytest.raises(ConfigError, match=r"seed: must be an integer .* \(cell .*seed=True"):
+        tiny_spec(seed=[0, True]).cells()
+    with pytest.raises(ConfigError, match="with_seed needs a one-member config"):
+        base.replace(seeds=(0, 1)).with_seed(3)

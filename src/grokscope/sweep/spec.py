@@ -83,15 +83,21 @@ class SweepSpec:
         return list(dict.fromkeys(names))
 
     def cells(self) -> list[Cell]:
-        """Every cell of the sweep, validated (ConfigError names the field and the cell)."""
+        """Every cell of the sweep, validated (ConfigError names the field and the cell). Each setting (a cell less
+        its seed) is validated once and its seeds checked alone (RunConfig.with_seed): 10^6 cells in seconds."""
         base = get_preset(self.preset).replace(**_config_fields(self.base))
         cells = []
-        points = list(itertools.product(*self.grid.values()))
+        validated: dict[str, RunConfig] = {}  # setting (coords less the seed) -> its validated config
         for case in self.cases or [{}]:
-            for point in points:
+            for point in itertools.product(*self.grid.values()):
                 coords = {**case, **dict(zip(self.grid, point))}
+                setting = repr([(k, v) for k, v in coords.items() if k != SEED_AXIS])
                 try:
-                    config = base.replace(**_config_fields(coords))
+                    if setting not in validated:
+                        validated[setting] = base.replace(**_config_fields(coords))
+                    config = validated[setting]
+                    if SEED_AXIS in coords:
+                        config = config.with_seed(coords[SEED_AXIS])
                 except ConfigError as error:
                     where = ", ".join(f"{k}={v}" for k, v in coords.items())
                     raise ConfigError(f"{error} (cell {where})") from None

@@ -23,10 +23,10 @@ from pathlib import Path
 import torch
 
 import grokscope
-from grokscope.training.retrospective import record_retrospective
 from grokscope.store.checkpoints import save_weights
 from grokscope.store.metrics import MetricsStore
 from grokscope.training.evaluate import Evaluator
+from grokscope.training.retrospective import record_retrospective
 from grokscope.training.schedule import checkpoint_steps, eval_steps
 from grokscope.training.trainer import Trainer
 

@@ -135,3 +135,27 @@ def test_pair_count_from_arithmetic_matches_the_table(name):
 
 def test_the_digits_count_without_scikit_learn_matches_its_table():
     assert OPERATIONS["digits"].n_pairs(64) == build_digits_table().n_pairs == 1797
+
+
+@pytest.mark.parametrize("task,p", [("x+y", 11), ("x*y", 13), ("x-y", 7), ("x^2+y^2", 17)])
+def test_symmetric_split_is_the_draw_order_walk_batched(task, p):
+    """The batched symmetric split equals its definition: walk the member's draw order, a mirror group enters
+    whole at its first draw, stop once the pair count reaches int(frac * N)."""
+    from collections import Counter
+
+    from grokscope.tasks import _mirror_group, _orders
+
+    table = build_table(task, p)
+    seeds, fracs = tuple(range(12)), tuple(0.05 + 0.08 * i for i in range(12))
+    masks = split_masks(table, seeds, fracs, symmetric=True)
+    group = _mirror_group(table).tolist()
+    sizes = Counter(group)
+    for e, order in enumerate(_orders(table, seeds, method="counter", symmetric=True).tolist()):
+        taken, total = set(), 0
+        for row in order:
+            if group[row] not in taken:
+                taken.add(group[row])
+                total += sizes[group[row]]
+                if total >= int(fracs[e] * table.n_pairs):
+                    break
+        assert masks[e].tolist() == [g in taken for g in group], (task, e)

@@ -273,25 +273,27 @@ def split_masks(
     orders = _orders(table, seeds, method=method, symmetric=symmetric)  # [E, N] rows in draw order
     counts = torch.tensor([int(f * n) for f in fracs])
     if symmetric:
-        group = _mirror_group(table)  # [N] representative row of each mirror group
-        # A group enters with its first member drawn; the whole group then counts, so take prefixes
-        # of the group order until the pair count reaches the target.
-        masks = torch.zeros(len(seeds), n, dtype=torch.bool)
-        for e in range(len(seeds)):  # setup only, once per run: split lengths differ by member
-            drawn_groups = group[orders[e]]
-            first = torch.ones(n, dtype=torch.bool)
-            seen: set[int] = set()
-            for i, g in enumerate(drawn_groups.tolist()):
-                first[i] = g not in seen
-                seen.add(g)
-            group_order = drawn_groups[first]
-            sizes = torch.bincount(group, minlength=n)[group_order]
-            taken = int(torch.searchsorted(torch.cumsum(sizes, 0), counts[e]).item()) + 1
-            masks[e] = torch.isin(group, group_order[:taken])
-        return masks
+        return _symmetric_masks(_mirror_group(table), orders, counts)
     ranks = torch.empty_like(orders)
     ranks.scatter_(1, orders, torch.arange(n).expand(len(seeds), n))
     return ranks < counts[:, None]
+
+
+def _symmetric_masks(group: torch.Tensor, orders: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """[E, N] masks of whole mirror groups: a group enters at its first member drawn (orders [E, N], rows in draw
+    order), and each member takes the shortest prefix of its group order whose pair count reaches counts[e].
+    group [N]: each row's group (its representative row). Batched over members and groups (a scatter of first
+    positions, one sort): E = 10^5 members take seconds, not a Python loop over members and pairs."""
+    n_members, n = orders.shape
+    drawn = group[orders]  # [E, N] the group of each draw
+    first = torch.full((n_members, n), n, dtype=torch.int64)  # [E, N] first draw of group g (n: not a group)
+    first.scatter_reduce_(1, drawn, torch.arange(n).expand(n_members, n), reduce="amin")
+    group_order = torch.argsort(first, dim=1)  # [E, N] groups by first draw; non-groups (size 0) last
+    sizes = torch.bincount(group, minlength=n)[group_order]  # [E, N] pairs in each group, in that order
+    taken = torch.searchsorted(torch.cumsum(sizes, 1), counts[:, None]) + 1  # [E, 1] groups taken
+    ranks = torch.empty_like(group_order)
+    ranks.scatter_(1, group_order, torch.arange(n).expand(n_members, n))  # [E, N] each group's place
+    return torch.gather(ranks < taken, 1, group.expand(n_members, n))
 
 
 def _orders(table: TaskTable, seeds: tuple[int, ...], *, method: str, symmetric: bool) -> torch.Tensor:

@@ -134,7 +134,8 @@ def test_verdict_command_writes_the_page(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--case", "bogus"], "case: must be one of"),
     (["--kind", "lookup"], "kind: must be one of"),
-    (["--seed", "-1"], "seed: must be an integer >= 0"),
+    (["--seed", "-1"], "seed: must be an integer in 0.."),
+    (["--seed", "100000000000000000000"], "seed: must be an integer in 0.."),
     (["--report", "page.txt"], "report: must end in .html"),
 ])
 def test_verdict_command_refuses_bad_input_with_one_line_and_exit_2(tmp_path, args, message):

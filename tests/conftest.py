@@ -27,7 +27,7 @@ def _threads():
 
 # The longest test files (measured with --durations), handed out first when pytest-xdist runs them a file per worker
 # (`-n 2 --dist loadfile`, the README's test command), so that no long file starts last and runs alone.
-LONGEST_FIRST = ("sweep/test_sweep_power_cpu.py", "test_docs.py", "monitor/test_monitor_run.py",
+LONGEST_FIRST = ("sweep/test_sweep_power_cpu.py", "sweep/test_sweep_ray_cluster.py", "test_docs.py", "monitor/test_monitor_run.py",
                  "monitor/test_validation_cli.py", "instruments/test_clock_pizza.py", "e2e/test_grokking.py",
                  "test_compare.py", "report/test_browser.py", "report/test_layout.py")
 

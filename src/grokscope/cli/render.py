@@ -164,27 +164,36 @@ def pack_lines(packs: list[Pack]) -> list[str]:
 
 @contextlib.contextmanager
 def sweep_bars(console: Console, packs: list[Pack]) -> Iterator[Callable[[SweepProgress], None]]:
-    """A progress callback for `run_sweep` drawing the sweep bar and the current pack's bar on `console`."""
+    """A progress callback for `run_sweep` drawing the sweep bar and a bar for each pack in training on `console`
+    (one at a time locally; on Ray every pack a node is training, with the node's address)."""
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn())
-    members = sum(p.n_members for p in packs)
-    with RichProgress(*columns, console=console, transient=False) as bar:
-        sweep = bar.add_task("packs", total=len(packs), info=f"grokked 0/{members}")
-        current = bar.add_task("pack", total=1, info="", visible=False)
+    with contextlib.ExitStack() as stack:
+        shown: list[tuple[RichProgress, Any]] = []  # the bar and the sweep's task, from the first event on: a sweep
+        training: dict[str, Any] = {}  # refused before it starts prints its one error line alone; pack -> its bar
 
         def update(event: SweepProgress) -> None:
+            if not shown:
+                started = stack.enter_context(RichProgress(*columns, console=console, transient=False))
+                shown.append((started, started.add_task("packs", total=len(packs), info="")))
+            bar, sweep = shown[0]
             grokked = f"grokked {event.members_grokked}/{event.members_total}"
             bar.update(sweep, completed=event.packs_done, info=grokked)
+            name = event.pack.name
             if event.detail is None:  # a pack finished (or was found finished on resume)
-                bar.update(current, visible=False)
+                if name in training:
+                    bar.remove_task(training.pop(name))
                 if not console.is_terminal:
-                    console.print(f"pack {event.pack.name} done ({event.packs_done}/{event.packs_total}), {grokked}",
+                    console.print(f"pack {name} done ({event.packs_done}/{event.packs_total}), {grokked}",
                                   highlight=False)
                 return
             d = event.detail
             accs = f"train {_accuracies(d.metrics[names.TRAIN_ACC])} | test {_accuracies(d.metrics[names.TEST_ACC])}"
-            bar.update(current, description=event.pack.name, completed=d.step, total=d.max_steps, visible=True,
-                       info=f"{accs} {d.steps_per_second:.0f} steps/s")
+            where = f" on {event.node}" if event.node else ""
+            if name not in training:
+                training[name] = bar.add_task(name, total=d.max_steps, info="")
+            bar.update(training[name], completed=d.step, total=d.max_steps,
+                       info=f"{accs} {d.steps_per_second:.0f} steps/s{where}")
 
         yield update
 

@@ -38,7 +38,8 @@ BACKENDS = ("local", "ray")
 @dataclass
 class SweepProgress:
     """What a sweep's progress callback receives: the sweep's tally and, while a pack trains locally,
-    that pack's trainer Progress (`detail`; None for the event that a pack finished or was found finished)."""
+    that pack's trainer Progress (`detail`; None for the event that a pack finished or was found finished). On Ray
+    several packs train at once, and their events interleave."""
 
     packs_done: int
     packs_total: int
@@ -46,6 +47,7 @@ class SweepProgress:
     members_total: int
     pack: Pack
     detail: Progress | None = None
+    node: str | None = None  # the Ray node training the pack (None locally)
 
 
 def plan(spec: SweepSpec) -> list[Pack]:
@@ -104,13 +106,13 @@ class Tally:
     def _grokked(self) -> int:
         return sum(bool(row["generalized"]) for rows in self.rows.values() for row in rows)
 
-    def report(self, pack: Pack, detail: Progress | None = None) -> None:
+    def report(self, pack: Pack, detail: Progress | None = None, node: str | None = None) -> None:
         if self.progress is None:
             return
         grokked = self._grokked()
         if detail is not None:  # members of the training pack above the threshold at this evaluation
             grokked += int((detail.metrics[names.TEST_ACC] >= pack.config.generalize_acc).sum())
-        self.progress(SweepProgress(len(self.rows), len(self.packs), grokked, self.members_total, pack, detail))
+        self.progress(SweepProgress(len(self.rows), len(self.packs), grokked, self.members_total, pack, detail, node))
 
     def add(self, pack: Pack, rows: list[dict[str, Any]], *, write: bool = True) -> None:
         self.rows[pack.name] = rows
@@ -171,9 +173,11 @@ def check_options(*, backend: str, address: str | None, threads: int | None, job
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"threads: must be a positive integer, got {threads!r}")
     if backend == "ray":
-        from .ray_backend import check_ray
+        from .ray_backend import check_ray, parse_address
 
         check_ray()
+        if address is not None:
+            parse_address(address)
 
 
 def run_sweep(spec: SweepSpec, out: str | Path = "sweeps", *, backend: str = "local", address: str | None = None,
@@ -196,25 +200,33 @@ def run_sweep(spec: SweepSpec, out: str | Path = "sweeps", *, backend: str = "lo
         force: train packs the memory and disk estimate (footprint.py) would refuse.
 
     Raises:
-        ConfigError: an unknown backend, an address without Ray, Ray not installed, a non-positive
-            thread count, a pack too large for this machine's memory or disk, or `out/<name>` holding another spec;
-            nothing is written then.
+        ConfigError: an unknown backend, an address without Ray or malformed, Ray not installed, a non-positive
+            thread count, a pack too large for this machine's memory or disk, a request no Ray node can satisfy, or
+            `out/<name>` holding another spec; nothing is written then.
+        GrokscopeError: no Ray cluster answers at `address` (before anything is written), or a pack's Ray task
+            failed (one line naming the pack; the other packs keep what they wrote and a re-run resumes them).
     """
     check_options(backend=backend, address=address, threads=threads, jobs=jobs)
     packs = plan(spec)
     if backend == "local":  # a Ray node's memory is its own, not this machine's
         unfinished = [pack for pack in packs if not is_finished(pack_dir(Path(out) / spec.name, pack))]
         check_packs([(pack.name, pack.config) for pack in unfinished], Path(out), concurrent=jobs, force=force)
-    sweep_dir = open_sweep_dir(Path(out), spec)
-    tally = Tally(sweep_dir, packs, spec.axes, progress)
-    if backend == "local" and jobs > 1:
-        _run_parallel(sweep_dir, tally, jobs, 1 if threads is None else threads)
-    elif backend == "local":
-        with pinned_threads(threads):
-            _run_local(sweep_dir, tally, after_step)
+        cluster: contextlib.AbstractContextManager = contextlib.nullcontext()
     else:
-        from .ray_backend import run_ray
+        from .ray_backend import ray_cluster, run_ray
 
-        run_ray(sweep_dir, tally, address=address, threads=1 if threads is None else threads)
-    tally.write()
+        threads = 1 if threads is None else threads
+        cluster = ray_cluster(address, packs, threads)  # address and resources checked before anything is written
+        out = Path(out).absolute()  # the workers' working directories are not the driver's
+    with cluster:
+        sweep_dir = open_sweep_dir(Path(out), spec)
+        tally = Tally(sweep_dir, packs, spec.axes, progress)
+        if backend == "local" and jobs > 1:
+            _run_parallel(sweep_dir, tally, jobs, 1 if threads is None else threads)
+        elif backend == "local":
+            with pinned_threads(threads):
+                _run_local(sweep_dir, tally, after_step)
+        else:
+            run_ray(sweep_dir, tally, threads=threads)
+        tally.write()
     return sweep_dir

@@ -7,7 +7,7 @@ Before anything is written the driver checks the address (its form, that somethi
 PROBE_S seconds, that it speaks Ray's gRPC) and the cluster's resources (a node with `threads` CPUs, a GPU where a
 pack runs on one). A task asks for `threads` CPUs and a GPU only when its pack's device is CUDA (or "auto" on a
 cluster that has GPUs); torch in the task uses exactly `threads` threads. Each task checks that its node runs the
-driver's grokscope version. Progress (step, accuracies, the node) streams to the driver through a small actor.
+driver's grokscope version. The results table gains a `node` column: the node that trained each pack. Progress (step, accuracies, the node) streams to the driver through a small actor.
 Every Ray failure reaches the user as one line naming the pack. Ray is an optional extra:
 `pip install 'grokscope[ray]'`.
 """
@@ -25,9 +25,10 @@ import torch
 from ..errors import ConfigError, GrokscopeError, RunNotFoundError
 from .directory import SWEEP_FILE, is_finished, pack_dir
 from .packing import Pack
-from .results import pack_rows
+from .results import pack_rows, read_results
 
 PROBE_S = 3.0  # seconds to wait for the address to answer before refusing it
+NODE_COLUMN = "node"  # the results table's column, on the Ray backend only
 POLL_S = 0.5  # how often the driver collects the packs' progress while they train
 _HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>[0-9]{1,5})$")
 
@@ -169,6 +170,18 @@ def _start_reporter() -> Any:
     return ray.remote(num_cpus=0, scheduling_strategy=here)(_Reporter).remote()
 
 
+def _this_node() -> str:
+    """'ADDRESS NODEID8': the address this node joined the cluster with and the start of its node id (two nodes on
+    one machine share an address); the host name outside a Ray worker."""
+    import ray
+
+    if not ray.is_initialized():
+        return socket.gethostname()
+    node_id = ray.get_runtime_context().get_node_id()
+    address = next((n["NodeManagerAddress"] for n in ray.nodes() if n["NodeID"] == node_id), "?")
+    return f"{address} {node_id[:8]}"
+
+
 def _train_pack_task(sweep_dir: str, pack: Pack, axes: list[str], threads: int, version: str,
                      reporter: Any = None) -> tuple[list[dict[str, Any]], str]:
     """Runs inside a Ray worker: check this node runs the driver's grokscope and sees the sweep directory, train
@@ -177,12 +190,7 @@ def _train_pack_task(sweep_dir: str, pack: Pack, axes: list[str], threads: int, 
 
     from .runner import train_pack
 
-    try:
-        import ray
-
-        node = ray.util.get_node_ip_address()
-    except Exception:  # outside a Ray worker (tests call the function directly)
-        node = socket.gethostname()
+    node = _this_node()
     if grokscope.__version__ != version:
         raise GrokscopeError(f"node {node} runs grokscope {grokscope.__version__}, the driver {version}; install the "
                              "same version on every node")
@@ -194,6 +202,22 @@ def _train_pack_task(sweep_dir: str, pack: Pack, axes: list[str], threads: int, 
     torch.set_num_threads(threads)
     train_pack(run_dir, pack, progress=progress)
     return pack_rows(run_dir, pack, axes), node
+
+
+def with_node(rows: list[dict[str, Any]], node: str | None) -> list[dict[str, Any]]:
+    """The rows with the `node` column: the address of the Ray node that trained the pack (None: not known)."""
+    return [{**row, NODE_COLUMN: node} for row in rows]
+
+
+def previous_nodes(sweep_dir: Path) -> dict[str, str]:
+    """pack name -> the node an earlier run of this sweep recorded for it in results.parquet (a re-run keeps them)."""
+    try:
+        frame = read_results(sweep_dir)
+    except RunNotFoundError:
+        return {}
+    if NODE_COLUMN not in frame.columns:
+        return {}
+    return {pack: node for pack, node in zip(frame["pack"], frame[NODE_COLUMN]) if isinstance(node, str)}
 
 
 def _failure(pack: Pack, error: Exception) -> GrokscopeError:
@@ -227,10 +251,11 @@ def run_ray(sweep_dir: Path, tally, *, threads: int) -> None:
     reporter = _start_reporter() if tally.progress is not None else None
     pending: dict[Any, Pack] = {}
     by_name = {pack.name: pack for pack in tally.packs}
+    nodes = previous_nodes(sweep_dir)
     for pack in tally.packs:
         run_dir = pack_dir(sweep_dir, pack)
         if is_finished(run_dir):
-            tally.add(pack, pack_rows(run_dir, pack, tally.axes), write=False)
+            tally.add(pack, with_node(pack_rows(run_dir, pack, tally.axes), nodes.get(pack.name)), write=False)
             continue
         task = ray.remote(num_cpus=threads, num_gpus=pack_gpus(pack, gpus))(_train_pack_task)
         pending[task.remote(str(sweep_dir), pack, tally.axes, threads, grokscope.__version__, reporter)] = pack
@@ -252,4 +277,4 @@ def run_ray(sweep_dir: Path, tally, *, threads: int) -> None:
             for ref in pending:
                 ray.cancel(ref)
             raise _failure(pack, error) from None
-        tally.add(pack, rows)
+        tally.add(pack, with_node(rows, node))

@@ -161,3 +161,24 @@ def test_a_task_failure_is_one_line_naming_the_pack_with_its_exit_code(two_cpu_r
         failure = _failure(pack, raised.value)
         assert isinstance(failure, kind) and failure.exit_code == code
         assert str(failure) == f"pack {pack.name}: {message}"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--gpus-per-pack", "0"], "gpus-per-pack: must be a fraction in (0, 1] or a whole number"),
+    (["--gpus-per-pack", "1.5"], "gpus-per-pack: must be a fraction in (0, 1] or a whole number"),
+    (["--gpus-per-pack", "-1"], "gpus-per-pack: must be a fraction in (0, 1] or a whole number"),
+    (["--gpus-per-pack", "nan"], "gpus-per-pack: must be a fraction in (0, 1] or a whole number"),
+])
+def test_a_bad_gpu_share_is_exit_2(tmp_path, args, message):
+    code, stderr, _ = _sweep_cli(tmp_path, *args)
+    assert code == 2 and _one_line(stderr).startswith(f"error: {message}")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_pack_asks_for_a_gpu_only_where_it_runs_on_one():
+    from grokscope.sweep.ray_backend import pack_gpus
+
+    on = {device: plan(tiny_spec(base={"device": device}, seed=[0]))[0] for device in ("cuda", "cpu", "auto")}
+    assert pack_gpus(on["cuda"], 0, 0.25) == 0.25 and pack_gpus(on["cuda"], 8) == 1
+    assert pack_gpus(on["cpu"], 8) == 0  # a CPU spec on a GPU cluster reserves no GPU
+    assert pack_gpus(on["auto"], 8, 0.5) == 0.5 and pack_gpus(on["auto"], 0) == 0

@@ -22,6 +22,8 @@ def sweep(
     address: Annotated[Optional[str], typer.Option(help="Ray cluster address (with --backend ray; default: a local instance).")] = None,
     threads: Annotated[Optional[int], typer.Option(help="torch threads per pack, pinned (default: this process's; 1 on Ray and with --jobs > 1).")] = None,
     jobs: Annotated[int, typer.Option(help="Local packs trained at once, one process each (1 thread each unless --threads).")] = 1,
+    gpus_per_pack: Annotated[Optional[float], typer.Option(help="GPUs a pack on CUDA asks Ray for (with --backend ray; "
+                                                           "default 1; 0.25 puts four small packs on one GPU).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the packs and the first pack's estimates; write nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
@@ -38,7 +40,7 @@ def sweep(
         else:
             sweep_spec = load_spec(spec)
         packs = plan(sweep_spec)
-        check_options(backend=backend, address=address, threads=threads, jobs=jobs)
+        check_options(backend=backend, address=address, threads=threads, jobs=jobs, gpus_per_pack=gpus_per_pack)
         if dry_run:
             out.print("\n".join([f"{sweep_spec.name}: {sum(p.n_members for p in packs)} members in {len(packs)} packs",
                                  *pack_lines(packs), f"first pack ({packs[0].name}):", plan_text(estimate_run(packs[0].config, out_dir, force=force))]))
@@ -46,7 +48,7 @@ def sweep(
         hook = after_step_hook()
         with sweep_bars(err, packs) as on_progress:
             sweep_dir = run_sweep(sweep_spec, out_dir, backend=backend, address=address, threads=threads, jobs=jobs,
-                                  progress=on_progress, force=force,
+                                  gpus_per_pack=gpus_per_pack, progress=on_progress, force=force,
                                   after_step=None if hook is None else lambda _pack, step: hook(step))
     except GrokscopeError as error:
         fail(error)

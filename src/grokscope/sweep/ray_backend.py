@@ -5,8 +5,8 @@ cluster of several machines it must be on a filesystem every node sees (NFS or s
 see the sweep's sweep.json refuses in one line rather than create a second, private sweep directory on its node.
 Before anything is written the driver checks the address (its form, that something listens there within
 PROBE_S seconds, that it speaks Ray's gRPC) and the cluster's resources (a node with `threads` CPUs, a GPU where a
-pack runs on one). A task asks for `threads` CPUs and a GPU only when its pack's device is CUDA (or "auto" on a
-cluster that has GPUs); torch in the task uses exactly `threads` threads. Each task checks that its node runs the
+pack runs on one). A task asks for `threads` CPUs and `gpus_per_pack` GPUs (1 by default; a fraction shares a GPU
+among small packs) only when its pack's device is CUDA (or "auto" on a cluster that has GPUs); torch in the task uses exactly `threads` threads. Each task checks that its node runs the
 driver's grokscope version. The results table gains a `node` column: the node that trained each pack. Progress (step, accuracies, the node) streams to the driver through a small actor.
 Every Ray failure reaches the user as one line naming the pack. Ray is an optional extra:
 `pip install 'grokscope[ray]'`.
@@ -92,13 +92,13 @@ def probe_address(address: str) -> None:
         channel.close()
 
 
-def pack_gpus(pack: Pack, cluster_gpus: float) -> int:
-    """GPUs a pack's task asks for: one on a CUDA device, one for "auto" where the cluster has any, else none."""
+def pack_gpus(pack: Pack, cluster_gpus: float, per_pack: float = 1) -> float:
+    """GPUs a pack's task asks for: `per_pack` on a CUDA device, or for "auto" where the cluster has any; else none."""
     device = pack.config.device
-    return 1 if device.startswith("cuda") or (device == "auto" and cluster_gpus > 0) else 0
+    return per_pack if device.startswith("cuda") or (device == "auto" and cluster_gpus > 0) else 0
 
 
-def check_resources(packs: list[Pack], threads: int) -> None:
+def check_resources(packs: list[Pack], threads: int, gpus_per_pack: float = 1) -> None:
     """Refuse (ConfigError, before anything is written) a request no alive node can satisfy, which Ray would wait on
     forever: `threads` CPUs, or a GPU for a pack on CUDA."""
     import ray
@@ -109,14 +109,15 @@ def check_resources(packs: list[Pack], threads: int) -> None:
         raise ConfigError(f"threads: each pack asks for {threads} CPUs, and the largest node of the Ray cluster has "
                           f"{most_cpus:g}; use --threads {max(1, int(most_cpus))} or fewer")
     gpus = sum(r.get("GPU", 0) for r in nodes)
-    needy = [p for p in packs if pack_gpus(p, gpus)]
-    if needy and not any(r.get("GPU", 0) >= 1 and r.get("CPU", 0) >= threads for r in nodes):
-        raise ConfigError(f"device: pack {needy[0].name} runs on CUDA and no node of the Ray cluster has a GPU and "
-                          f"{threads} CPUs; set device = \"cpu\" in the spec or add a GPU node")
+    needy = [p for p in packs if pack_gpus(p, gpus, gpus_per_pack)]
+    if needy and not any(r.get("GPU", 0) >= gpus_per_pack and r.get("CPU", 0) >= threads for r in nodes):
+        raise ConfigError(f"device: pack {needy[0].name} runs on CUDA and no node of the Ray cluster has "
+                          f"{gpus_per_pack:g} GPU and {threads} CPUs; set device = \"cpu\" in the spec, lower "
+                          "--gpus-per-pack or add a GPU node")
 
 
 @contextlib.contextmanager
-def ray_cluster(address: str | None, packs: list[Pack], threads: int) -> Iterator[None]:
+def ray_cluster(address: str | None, packs: list[Pack], threads: int, gpus_per_pack: float = 1) -> Iterator[None]:
     """Connected to `address` (or a local instance started here, or the one this process already has), its
     resources checked against the packs; shut down on leaving only if it was started here.
 
@@ -135,7 +136,7 @@ def ray_cluster(address: str | None, packs: list[Pack], threads: int) -> Iterato
             raise GrokscopeError(f"address: cannot join the Ray cluster at {address or 'a local instance'} "
                                  f"({_first_line(error)})") from None
     try:
-        check_resources(packs, threads)
+        check_resources(packs, threads, gpus_per_pack)
         yield
     finally:
         if started:
@@ -240,7 +241,7 @@ def _failure(pack: Pack, error: Exception) -> GrokscopeError:
     return GrokscopeError(f"pack {pack.name}: {_first_line(cause if cause is not None else error)}")
 
 
-def run_ray(sweep_dir: Path, tally, *, threads: int) -> None:
+def run_ray(sweep_dir: Path, tally, *, threads: int, gpus_per_pack: float = 1) -> None:
     """Train the tally's unfinished packs as Ray tasks on the connected cluster (ray_cluster); finished ones are read
     here, as locally. While they train, their progress reaches tally.report with the node that trains each."""
     import ray
@@ -257,7 +258,7 @@ def run_ray(sweep_dir: Path, tally, *, threads: int) -> None:
         if is_finished(run_dir):
             tally.add(pack, with_node(pack_rows(run_dir, pack, tally.axes), nodes.get(pack.name)), write=False)
             continue
-        task = ray.remote(num_cpus=threads, num_gpus=pack_gpus(pack, gpus))(_train_pack_task)
+        task = ray.remote(num_cpus=threads, num_gpus=pack_gpus(pack, gpus, gpus_per_pack))(_train_pack_task)
         pending[task.remote(str(sweep_dir), pack, tally.axes, threads, grokscope.__version__, reporter)] = pack
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)

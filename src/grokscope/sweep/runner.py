@@ -160,8 +160,10 @@ def _run_local(sweep_dir: Path, tally: Tally, after_step: Callable[[str, int], N
         tally.add(pack, pack_rows(run_dir, pack, tally.axes), write=trained)
 
 
-def check_options(*, backend: str, address: str | None, threads: int | None, jobs: int = 1) -> None:
-    """Raise ConfigError for an unknown backend, an address without Ray, Ray missing, or a bad thread or job count."""
+def check_options(*, backend: str, address: str | None, threads: int | None, jobs: int = 1,
+                  gpus_per_pack: float | None = None) -> None:
+    """Raise ConfigError for an unknown backend, an address without Ray or malformed, Ray missing, or a bad thread,
+    job or GPU count."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"jobs: must be a positive integer, got {jobs!r}")
     if jobs > 1 and backend != "local":
@@ -170,6 +172,13 @@ def check_options(*, backend: str, address: str | None, threads: int | None, job
         raise ConfigError(f"backend: must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if address is not None and backend != "ray":
         raise ConfigError("address: only with backend ray")
+    if gpus_per_pack is not None:
+        if backend != "ray":
+            raise ConfigError("gpus-per-pack: only with backend ray")
+        if isinstance(gpus_per_pack, bool) or not isinstance(gpus_per_pack, (int, float)) or not (
+                0 < gpus_per_pack <= 1 or float(gpus_per_pack).is_integer() and 1 <= gpus_per_pack <= 64):
+            raise ConfigError(f"gpus-per-pack: must be a fraction in (0, 1] or a whole number up to 64 (Ray's rule), "
+                              f"got {gpus_per_pack!r}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"threads: must be a positive integer, got {threads!r}")
     if backend == "ray":
@@ -181,7 +190,7 @@ def check_options(*, backend: str, address: str | None, threads: int | None, job
 
 
 def run_sweep(spec: SweepSpec, out: str | Path = "sweeps", *, backend: str = "local", address: str | None = None,
-              threads: int | None = None, jobs: int = 1, progress: Callable[[SweepProgress], None] | None = None,
+              threads: int | None = None, jobs: int = 1, gpus_per_pack: float | None = None, progress: Callable[[SweepProgress], None] | None = None,
               after_step: Callable[[str, int], None] | None = None, force: bool = False) -> Path:
     """Train every cell of a sweep into `out/<spec name>` (resuming what a previous call left); returns that directory.
 
@@ -197,6 +206,8 @@ def run_sweep(spec: SweepSpec, out: str | Path = "sweeps", *, backend: str = "lo
             comes per finished pack and `after_step` is not called.
         progress: called with a SweepProgress at every evaluation of a local pack and when a pack finishes.
         after_step: called as (pack name, step) after every update of a local pack (tests interrupt with it).
+        gpus_per_pack: GPUs a Ray task asks for when its pack runs on CUDA (1 by default; a fraction shares a GPU
+            among small packs).
         force: train packs the memory and disk estimate (footprint.py) would refuse.
 
     Raises:
@@ -206,7 +217,8 @@ def run_sweep(spec: SweepSpec, out: str | Path = "sweeps", *, backend: str = "lo
         GrokscopeError: no Ray cluster answers at `address` (before anything is written), or a pack's Ray task
             failed (one line naming the pack; the other packs keep what they wrote and a re-run resumes them).
     """
-    check_options(backend=backend, address=address, threads=threads, jobs=jobs)
+    check_options(backend=backend, address=address, threads=threads, jobs=jobs, gpus_per_pack=gpus_per_pack)
+    gpus_per_pack = 1 if gpus_per_pack is None else gpus_per_pack
     packs = plan(spec)
     if backend == "local":  # a Ray node's memory is its own, not this machine's
         unfinished = [pack for pack in packs if not is_finished(pack_dir(Path(out) / spec.name, pack))]
@@ -216,7 +228,7 @@ def run_sweep(spec: SweepSpec, out: str | Path = "sweeps", *, backend: str = "lo
         from .ray_backend import ray_cluster, run_ray
 
         threads = 1 if threads is None else threads
-        cluster = ray_cluster(address, packs, threads)  # address and resources checked before anything is written
+        cluster = ray_cluster(address, packs, threads, gpus_per_pack)  # address and resources checked before anything is written
         out = Path(out).absolute()  # the workers' working directories are not the driver's
     with cluster:
         sweep_dir = open_sweep_dir(Path(out), spec)
@@ -227,6 +239,6 @@ def run_sweep(spec: SweepSpec, out: str | Path = "sweeps", *, backend: str = "lo
             with pinned_threads(threads):
                 _run_local(sweep_dir, tally, after_step)
         else:
-            run_ray(sweep_dir, tally, threads=threads)
+            run_ray(sweep_dir, tally, threads=threads, gpus_per_pack=gpus_per_pack)
         tally.write()
     return sweep_dir

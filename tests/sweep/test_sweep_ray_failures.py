@@ -182,3 +182,20 @@ def test_a_pack_asks_for_a_gpu_only_where_it_runs_on_one():
     assert pack_gpus(on["cuda"], 0, 0.25) == 0.25 and pack_gpus(on["cuda"], 8) == 1
     assert pack_gpus(on["cpu"], 8) == 0  # a CPU spec on a GPU cluster reserves no GPU
     assert pack_gpus(on["auto"], 8, 0.5) == 0.5 and pack_gpus(on["auto"], 0) == 0
+
+
+def test_a_worker_that_dies_once_retries_are_spent_is_one_line(two_cpu_ray):
+    import os
+
+    pack = plan(tiny_spec(seed=[0]))[0]
+
+    @ray.remote(max_retries=0)
+    def dies():
+        os._exit(1)
+
+    with pytest.raises(ray.exceptions.RayError) as raised:
+        ray.get(dies.remote())
+    failure = _failure(pack, raised.value)
+    assert failure.exit_code == 1 and str(failure) == (
+        f"pack {pack.name}: the Ray worker training it died and Ray's retries are spent (WorkerCrashedError); run the "
+        "sweep again to resume it from its checkpoint")

@@ -154,8 +154,14 @@ def test_a_task_failure_is_one_line_naming_the_pack_with_its_exit_code(two_cpu_r
     def breaks():
         raise ZeroDivisionError("division by zero\nand a second line")
 
+    @ray.remote
+    def no_grokscope():  # what a node without grokscope raises while unpickling the task
+        raise ModuleNotFoundError("No module named 'grokscope'")
+
     for task, kind, code, message in ((refuses, ConfigError, 2, "frac: must be in (0, 1), got 2"),
-                                      (breaks, GrokscopeError, 1, "division by zero")):
+                                      (breaks, GrokscopeError, 1, "division by zero"),
+                                      (no_grokscope, GrokscopeError, 1, "a node of the Ray cluster cannot import "
+                                       "grokscope; install grokscope (the driver's version) on every node")):
         with pytest.raises(ray.exceptions.RayError) as raised:
             ray.get(task.remote())
         failure = _failure(pack, raised.value)

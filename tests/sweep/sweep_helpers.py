@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 from grokscope.sweep import SweepSpec, parse_spec
 
 TINY_BASE = dict(p=13, d_model=16, n_heads=4, d_mlp=32, param_dtype="float64", symmetric_split=False, max_steps=20,
@@ -13,3 +16,15 @@ def tiny_spec(name: str = "tiny-sweep", *, max_pack: int = 256, base: dict | Non
     grid = grid or {"frac": [0.4, 0.6], "lr": [1e-2, 3e-3], "seed": [0, 1]}
     return parse_spec({"name": name, "preset": "tiny", "max_pack": max_pack, "base": {**TINY_BASE, **(base or {})}, "grid": grid,
                        "cases": [{"task": "x+y"}, {"task": "x-y", "wd": 0.5}]})
+
+
+@contextlib.contextmanager
+def two_cpu_ray_instance() -> Iterator[None]:
+    """A local Ray instance of 2 CPUs in this process (the Ray tests' fixtures), shut down on leaving."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()

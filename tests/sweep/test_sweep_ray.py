@@ -1,18 +1,15 @@
 import pandas as pd
 import pytest
 import ray
-from sweep_helpers import tiny_spec
+from sweep_helpers import tiny_spec, two_cpu_ray_instance
 
 from grokscope.sweep import read_results, run_sweep
 
 
 @pytest.fixture
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
+    with two_cpu_ray_instance():
         yield
-    finally:
-        ray.shutdown()
 
 
 def test_ray_backend_produces_the_local_table(tmp_path, local_ray):

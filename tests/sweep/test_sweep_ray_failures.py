@@ -12,7 +12,7 @@ import time
 
 import pytest
 import ray
-from sweep_helpers import tiny_spec
+from sweep_helpers import tiny_spec, two_cpu_ray_instance
 
 from grokscope import cli
 from grokscope.errors import ConfigError, GrokscopeError, RunNotFoundError
@@ -92,11 +92,8 @@ def test_a_server_that_is_not_ray_is_one_line_within_seconds(tmp_path):
 
 @pytest.fixture(scope="module")
 def two_cpu_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
+    with two_cpu_ray_instance():
         yield
-    finally:
-        ray.shutdown()
 
 
 def test_more_threads_than_any_node_has_is_exit_2_before_writing(tmp_path, two_cpu_ray):

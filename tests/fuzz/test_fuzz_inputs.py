@@ -144,3 +144,53 @@ def test_any_json_value_for_any_field_is_accepted_or_refused_in_one_line(tmp_pat
     if code != 0:
         lines = stderr.strip().splitlines()
         assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (field, value, stderr)
+
+
+def _snapshot(folder) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+SWEEP_NAMES = [("a\x00b", "name"), ("x" * 300, "name"), ("../up", "name"), (".hidden", "name"), ("a/b", "name"),
+               ("a\\b", "name"), ("", "name"), ("tab\there", "name"), (7, "name")]
+
+
+@pytest.mark.parametrize("name,field", SWEEP_NAMES, ids=[repr(n)[:20] for n, _ in SWEEP_NAMES])
+def test_a_bad_sweep_name_is_one_line_exit_2_nothing_written(tmp_path, name, field):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'name = {json.dumps(name)}\npreset = "tiny"\n[grid]\nseed = [0]\n', encoding="utf-8")
+    before = _snapshot(tmp_path)
+    code, stdout, stderr = invoke(["sweep", str(spec), "--out", str(tmp_path / "out")])
+    lines = stderr.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {field}: "), (name, stderr[-400:])
+    assert "Traceback" not in stdout + stderr and _snapshot(tmp_path) == before
+
+
+def test_a_sweep_spec_that_is_not_utf8_is_one_line(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_bytes(b'name = "caf\xe9"\npreset = "tiny"\n[grid]\nseed = [0]\n')
+    code, _, stderr = invoke(["sweep", str(spec), "--out", str(tmp_path / "out")])
+    assert code == 2 and stderr.strip().splitlines() == [
+        f"error: spec: {spec} is not UTF-8 text (byte 0xe9 at offset 11)"]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["report", "{run}", "--out", "{file}/x.html"], ["report", "{run}", "--out", "{file}/sub/x.html"],
+    ["report", "{run}", "--figures", "{file}/figures"],
+    ["regime", "verdict", "--report", "{file}/x.html"], ["regime", "verdict", "--seed", "100000000000000000000"],
+    ["regime", "verdict", "--seed", "-3"], ["train", "--preset", "tiny", "--out", "{file}/runs"],
+    ["sweep", "power2022-fraction-cpu", "--out", "{file}/sweeps"],
+])
+def test_outputs_under_a_file_and_overflowing_seeds_are_one_line_before_any_work(tmp_path, grokked_run, command):
+    """The filer's cases: an output path under a file (report, and regime verdict, which failed after training)
+    and a seed of 1e20 to regime verdict."""
+    afile = tmp_path / "afile"
+    afile.write_text("a file, not a directory")
+    args = [a.format(run=grokked_run.path, file=afile) for a in command]
+    run_before = _snapshot(grokked_run.path)
+    code, stdout, stderr = invoke(args)
+    lines = stderr.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (args, stderr[-400:])
+    assert "Traceback" not in stdout + stderr
+    assert afile.read_text() == "a file, not a directory" and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    assert _snapshot(grokked_run.path) == run_before

@@ -50,7 +50,7 @@ def monitor(
                                                                             "nbeta, gamma, batch_size, burn_in, draws, chains.")] = None,
     hook: Annotated[Optional[str], typer.Option(help="Activation read by effective rank and the prequential probe "
                                                      "(default: the last MLP's neurons).")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    device: Annotated[str, typer.Option(metavar="[cpu|cuda|auto]", help="Where the measures run.")] = "cpu",
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan, costs and flagged estimates as JSON.")] = False,
 ) -> None:
     """Measure the run's checkpoints with the model-agnostic monitor (LLC, prequential code, weight norm, ...) on the

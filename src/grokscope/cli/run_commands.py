@@ -30,7 +30,7 @@ from .app import (
 
 @app.command(rich_help_panel="Runs")
 def train(
-    preset: Annotated[str, typer.Option(help=f"Starting point: {', '.join(PRESETS)}.")] = "quickstart",
+    preset: Annotated[str, typer.Option(metavar=f"[{'|'.join(PRESETS)}]", help="Starting point (`grokscope presets` says what each is).")] = "quickstart",
     task: Annotated[Optional[str], typer.Option(help="Operation, e.g. 'x+y' or its slug 'add' (see `grokscope tasks`).")] = None,
     p: Annotated[Optional[int], typer.Option(help="Modulus (or the degree n of S_n).")] = None,
     frac: Annotated[Optional[str], typer.Option(help="Training fraction in (0, 1); a comma list gives one per member.")] = None,
@@ -40,7 +40,7 @@ def train(
     max_steps: Annotated[Optional[int], typer.Option(help="Step budget.")] = None,
     eval_every: Annotated[Optional[int], typer.Option(help="Evaluate every N steps.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Minibatch size (default: the preset's; full batch for Nanda).")] = None,
-    device: Annotated[Optional[str], typer.Option(help="cpu, cuda or auto.")] = None,
+    device: Annotated[Optional[str], typer.Option(metavar="[cpu|cuda|auto]", help="Where to train (default: the preset's, auto: CUDA when there is one).")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any config field: --set d_model=64 (repeatable).")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Directory that receives the run directory.")] = Path("runs"),
     resume: Annotated[Optional[Path], typer.Option(help="Continue this run from its last checkpoint.")] = None,

@@ -18,7 +18,7 @@ def sweep(
                                               "grokfast-decomposed, nanda-decay-fraction, no-decay-stablemax, each "
                                               "with a -cpu variant), or a sweep directory to resume.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Directory that receives the sweep directory (named after the spec).")] = Path("sweeps"),
-    backend: Annotated[str, typer.Option(help="local (packs one after another here) or ray (each pack a Ray task).")] = "local",
+    backend: Annotated[str, typer.Option(metavar="[local|ray]", help="local (packs one after another here) or ray (each pack a Ray task).")] = "local",
     address: Annotated[Optional[str], typer.Option(help="Ray cluster address (with --backend ray; default: a local instance).")] = None,
     threads: Annotated[Optional[int], typer.Option(help="torch threads per pack, pinned (default: this process's; 1 on Ray and with --jobs > 1).")] = None,
     jobs: Annotated[int, typer.Option(help="Local packs trained at once, one process each (1 thread each unless --threads).")] = 1,
@@ -58,7 +58,7 @@ def sweep(
 @app.command(rich_help_panel="Sweeps and comparisons")
 def results(
     sweep_dir: Annotated[Path, typer.Argument(help="A sweep directory.")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or json (to standard output), or parquet (a file).")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", metavar="[csv|json|parquet]", help="csv or json (to standard output), or parquet (a file).")] = "csv",
     output: Annotated[Optional[Path], typer.Option(help="Write to this file instead (parquet: default SWEEP/results.parquet).")] = None,
 ) -> None:
     """The sweep's results table: one row per member (grid coordinates, steps to memorize and generalize, accuracies)."""

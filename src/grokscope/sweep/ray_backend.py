@@ -268,7 +268,8 @@ def run_ray(sweep_dir: Path, tally, *, threads: int, gpus_per_pack: float = 1) -
             except ray.exceptions.RayError:  # its node died (the driver's rarely does): progress per finished pack
                 reporter, updates = None, []
             for name, node, progress in updates:
-                tally.report(by_name[name], progress, node=node)
+                if name not in tally.rows:  # an update that lands after its pack finished is stale
+                    tally.report(by_name[name], progress, node=node)
         if not done:
             continue
         pack = pending.pop(done[0])

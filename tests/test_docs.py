@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 SHELL = re.compile(r"^```(?:bash|text)\n(.*?)^```", re.S | re.M)
-SUB_APPS = ("regime",)  # commands whose first argument is a command of their own
+SUB_APPS = ("regime", "sweep")  # commands whose first argument is a command of their own
 
 
 def python_blocks(page: Path) -> list[str]:

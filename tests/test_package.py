@@ -1,6 +1,6 @@
 """The package as a user installs it (issue 17): an sdist and a wheel build from a copy of the checkout, the sdist
 holds what the wheel needs (a wheel built from it has the same files), and the wheel installed into a fresh venv
-trains a run and writes its report with the packaged assets and the shipped sweep specs, importing nothing from the
+runs `grokscope demo` (the tiny preset: a run, its report with the packaged assets and its figures) and the shipped sweep specs, importing nothing from the
 checkout. The venv borrows this environment's dependencies (torch and the rest) through a path file, offline."""
 
 from __future__ import annotations
@@ -56,13 +56,11 @@ def test_the_sdist_and_wheel_build_and_the_wheel_trains_in_a_fresh_venv(tmp_path
                            capture_output=True, text=True, env=env, check=True).stdout.strip()
     assert where.startswith(str(site)), where  # the wheel's copy, not the checkout's
     grokscope = venv / "bin" / "grokscope"
-    trained = subprocess.run([str(grokscope), "train", "--preset", "tiny", "--set", "max_steps=200", "--out", "runs",
-                              "--threads", "1"], cwd=tmp_path, capture_output=True, text=True, env=env)
-    assert trained.returncode == 0, trained.stderr[-2000:]
-    run = tmp_path / trained.stdout.strip().splitlines()[-1]
-    report = subprocess.run([str(grokscope), "report", str(run)], cwd=tmp_path, capture_output=True, text=True, env=env)
-    assert report.returncode == 0, report.stderr[-2000:]
-    assert "plotly" in (run / "report.html").read_text().lower()
+    demo = subprocess.run([str(grokscope), "demo", "--preset", "tiny", "--out", "runs"], cwd=tmp_path,
+                          capture_output=True, text=True, env=env)
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    run = tmp_path / demo.stdout.strip().splitlines()[-1]
+    assert "plotly" in (run / "report.html").read_text().lower() and (run / "figures" / "curves.png").is_file()
     dry = subprocess.run([str(grokscope), "sweep", "power2022-fraction-cpu", "--dry-run"], cwd=tmp_path,
                          capture_output=True, text=True, env=env)
     assert dry.returncode == 0 and "48 members in 6 packs" in dry.stdout, dry.stderr[-2000:]

@@ -146,3 +146,28 @@ def test_table_does_not_depend_on_the_order_packs_finish_in(sweep_dir):
     forward, backward = results_frame(rows), results_frame(rows[::-1])
     pd.testing.assert_frame_equal(forward, backward)
     assert list(forward["cell"]) == sorted(forward["cell"])
+
+
+def test_the_sweep_group_runs_reads_and_plots_and_keeps_the_old_names(tmp_path):
+    """`sweep SPEC` = `sweep run SPEC`; `sweep results` and `sweep plot` = `results` and `plot` (issue 17)."""
+    from typer.testing import CliRunner
+
+    from grokscope.cli import app
+
+    runner = CliRunner()
+    shown = runner.invoke(app, ["sweep", "--help"], terminal_width=200)
+    assert shown.exit_code == 0 and all(name in shown.stdout for name in ("run", "results", "plot"))
+    plans = [runner.invoke(app, [*prefix, "power2022-fraction-cpu", "--dry-run"], terminal_width=200)
+             for prefix in (["sweep"], ["sweep", "run"])]
+    packs = [plan.stdout.split("first pack")[0] for plan in plans]  # the estimates after it are measured each time
+    assert plans[0].exit_code == 0 and packs[0] == packs[1] and "48 members in 6 packs" in packs[0]
+    spec = tmp_path / "spec.toml"
+    spec.write_text('name = "g"\npreset = "tiny"\n[base]\nmax_steps = 30\np = 13\n[grid]\nseed = [0]\n')
+    trained = runner.invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "out"), "--threads", "1"])
+    assert trained.exit_code == 0, trained.output
+    sweep_dir = tmp_path / "out" / "g"
+    tables = [runner.invoke(app, [*prefix, str(sweep_dir), "--format", "json"]) for prefix in (["results"], ["sweep", "results"])]
+    assert tables[0].exit_code == 0 and tables[0].stdout == tables[1].stdout and '"seed"' in tables[0].stdout
+    for prefix, name in ((["plot"], "a.png"), (["sweep", "plot"], "b.png")):
+        drawn = runner.invoke(app, [*prefix, str(sweep_dir), "--output", str(tmp_path / name)])
+        assert drawn.exit_code == 0 and (tmp_path / name).stat().st_size > 1000, drawn.output

@@ -1,4 +1,5 @@
-"""Commands over many runs: sweep, results, plot and compare."""
+"""Commands over many runs: the sweep group (sweep [run] SPEC, sweep results, sweep plot; `results` and `plot` also
+stand alone, their names before the group) and compare."""
 
 from __future__ import annotations
 
@@ -7,12 +8,28 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from ..errors import ConfigError, GrokscopeError
 from .app import FORCE_HELP, after_step_hook, app, err, fail, out
 
 
-@app.command(rich_help_panel="Sweeps and comparisons")
+class SweepGroup(TyperGroup):
+    """`grokscope sweep`: `run`, `results` and `plot`, where a first argument that names none of them is the SPEC of
+    `run` (`grokscope sweep SPEC` as before; a spec file named like a command is given as ./results)."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+sweep_app = typer.Typer(cls=SweepGroup, no_args_is_help=True, help="Sweeps: train a grid packed into ensembles "
+                        "(sweep SPEC, or sweep run SPEC), read its table (sweep results), draw Power et al.'s figure (sweep plot).")
+app.add_typer(sweep_app, name="sweep", rich_help_panel="Sweeps and comparisons")
+
+
+@sweep_app.command("run")
 def sweep(
     spec: Annotated[str, typer.Argument(help="A sweep spec: a TOML file, a shipped spec's name (power2022-fraction, "
                                               "grokfast-decomposed, nanda-decay-fraction, no-decay-stablemax, each "
@@ -55,6 +72,7 @@ def sweep(
     out.print(str(sweep_dir))
 
 
+@sweep_app.command("results")
 @app.command(rich_help_panel="Sweeps and comparisons")
 def results(
     sweep_dir: Annotated[Path, typer.Argument(help="A sweep directory.")],
@@ -82,6 +100,7 @@ def results(
         typer.echo(export(frame, fmt), nl=False)
 
 
+@sweep_app.command("plot")
 @app.command(rich_help_panel="Sweeps and comparisons")
 def plot(
     sweep_dir: Annotated[Path, typer.Argument(help="A sweep directory.")],

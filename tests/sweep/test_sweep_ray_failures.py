@@ -202,3 +202,13 @@ def test_a_worker_that_dies_once_retries_are_spent_is_one_line(two_cpu_ray):
     assert failure.exit_code == 1 and str(failure) == (
         f"pack {pack.name}: the Ray worker training it died and Ray's retries are spent (WorkerCrashedError); run the "
         "sweep again to resume it from its checkpoint")
+
+
+def test_ray_client_missing_is_exit_2_before_writing(tmp_path, monkeypatch):
+    """`ray://` needs Ray Client (grpc and ray.util.client): where it is not installed, one line, exit 2."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "grpc", None)  # an import of it fails, as where ray[client] is missing
+    code, stderr, seconds = _sweep_cli(tmp_path, "--address", "ray://127.0.0.1:10001")
+    assert code == 2 and _one_line(stderr) == "error: address: ray:// needs Ray Client: pip install 'ray[client]'"
+    assert seconds < 10 and not (tmp_path / "out").exists()

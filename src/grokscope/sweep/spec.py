@@ -84,7 +84,14 @@ class SweepSpec:
 
     def cells(self) -> list[Cell]:
         """Every cell of the sweep, validated (ConfigError names the field and the cell). Each setting (a cell less
-        its seed) is validated once and its seeds checked alone (RunConfig.with_seed): 10^6 cells in seconds."""
+        its seed) is validated once and its seeds checked alone (RunConfig.with_seed): 10^6 cells in seconds. The
+        spec is frozen, so the list is expanded once and kept (parse_spec's validation, the plan and the run share
+        it); do not modify it."""
+        if "_cells" not in self.__dict__:
+            object.__setattr__(self, "_cells", self._expand())
+        return self.__dict__["_cells"]
+
+    def _expand(self) -> list[Cell]:
         base = get_preset(self.preset).replace(**_config_fields(self.base))
         cells = []
         validated: dict[str, RunConfig] = {}  # setting (coords less the seed) -> its validated config

@@ -1,6 +1,7 @@
 """What a user of a Ray cluster meets first (issue 19): a wrong address, a request no node can satisfy, a node that
 does not see the sweep directory or runs another grokscope, a relative --out. Each is one line and an exit code,
-within seconds, with nothing written; and progress streams from the packs while they train."""
+with nothing written; the address refusals come before ray.init is called (which retries a wrong address for a
+minute or more); and progress streams from the packs while they train."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import contextlib
 import io
 import socket
 import threading
-import time
 
 import pytest
 import ray
@@ -22,18 +22,22 @@ from grokscope.sweep.ray_backend import _failure, _train_pack_task, ray_cluster,
 from grokscope.sweep.runner import Tally
 
 
-def _sweep_cli(tmp_path, *args: str) -> tuple[int, str, float]:
-    """(exit code, stderr, seconds) of `grokscope sweep SPEC --backend ray ARGS --out tmp/out`, in this process."""
+def _sweep_cli(tmp_path, monkeypatch, *args: str) -> tuple[int, str]:
+    """(exit code, stderr) of `grokscope sweep SPEC --backend ray ARGS --out tmp/out`, in this process, with ray.init
+    failing the test if reached: each refusal here must come before Ray is asked to connect."""
+    def connects(*_, **__):
+        raise AssertionError("ray.init was called: the refusal did not come before connecting")
+
+    monkeypatch.setattr(ray, "init", connects)
     spec = tmp_path / "spec.toml"
     spec.write_text('name = "s"\npreset = "tiny"\n[base]\nmax_steps = 10\np = 13\n[grid]\nseed = [0]\n')
     stderr = io.StringIO()
-    started = time.monotonic()
     with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
         try:
             code = cli.main(["sweep", str(spec), "--backend", "ray", *args, "--out", str(tmp_path / "out")])
         except SystemExit as exit_:
             code = exit_.code
-    return code, stderr.getvalue(), time.monotonic() - started
+    return code, stderr.getvalue()
 
 
 def _one_line(stderr: str) -> str:
@@ -44,8 +48,8 @@ def _one_line(stderr: str) -> str:
 
 @pytest.mark.parametrize("address", ["not an address", "localhost", "host:99999", "http://127.0.0.1:6379", ":6379",
                                      "127.0.0.1:63\u0667\u0669", ""])
-def test_a_malformed_address_is_exit_2(tmp_path, address):
-    code, stderr, _ = _sweep_cli(tmp_path, "--address", address)
+def test_a_malformed_address_is_exit_2(tmp_path, monkeypatch, address):
+    code, stderr = _sweep_cli(tmp_path, monkeypatch, "--address", address)
     assert code == 2 and _one_line(stderr).startswith("error: address: expected HOST:PORT")
     assert not (tmp_path / "out").exists()
 
@@ -56,14 +60,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_a_dead_port_is_one_line_within_seconds(tmp_path):
+def test_a_dead_port_is_one_line_before_connecting(tmp_path, monkeypatch):
     port = _free_port()
-    code, stderr, seconds = _sweep_cli(tmp_path, "--address", f"127.0.0.1:{port}")
+    code, stderr = _sweep_cli(tmp_path, monkeypatch, "--address", f"127.0.0.1:{port}")
     assert code == 1 and _one_line(stderr).startswith(f"error: address: nothing answers at 127.0.0.1:{port}")
-    assert seconds < 10 and not (tmp_path / "out").exists()
+    assert not (tmp_path / "out").exists()
 
 
-def test_a_server_that_is_not_ray_is_one_line_within_seconds(tmp_path):
+def test_a_server_that_is_not_ray_is_one_line_before_connecting(tmp_path, monkeypatch):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
@@ -82,12 +86,12 @@ def test_a_server_that_is_not_ray_is_one_line_within_seconds(tmp_path):
 
     threading.Thread(target=answer, daemon=True).start()
     try:
-        code, stderr, seconds = _sweep_cli(tmp_path, "--address", f"127.0.0.1:{port}")
+        code, stderr = _sweep_cli(tmp_path, monkeypatch, "--address", f"127.0.0.1:{port}")
     finally:
         server.close()
     assert code == 1 and _one_line(stderr) == (f"error: address: 127.0.0.1:{port} answers but is not a Ray cluster "
                                                "(no gRPC within 3 s)")
-    assert seconds < 15 and not (tmp_path / "out").exists()
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.fixture(scope="module")
@@ -172,8 +176,8 @@ def test_a_task_failure_is_one_line_naming_the_pack_with_its_exit_code(two_cpu_r
     (["--gpus-per-pack", "-1"], "gpus-per-pack: must be a fraction in (0, 1] or a whole number"),
     (["--gpus-per-pack", "nan"], "gpus-per-pack: must be a fraction in (0, 1] or a whole number"),
 ])
-def test_a_bad_gpu_share_is_exit_2(tmp_path, args, message):
-    code, stderr, _ = _sweep_cli(tmp_path, *args)
+def test_a_bad_gpu_share_is_exit_2(tmp_path, monkeypatch, args, message):
+    code, stderr = _sweep_cli(tmp_path, monkeypatch, *args)
     assert code == 2 and _one_line(stderr).startswith(f"error: {message}")
     assert not (tmp_path / "out").exists()
 
@@ -209,6 +213,6 @@ def test_ray_client_missing_is_exit_2_before_writing(tmp_path, monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "grpc", None)  # an import of it fails, as where ray[client] is missing
-    code, stderr, seconds = _sweep_cli(tmp_path, "--address", "ray://127.0.0.1:10001")
+    code, stderr = _sweep_cli(tmp_path, monkeypatch, "--address", "ray://127.0.0.1:10001")
     assert code == 2 and _one_line(stderr) == "error: address: ray:// needs Ray Client: pip install 'ray[client]'"
-    assert seconds < 10 and not (tmp_path / "out").exists()
+    assert not (tmp_path / "out").exists()

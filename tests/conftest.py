@@ -9,6 +9,8 @@ for `from conftest import tiny_config`.)
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from grokscope import RunConfig, get_preset, train
+from grokscope import RunConfig, cli, get_preset, train
 
 
 @pytest.fixture(autouse=True)
@@ -80,6 +82,18 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield chromium
         chromium.close()
+
+
+def invoke(args: list[str]) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of the console entry `grokscope ARGS` (cli.main, which turns Click's parse
+    errors into the one-line form), run in this process."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = cli.main(args)
+        except SystemExit as exit_:  # typer.Exit from a command's `fail`
+            code = exit_.code
+    return code, stdout.getvalue(), stderr.getvalue()
 
 
 class Page:

@@ -10,9 +10,9 @@ import errno
 import sqlite3
 
 import pytest
+from conftest import invoke
 from safetensors import SafetensorError
 from safetensors.torch import load_file
-from test_fuzz_inputs import invoke
 
 from grokscope.errors import is_disk_full
 from grokscope.store import checkpoints

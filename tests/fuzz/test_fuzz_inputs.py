@@ -8,15 +8,14 @@ stays within seconds; a Hypothesis property adds arbitrary JSON values for arbit
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 
 import pytest
+from conftest import invoke
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grokscope import RunConfig, cli
+from grokscope import RunConfig
 from grokscope.config import FIELD_SYNONYMS
 
 NAN, INF = float("nan"), float("inf")
@@ -70,18 +69,6 @@ def _cases():
 
 CASES = list(_cases())
 CONTEXT = {"grokfast_alpha": {"grokfast": "ema"}}  # settings a value needs to be judged
-
-
-def invoke(args: list[str]) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of the console entry `grokscope ARGS` (cli.main, which turns Click's parse
-    errors into the one-line form), run in this process."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            code = cli.main(args)
-        except SystemExit as exit_:  # typer.Exit from a command's `fail`
-            code = exit_.code
-    return code, stdout.getvalue(), stderr.getvalue()
 
 
 def _refused(args: list[str], field: str, out) -> None:

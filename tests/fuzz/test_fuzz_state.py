@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_config
+from conftest import invoke, tiny_config
 from safetensors import safe_open
 from safetensors.torch import save_file
-from test_fuzz_inputs import invoke
 
 from grokscope import train
 from grokscope.store.checkpoints import checkpoint_path

@@ -6,15 +6,14 @@ minute or more); and progress streams from the packs while they train."""
 from __future__ import annotations
 
 import contextlib
-import io
 import socket
 import threading
 
 import pytest
 import ray
+from conftest import invoke
 from sweep_helpers import tiny_spec, two_cpu_ray_instance
 
-from grokscope import cli
 from grokscope.errors import ConfigError, GrokscopeError, RunNotFoundError
 from grokscope.sweep import plan, run_sweep
 from grokscope.sweep.directory import SWEEP_FILE, open_sweep_dir
@@ -31,13 +30,8 @@ def _sweep_cli(tmp_path, monkeypatch, *args: str) -> tuple[int, str]:
     monkeypatch.setattr(ray, "init", connects)
     spec = tmp_path / "spec.toml"
     spec.write_text('name = "s"\npreset = "tiny"\n[base]\nmax_steps = 10\np = 13\n[grid]\nseed = [0]\n')
-    stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            code = cli.main(["sweep", str(spec), "--backend", "ray", *args, "--out", str(tmp_path / "out")])
-        except SystemExit as exit_:
-            code = exit_.code
-    return code, stderr.getvalue()
+    code, _, stderr = invoke(["sweep", str(spec), "--backend", "ray", *args, "--out", str(tmp_path / "out")])
+    return code, stderr
 
 
 def _one_line(stderr: str) -> str:

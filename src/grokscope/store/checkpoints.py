@@ -69,8 +69,8 @@ def check_weights(path: Path, shapes: dict[str, tuple[int, ...]], dtype: torch.d
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
-            found = {name: (tuple(handle.get_slice(name).get_shape()), handle.get_slice(name).get_dtype())
-                     for name in handle.keys()}
+            slices = {name: handle.get_slice(name) for name in handle.keys()}
+            found = {name: (tuple(piece.get_shape()), piece.get_dtype()) for name, piece in slices.items()}
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{path}: unreadable checkpoint ({err})") from None
     if metadata.get("format") != WEIGHTS_FORMAT:

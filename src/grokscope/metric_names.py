@@ -33,6 +33,8 @@ GINI_NEURON_LOGIT = "measure/gini_neuron_logit"
 N_KEY_FREQUENCIES_LIVE = "measure/n_key_frequencies_live"
 RESTRICTED_LOSS_LIVE = "measure/restricted_loss_live"
 EXCLUDED_LOSS_LIVE = "measure/excluded_loss_live"
+EMBED_PEAK_Z = "measure/embed_peak_z"  # W_E's peak ratio against shuffled residues (instruments/warning.shuffle_statistics)
+EMBED_PEAK_EXCESS = "measure/embed_peak_excess"  # the same as an effect size (instruments/warning.shuffle_statistics)
 # Sparse parity's ground-truth progress (instruments/parity.py; Barak et al. 2022)
 WALSH_COEFFICIENT = "measure/walsh_coefficient"  # E_x[f(x) χ_S(x)] over the example pool
 RELEVANT_WEIGHT_RATIO = "measure/relevant_weight_ratio"  # first-layer mass on the subset's bits over the others'

@@ -7,10 +7,12 @@ import torch
 
 from grokscope.instruments.clock_pizza import algorithm_verdict, distance_irrelevance
 from grokscope.instruments.fourier import (
+    energy_key_frequencies,
     frequency_norms,
     key_frequencies_from_neurons,
     key_frequencies_from_norms,
     live_key_frequencies,
+    live_key_set,
     neuron_frequency_fve,
 )
 from grokscope.instruments.measures import restricted_loss
@@ -136,3 +138,31 @@ def test_the_live_set_holds_after_cleanup():
     # a dense spectrum (no outlier, no gap) still admits nothing
     g = torch.Generator().manual_seed(0)
     assert live_key_frequencies(torch.randn(4, 56, 64, generator=g, dtype=torch.float64).norm(dim=-1)).sum() == 0
+
+
+def test_after_cleanup_w_l_keeps_the_live_set_where_w_e_carries_seven_frequencies():
+    """nanda2023 seed 2's last evaluation, in shape: W_E has seven frequencies hundreds of times its median (five of
+    the algorithm's and two that its neurons do not use) before a 50-fold drop, so W_E's rule reads it as dense;
+    W_L holds 99.6% of its energy on the five, and the live set is theirs."""
+    embed = torch.ones(1, 56, dtype=torch.float64)
+    embed[0, [37, 6, 26, 5, 14, 29, 11]] = torch.tensor([1155.0, 1147.0, 1108.0, 842.0, 842.0, 269.0, 226.0], dtype=torch.float64)
+    embed[0, :20:4] = torch.maximum(embed[0, :20:4], torch.tensor(4.5, dtype=torch.float64))
+    logit = torch.full((1, 56), 8e-5, dtype=torch.float64)  # the other 51 share 0.4% of the energy
+    logit[0, [5, 14, 6, 37, 26]] = torch.tensor([0.215, 0.21, 0.20, 0.195, 0.176], dtype=torch.float64)
+    assert live_key_frequencies(embed.sqrt()).sum() == 0  # W_E's rule alone empties the set
+    live = live_key_set(embed.sqrt(), logit.sqrt())
+    assert (live[0].nonzero().flatten() + 1).tolist() == [6, 7, 15, 27, 38]
+    assert torch.equal(energy_key_frequencies(logit.sqrt()), live)
+    assert torch.equal(live_key_set(embed.sqrt(), None), live_key_frequencies(embed.sqrt()))  # no W_L: W_E's rule
+
+
+def test_w_l_s_energy_rule_admits_nothing_dense_and_never_overrides_w_e():
+    g = torch.Generator().manual_seed(1)
+    dense = torch.randn(4, 56, 64, generator=g, dtype=torch.float64).norm(dim=-1)  # energy spread over 56 frequencies
+    assert energy_key_frequencies(dense).sum() == 0 and energy_key_frequencies(torch.zeros(1, 56)).sum() == 0
+    embed = torch.ones(1, 15, dtype=torch.float64)
+    embed[0, 3] = 20.0  # W_E admits frequency 4 (20 > 10 x the median)
+    logit = torch.full((1, 15), 1e-3, dtype=torch.float64)
+    logit[0, 9] = 1.0  # W_L's energy on frequency 10
+    assert (live_key_set(embed.sqrt(), logit.sqrt())[0].nonzero().flatten() + 1).tolist() == [4]
+    assert (energy_key_frequencies(logit.sqrt())[0].nonzero().flatten() + 1).tolist() == [10]

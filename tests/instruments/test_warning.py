@@ -1,4 +1,5 @@
-"""The early warning's rule on planted spectra: the statistic, its training-accuracy gate, its calibration."""
+"""The early warning's rules on planted spectra: the statistics, their training-accuracy gate, the calibration,
+and the shuffle null's independence of the model's size."""
 
 import pytest
 import torch
@@ -7,10 +8,16 @@ from grokscope.instruments.warning import (
     CALIBRATION_MARGIN,
     GATE_TRAIN_ACC,
     PEAK_THRESHOLD,
+    SHUFFLES,
     calibrate_threshold,
+    gated,
     gated_statistic,
     peak_ratio,
     peak_warning_indices,
+    shuffle_statistics,
+    shuffle_warning_indices,
+    shuffle_z,
+    shuffled_residues,
 )
 
 K = 15
@@ -49,3 +56,47 @@ def test_calibration_is_the_margin_over_the_largest_control():
     assert calibrate_threshold([2.0, 5.5, 3.0]) == pytest.approx(CALIBRATION_MARGIN * 5.5)
     with pytest.raises(ValueError):
         calibrate_threshold([])
+
+
+def _clock(n: int, d: int, frequency: int, generator: torch.Generator, *, strength: float) -> torch.Tensor:
+    """[n, d] Gaussian rows plus `strength` times a cos/sin wave of `frequency` over the residues in two columns."""
+    x = torch.arange(n, dtype=torch.float64)
+    w = torch.randn(n, d, generator=generator, dtype=torch.float64)
+    w[:, 0] += strength * torch.cos(2 * torch.pi * frequency * x / n)
+    w[:, 1] += strength * torch.sin(2 * torch.pi * frequency * x / n)
+    return w
+
+
+@pytest.mark.parametrize("n, d", [(31, 32), (59, 64), (113, 128)])
+def test_shuffle_z_reads_exchangeable_rows_near_zero_at_every_size_and_a_clock_far_above(n, d):
+    """The null that moves with the model's size: rows in no order over the residues (uneven norms) read z within
+    a few units of 0 at p = 31, 59 and 113 alike (the shuffled peak ratios are skewed, so the tail reaches ~4 in 24
+    members); a planted wave stands far above."""
+    generator = torch.Generator().manual_seed(n)
+    lookup = torch.randn(24, n, d, generator=generator, dtype=torch.float64)
+    lookup = lookup * torch.rand(24, n, 1, generator=generator, dtype=torch.float64).mul(3).add(0.1)  # uneven row norms
+    z, excess = shuffle_statistics(lookup)
+    assert z.abs().median().item() < 1.0 and z.abs().max().item() < 5.0
+    assert 0.8 < excess.median().item() < 1.25  # the effect size of no order: the peak ratio of a shuffle
+    clock = torch.stack([_clock(n, d, 5, generator, strength=3.0) for _ in range(4)])
+    clock_z, clock_excess = shuffle_statistics(clock)
+    assert clock_z.min().item() > 8.0 and clock_excess.min().item() > 2.0
+    assert torch.equal(clock_z, shuffle_z(clock))
+
+
+def test_shuffle_z_is_deterministic_chunked_alike_and_zero_for_equal_rows():
+    weights = torch.randn(5, 30, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    z = shuffle_z(weights)
+    assert torch.equal(z, shuffle_z(weights))  # the shuffles are fixed: two calls agree exactly
+    assert torch.allclose(z, shuffle_z(weights, chunk_elements=1), rtol=0, atol=1e-12)  # one member at a time
+    assert torch.allclose(z[2:3], shuffle_z(weights[2:3]), rtol=0, atol=1e-12)  # a member alone reads the same
+    assert shuffle_z(torch.ones(2, 30, 8, dtype=torch.float64)).eq(0).all()  # no frequency has any norm
+    assert shuffled_residues(30).shape == (SHUFFLES, 30) and torch.equal(shuffled_residues(30).sort(1).values,
+                                                                        torch.arange(30).expand(SHUFFLES, 30))
+
+
+def test_the_shuffle_warning_is_gated_by_training_accuracy_alone():
+    z = torch.tensor([[0.0, 50.0, 50.0], [50.0, 50.0, 50.0], [1.0, 2.0, 3.0]], dtype=torch.float64)
+    train_acc = torch.tensor([[0.5, 1.0, 1.0], [0.9, 0.9, 0.9], [1.0, 1.0, 1.0]], dtype=torch.float64)
+    assert shuffle_warning_indices(train_acc, z, threshold=10.0).tolist() == [1, -1, -1]
+    assert gated(train_acc, z)[1].eq(0).all() and gated(train_acc, z)[2].max().item() == 3.0

@@ -16,6 +16,7 @@ from grokscope.analysis.warning_benchmark import (
     LEGACY_WARNING,
     MEASURES,
     NO_DECAY,
+    SHUFFLE_WARNING,
     SMALL_FRACTION,
     WARNING,
     Arm,
@@ -100,7 +101,8 @@ def test_validate_warning_scores_a_trained_sweep(small_sweep, tmp_path):
     assert kinds == {GROK, SMALL_FRACTION, NO_DECAY} and not table["held_out"]
     assert table["grok_arm"] == "x+y p=31 frac=0.8 wd=1"
     measures = [row["measure"] for row in table["rows"]]
-    assert {WARNING, LEGACY_WARNING, CLEANUP_START, "embed_peak_ratio", "train_loss"} <= set(measures)
+    assert {WARNING, SHUFFLE_WARNING, LEGACY_WARNING, CLEANUP_START, "embed_peak_ratio", "embed_peak_z",
+            "train_loss"} <= set(measures)
     assert "llc" not in measures  # the monitor has not run on these packs
     for row in table["rows"]:
         for value in row["auroc"].values():
@@ -108,7 +110,9 @@ def test_validate_warning_scores_a_trained_sweep(small_sweep, tmp_path):
     calibrated = CliRunner().invoke(app, ["validate-warning", str(small_sweep), "--tuning", "x+y", "--calibrate", "--json"])
     assert calibrated.exit_code == 0, calibrated.output
     numbers = json.loads(calibrated.output)
-    assert numbers["calibrated_threshold"] == pytest.approx(numbers["margin"] * numbers["largest_control_peak_ratio"])
+    assert set(numbers["rules"]) == {"peak", "shuffle"}  # both statistics are logged by this sweep
+    for rule in numbers["rules"].values():
+        assert rule["calibrated_threshold"] == pytest.approx(numbers["margin"] * rule["largest_control_statistic"])
 
 
 def test_validate_warning_refuses_bad_input_in_one_line(small_sweep, tmp_path):

@@ -12,8 +12,10 @@ from ..instruments.warning import (
     LEGACY,
     PEAK,
     RULES,
+    SHUFFLE,
     legacy_warning_indices,
     peak_warning_indices,
+    shuffle_warning_indices,
 )
 from ..store.metrics import MetricsStore
 
@@ -26,7 +28,8 @@ def _series(store: MetricsStore, name: str, n_members: int) -> tuple[list[int], 
 def run_phases(store: MetricsStore, n_members: int, *, warning_rule: str = PEAK) -> tuple[list[Phases], list[int | None]]:
     """Per member: the phase boundaries (steps) and the early-warning step, from a run's metrics.
 
-    warning_rule: `peak` (the detector, default) or `legacy` (the rule before it), warning.RULES.
+    warning_rule: `peak` (the detector, default), `shuffle` (its peak ratio against shuffled residues; None for
+    runs that did not log `measure/embed_peak_z`) or `legacy` (the rule before them), warning.RULES.
 
     Raises:
         ConfigError: an unknown warning rule.
@@ -43,6 +46,11 @@ def run_phases(store: MetricsStore, n_members: int, *, warning_rule: str = PEAK)
     indices = phase_indices(torch.tensor(steps), train_acc, train_loss, weight_norm, n_key)
     at = lambda i: None if i < 0 else steps[i]
     phases = [Phases(at(m), at(c), at(e)) for m, c, e in indices.tolist()]
+    if warning_rule == SHUFFLE:
+        z_steps, z = _series(store, names.EMBED_PEAK_Z, n_members)
+        if z_steps != steps:  # logged by grokscope since 2026-12-03; not by older runs
+            return phases, [None] * n_members
+        return phases, [at(i) for i in shuffle_warning_indices(train_acc, z).tolist()]
     norm_steps, norms = store.vector_array(names.EMBED_NORMS, list(range(n_members)))
     if norm_steps != steps:  # instruments off, or a run that logged them on other steps: no warning
         return phases, [None] * n_members

@@ -24,7 +24,8 @@ def summarize(run: Run, threshold: float | None = None, early_stopping_patience:
     step whose weights it would keep, and the test accuracy there. `softmax_collapse` is None, or the step
     from which softmax collapse stopped the member and the remedies it does not use yet
     (`instruments.collapse.softmax_collapse`). `early_warning_step` follows `warning_rule`: `peak` (the
-    detector) or `legacy` (the rule before it; instruments/warning.py).
+    detector), `shuffle` (its peak ratio against shuffled residues) or `legacy` (the rule before them;
+    instruments/warning.py).
 
     Raises:
         ConfigError: an unknown warning rule (phases.run_phases).

@@ -11,7 +11,8 @@ Each measure is a row; all are read at every evaluation (monitor measures, writt
 `grokscope monitor`, hold their last value until the next checkpoint: what a live reader would know):
 
 - the warning: its statistic (`instruments.warning`: the running maximum of the gated peak ratio, so that
-  "above the threshold by step t" and "warned by step t" are the same event) and its alarm; the legacy warning
+  "above the threshold by step t" and "warned by step t" are the same event) and its alarm; the shuffle warning
+  likewise (the gated shuffle z, where the sweep logged it); the legacy warning
   and the phases' cleanup start as 0/1 "fired by step t", with their own alarms;
 - the instruments' other training-side measures and the monitor's measures, each with an alarm rule fitted
   (validation.fit_alarm_rule) on the tuning tasks' members and applied unchanged to the held-out tasks.
@@ -68,14 +69,20 @@ GROK, SMALL_FRACTION, NO_DECAY = "grok", "small-fraction", "no-decay"
 
 # measure -> (source, description); fixed-rule alarms carry their own alarm, the others get a fitted rule.
 WARNING = "warning"  # values: the warning's statistic; alarm: the warning
+SHUFFLE_WARNING = "shuffle_warning"  # likewise for the shuffle rule
+WARNINGS = {WARNING: warning.PEAK, SHUFFLE_WARNING: warning.SHUFFLE}  # row -> the rule it scores
 LEGACY_WARNING = "legacy_warning"
 CLEANUP_START = "cleanup_start"
-FIXED = (WARNING, LEGACY_WARNING, CLEANUP_START)
+FIXED = (WARNING, SHUFFLE_WARNING, LEGACY_WARNING, CLEANUP_START)
 MEASURES: dict[str, tuple[str, str]] = {
     WARNING: ("instruments", "the early warning: gated W_E peak ratio, running max; alarm at the threshold"),
+    SHUFFLE_WARNING: ("instruments", "the shuffle warning: gated W_E peak ratio against shuffled residues (z), "
+                                     "running max; alarm at its threshold"),
     LEGACY_WARNING: ("instruments", "the legacy warning (3x median after memorization end), fired by step t"),
     CLEANUP_START: ("phases", "cleanup start (live key set admitted), reached by step t"),
     "embed_peak_ratio": ("instruments", "W_E peak ratio, ungated"),
+    "embed_peak_z": ("instruments", "W_E peak ratio against shuffled residues (z), ungated"),
+    "embed_peak_excess": ("instruments", "W_E peak ratio over the shuffled rows' (effect size), ungated"),
     "logit_peak_ratio": ("instruments", "W_L = W_out W_U peak ratio, ungated"),
     "gini_embed": ("instruments", "Gini of W_E's Fourier norms"),
     "gini_neuron_logit": ("instruments", "Gini of W_L's Fourier norms"),
@@ -87,7 +94,7 @@ MEASURES: dict[str, tuple[str, str]] = {
     "effective_lr": ("monitor", "relative weight change per step"),
     "route_ablation": ("monitor", "route ablation (mean over feature groups)"),
 }
-_SCALARS = {"gini_embed": names.GINI_EMBED, "gini_neuron_logit": names.GINI_NEURON_LOGIT,
+_SCALARS = {"embed_peak_z": names.EMBED_PEAK_Z, "embed_peak_excess": names.EMBED_PEAK_EXCESS, "gini_embed": names.GINI_EMBED, "gini_neuron_logit": names.GINI_NEURON_LOGIT,
             "weight_norm_sq": names.WEIGHT_NORM_SQ, "train_loss": names.TRAIN_LOSS}
 _MONITOR = {"llc": names.LLC, "prequential_bits_per_example": names.PREQUENTIAL_BITS,
             "effective_rank": names.EFFECTIVE_RANK, "effective_lr": names.EFFECTIVE_LR_PER_STEP}
@@ -154,9 +161,14 @@ def pack_traces(run: Run) -> list[MemberTrace]:
     acc = train_acc.nan_to_num(nan=0.0)
     embed_t = torch.from_numpy(embed)
     statistic = warning.gated_statistic(acc, embed_t).cummax(dim=1).values.numpy()  # [E, S]
+    z = torch.from_numpy(np.nan_to_num(values["embed_peak_z"], nan=0.0))  # [E, S]: 0 where not logged (older sweeps)
+    logged_z = bool(np.isfinite(values["embed_peak_z"]).any())
+    shuffle_statistic = (warning.gated(acc, z).cummax(dim=1).values.numpy() if logged_z
+                         else np.full((n, len(steps)), math.nan))
     phase = phase_indices(torch.tensor(steps), acc, torch.from_numpy(np.nan_to_num(values["train_loss"], nan=1.0)),
                           torch.from_numpy(np.nan_to_num(values["weight_norm_sq"])), torch.from_numpy(np.nan_to_num(n_key)))
     alarm_index = {WARNING: warning.peak_warning_indices(acc, embed_t),
+                   SHUFFLE_WARNING: warning.shuffle_warning_indices(acc, z) if logged_z else torch.full((n,), -1),
                    LEGACY_WARNING: warning.legacy_warning_indices(phase[:, 0], embed_t), CLEANUP_START: phase[:, 1]}
     values["embed_peak_ratio"] = warning.peak_ratio(embed_t).numpy()
     values["logit_peak_ratio"] = (warning.peak_ratio(torch.from_numpy(logit)).numpy() if logit is not None
@@ -166,7 +178,7 @@ def pack_traces(run: Run) -> list[MemberTrace]:
     for name, index in alarm_index.items():
         index = index.numpy()
         values[name] = ((index[:, None] >= 0) & (positions[None, :] >= index[:, None])).astype(float)
-    values[WARNING] = statistic
+    values[WARNING], values[SHUFFLE_WARNING] = statistic, shuffle_statistic
     step_array = np.asarray(steps, dtype=np.int64)
     traces = []
     for e in range(n):
@@ -225,10 +237,11 @@ def plateau_cutoff(fraction: float):
     return cutoff
 
 
-def control_maxima(arms: Sequence[Arm]) -> list[float]:
-    """The largest gated peak ratio each control member that never generalized reached within its budget."""
-    return [float(np.nanmax(t.values[WARNING])) for a in arms if a.kind != GROK
-            for t in never_generalized(a.traces)]
+def control_maxima(arms: Sequence[Arm], measure: str = WARNING) -> list[float]:
+    """The largest gated statistic of a warning row (WARNINGS) each control member that never generalized reached
+    within its budget (members that did not log it left out)."""
+    return [float(np.nanmax(t.values[measure])) for a in arms if a.kind != GROK
+            for t in never_generalized(a.traces) if np.isfinite(t.values[measure]).any()]
 
 
 @dataclass
@@ -328,19 +341,24 @@ def validate_sweep(sweep_dir: str | Path, *, tuning: Sequence[str] = TUNING_TASK
 
 
 def calibration(sweep_dir: str | Path, *, tuning: Sequence[str] = TUNING_TASKS) -> dict[str, Any]:
-    """The threshold the calibration gives on the tuning tasks' controls, beside the frozen one."""
+    """Per warning rule the threshold the calibration gives on the tuning tasks' controls, beside the frozen one
+    (a rule whose statistic the sweep did not log is left out)."""
     arms = [a for a in sweep_arms(sweep_dir) if a.task in tuning]
-    maxima = control_maxima(arms)
-    if not maxima:
+    frozen = {WARNING: warning.PEAK_THRESHOLD, SHUFFLE_WARNING: warning.SHUFFLE_Z_THRESHOLD}
+    rules = {}
+    for row, rule in WARNINGS.items():
+        maxima = control_maxima(arms, row)
+        if maxima:
+            rules[rule] = {"control_members": len(maxima), "largest_control_statistic": max(maxima),
+                           "calibrated_threshold": warning.calibrate_threshold(maxima), "frozen_threshold": frozen[row]}
+    if not rules:
         raise ConfigError(f"tuning: the sweep has no control member of {', '.join(tuning)} that never generalized")
-    return {"tuning_tasks": list(tuning), "control_members": len(maxima), "largest_control_peak_ratio": max(maxima),
-            "margin": warning.CALIBRATION_MARGIN, "calibrated_threshold": warning.calibrate_threshold(maxima),
-            "frozen_threshold": warning.PEAK_THRESHOLD}
+    return {"tuning_tasks": list(tuning), "margin": warning.CALIBRATION_MARGIN, "rules": rules}
 
 
-def targets_met(table: TaskTable) -> list[str]:
-    """The warning's misses of the issue's targets on this task, one phrase each (empty: all met)."""
-    row = next(r for r in table.rows if r.measure == WARNING)
+def targets_met(table: TaskTable, measure: str = WARNING) -> list[str]:
+    """A warning row's misses of the issue's targets on this task, one phrase each (empty: all met)."""
+    row = next(r for r in table.rows if r.measure == measure)
     misses = []
     for control, score in row.alarms.items():
         if not score.false_rate <= TARGETS["false_rate"]:
@@ -379,6 +397,8 @@ def to_markdown(table: TaskTable) -> str:
     for name, arm in table.arms.items():
         medians = " / ".join("–" if arm[k] is None else f"{arm[k]:.0f}" for k in ("median_memorized", "median_grokked", "median_plateau"))
         lines.append(f"| {name} | {arm['kind']} | {arm['members']} | {arm['memorized']} | {arm['generalized']} | {medians} |")
-    misses = targets_met(table)
-    lines += ["", "Warning vs the targets: " + ("all met." if not misses else "; ".join(misses) + ".")]
+    for measure in WARNINGS:
+        if any(r.measure == measure for r in table.rows):
+            misses = targets_met(table, measure)
+            lines += ["", f"`{measure}` vs the targets: " + ("all met." if not misses else "; ".join(misses) + ".")]
     return "\n".join(lines)

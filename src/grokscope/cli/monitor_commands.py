@@ -162,10 +162,11 @@ def validate_warning(
             raise ConfigError("tuning: give at least one task, e.g. x+y,x*y")
         if calibrate:
             result = calibration(sweep_dir, tuning=tasks)
-            typer.echo(json.dumps(result) if as_json else
-                       f"tuning tasks {', '.join(tasks)}: largest gated peak ratio over {result['control_members']} control "
-                       f"members {result['largest_control_peak_ratio']:.3f}; x{result['margin']:g} = threshold "
-                       f"{result['calibrated_threshold']:.3f} (frozen in instruments/warning.py: {result['frozen_threshold']:g})")
+            typer.echo(json.dumps(result) if as_json else "\n".join(
+                f"{rule}: tuning tasks {', '.join(tasks)}: largest gated statistic over {r['control_members']} control "
+                f"members {r['largest_control_statistic']:.3f}; x{result['margin']:g} = threshold "
+                f"{r['calibrated_threshold']:.3f} (frozen in instruments/warning.py: {r['frozen_threshold']:g})"
+                for rule, r in result["rules"].items()))
             return
         tables = validate_sweep(sweep_dir, tuning=tasks, fraction=fraction, resamples=resamples)
     except GrokscopeError as error:

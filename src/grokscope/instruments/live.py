@@ -1,6 +1,6 @@
 """The measures logged at every evaluation, for every member, from the logits evaluation already computed.
 
-Live key frequencies come from the current W_E by `fourier.live_key_frequencies` and are logged
+Live key frequencies come from the current W_E (and W_L after cleanup) by `fourier.live_key_set` and are logged
 under their own names (`*_live`); the paper's figures use the final model's key frequencies, which
 only exist after training (computed retrospectively from the checkpoints).
 """
@@ -14,7 +14,7 @@ import torch
 from .. import metric_names as names
 from ..models import Ensemble
 from ..tasks import BitsTable
-from .fourier import frequency_norms, live_key_frequencies
+from .fourier import frequency_norms, live_key_set
 from .grid import AdditiveGrid
 from .measures import (
     excluded_loss,
@@ -24,6 +24,7 @@ from .measures import (
     total_sum_squared_weights,
 )
 from .parity import relevant_weight_ratio, walsh_coefficient
+from .warning import shuffle_statistics
 
 
 def neuron_logit_map(params: dict[str, torch.Tensor], classes: torch.Tensor) -> torch.Tensor | None:
@@ -64,15 +65,17 @@ def measure(model: Ensemble, logits: torch.Tensor, train_mask: torch.Tensor, gri
     if grid is None:
         return scalars, vectors
     n = grid.n
-    embed_norms = frequency_norms(params["embed.W_E"][:, grid.classes].double())  # [E, K]
+    embed = params["embed.W_E"][:, grid.classes].double()  # [E, n, d_model]
+    embed_norms = frequency_norms(embed)  # [E, K]
     vectors[names.EMBED_NORMS] = embed_norms
+    scalars[names.EMBED_PEAK_Z], scalars[names.EMBED_PEAK_EXCESS] = shuffle_statistics(embed)  # the shuffle null
     scalars[names.GINI_EMBED] = gini(embed_norms)
     w_l = neuron_logit_map(params, grid.classes)
-    if w_l is not None:
-        logit_norms = frequency_norms(w_l.double())  # [E, K]
+    logit_norms = None if w_l is None else frequency_norms(w_l.double())  # [E, K]
+    if logit_norms is not None:
         vectors[names.NEURON_LOGIT_NORMS] = logit_norms
         scalars[names.GINI_NEURON_LOGIT] = gini(logit_norms)
-    key = live_key_frequencies(embed_norms)  # [E, K]
+    key = live_key_set(embed_norms, logit_norms)  # [E, K]
     vectors[names.KEY_FREQUENCIES_LIVE] = key.double()
     scalars[names.N_KEY_FREQUENCIES_LIVE] = key.sum(1).double()
     answer_logits = logits[:, grid.order, -1][:, :, grid.classes].double().reshape(-1, n, n, n)  # [E, n, n, n]

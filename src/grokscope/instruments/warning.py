@@ -17,17 +17,30 @@ x+y and x*y of the `warning-benchmark-cpu` sweep (tiny model, p = 31); x−y and
 scores are in docs/instruments.md ("The warning benchmark"). `grokscope validate-warning SWEEP --calibrate`
 recomputes the threshold from a sweep.
 
-The rule before this one (`LEGACY`: 1 to 6 frequencies at 3x the median, at or after the end of memorization,
+A second detector (`SHUFFLE`) asks the same question against a null that moves with the model's size: how far
+W_E's peak ratio stands above the peak ratios of the same rows in shuffled residue order,
+
+    shuffle z = (ln peak ratio − mean_π ln peak ratio(W_E[π])) / sd_π ln peak ratio(W_E[π])     (SHUFFLES fixed π)
+
+A network whose embedding carries no order over the residues (a lookup table's rows are exchangeable) reads
+z ≈ 0 whatever n, d_model and the rows' norms are; the peak ratio's own null grows with the number of
+frequencies and falls with d_model, so one fixed peak threshold cannot serve p = 31 and p = 113 alike. It fires at
+the first evaluation with training accuracy at least GATE_TRAIN_ACC and z at least SHUFFLE_Z_THRESHOLD, calibrated
+the same way on the same tuning tasks.
+
+The rule before these (`LEGACY`: 1 to 6 frequencies at 3x the median, at or after the end of memorization,
 phases.py) is kept as a named option for comparison: its silence on controls came from its memorization gate.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
 
-from .fourier import live_key_frequencies
+from ..counter_rng import random_permutations
+from .fourier import frequency_norms, live_key_frequencies
 
 GATE_TRAIN_ACC = 0.99
 # Fitted 2026-12-02 on the tuning tasks (x+y, x*y) of warning-benchmark-cpu: CALIBRATION_MARGIN x the largest
@@ -35,9 +48,13 @@ GATE_TRAIN_ACC = 0.99
 PEAK_THRESHOLD = 8.61  # 1.25 x 6.885 (x*y no-decay control, seed-wide maximum)
 CALIBRATION_MARGIN = 1.25
 LEGACY_RATIO = 3.0  # the legacy rule: a frequency standing 3x above the median squared norm
+SHUFFLES = 32  # residue shuffles of the z-score's null (the same ones for every member, step and run)
+SHUFFLE_STREAM = 90_000  # their counter_rng stream, seeds 0..SHUFFLES-1
+SHUFFLE_Z_THRESHOLD = math.inf  # not calibrated yet
 PEAK = "peak"  # the detector above (default)
+SHUFFLE = "shuffle"  # the peak ratio against shuffled residues
 LEGACY = "legacy"  # the rule before it (1-6 frequencies >= 3x the median after memorization ends)
-RULES = (PEAK, LEGACY)
+RULES = (PEAK, SHUFFLE, LEGACY)
 
 
 def peak_ratio(norms: torch.Tensor) -> torch.Tensor:
@@ -51,13 +68,62 @@ def peak_ratio(norms: torch.Tensor) -> torch.Tensor:
     return torch.where(median > 0, squared.max(dim=-1).values / median.clamp(min=1e-300), torch.zeros_like(median))
 
 
+def shuffled_residues(n: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """[SHUFFLES, n] int64 the fixed residue orders of the shuffle null (counter_rng: the same on every machine)."""
+    return random_permutations(torch.arange(SHUFFLES, dtype=torch.int64), SHUFFLE_STREAM, n).to(device)
+
+
+def shuffle_null(weights: torch.Tensor, *, chunk_elements: int = 1 << 22) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The log peak ratio of `weights`' Fourier norms and, over the same rows in SHUFFLES fixed shuffled residue
+    orders, its mean and standard deviation: ([E], [E], [E]).
+
+    Batched over members by hand (a permutation test per member per evaluation, live in the trainer): members are
+    taken in chunks so that at most about `chunk_elements` shuffled entries exist at once.
+
+    Args:
+        weights: [E, n, d] rows indexed by residue (W_E on the grid's classes, as `fourier.frequency_norms`).
+    """
+    E, n, d = weights.shape
+    orders = shuffled_residues(n, weights.device)  # [P, n]
+
+    def log_peak(w: torch.Tensor) -> torch.Tensor:  # [B, n, d] -> [B]
+        return peak_ratio(frequency_norms(w)).clamp(min=1e-300).log()
+
+    step = max(1, chunk_elements // (SHUFFLES * n * d))
+    null = torch.cat([log_peak(weights[start:start + step][:, orders].reshape(-1, n, d)).reshape(-1, SHUFFLES)
+                      for start in range(0, E, step)])  # [E, P]
+    return log_peak(weights), null.mean(dim=1), null.std(dim=1)
+
+
+def shuffle_statistics(weights: torch.Tensor, **chunking) -> tuple[torch.Tensor, torch.Tensor]:
+    """([E] shuffle z, [E] shuffle excess) of weights [E, n, d] from one `shuffle_null`.
+
+    z (the module's docstring; 0 where the rows are all equal and no frequency has any norm) is the comparison's
+    significance, which grows with d_model at a fixed effect; the excess, exp(observed − mean), is its effect size:
+    the peak ratio over the shuffled rows' geometric-mean peak ratio.
+    """
+    observed, mean, spread = shuffle_null(weights, **chunking)
+    z = torch.where(spread > 0, (observed - mean) / spread.clamp(min=1e-12), torch.zeros_like(observed))
+    return z, (observed - mean).exp()
+
+
+def shuffle_z(weights: torch.Tensor, **chunking) -> torch.Tensor:
+    """[E] the shuffle z of weights [E, n, d] (`shuffle_statistics`)."""
+    return shuffle_statistics(weights, **chunking)[0]
+
+
+def gated(train_acc: torch.Tensor, statistic: torch.Tensor) -> torch.Tensor:
+    """[E, S] `statistic` [E, S] where training accuracy [E, S] is at least GATE_TRAIN_ACC, 0 elsewhere."""
+    return torch.where(train_acc >= GATE_TRAIN_ACC, statistic.double(), torch.zeros_like(train_acc, dtype=torch.float64))
+
+
 def gated_statistic(train_acc: torch.Tensor, embed_norms: torch.Tensor) -> torch.Tensor:
     """[E, S] the peak ratio where training accuracy is at least GATE_TRAIN_ACC, 0 elsewhere.
 
     Args:
         train_acc: [E, S]; embed_norms: [E, S, K] at the same evaluations.
     """
-    return torch.where(train_acc >= GATE_TRAIN_ACC, peak_ratio(embed_norms), torch.zeros_like(train_acc, dtype=torch.float64))
+    return gated(train_acc, peak_ratio(embed_norms))
 
 
 def first_index(condition: torch.Tensor) -> torch.Tensor:
@@ -71,6 +137,13 @@ def peak_warning_indices(train_acc: torch.Tensor, embed_norms: torch.Tensor, *,
     """[E] evaluation index of the warning (-1: none): the first evaluation whose gated peak ratio is at least
     `threshold`. Args as `gated_statistic`."""
     return first_index(gated_statistic(train_acc, embed_norms) >= threshold)
+
+
+def shuffle_warning_indices(train_acc: torch.Tensor, z: torch.Tensor, *,
+                            threshold: float = SHUFFLE_Z_THRESHOLD) -> torch.Tensor:
+    """[E] evaluation index of the shuffle warning (-1: none): the first evaluation with training accuracy at least
+    GATE_TRAIN_ACC and shuffle z at least `threshold`. Args: train_acc, z: [E, S] (z: `measure/embed_peak_z`)."""
+    return first_index(gated(train_acc, z) >= threshold)
 
 
 def legacy_warning_indices(memorization_end: torch.Tensor, embed_norms: torch.Tensor) -> torch.Tensor:
@@ -89,8 +162,9 @@ def legacy_warning_indices(memorization_end: torch.Tensor, embed_norms: torch.Te
 
 
 def calibrate_threshold(control_maxima: Sequence[float], *, margin: float = CALIBRATION_MARGIN) -> float:
-    """The threshold the calibration gives: `margin` times the largest gated peak ratio that a control member
-    (a network that does not generalize) reached within its budget. Raises ValueError without controls."""
+    """The threshold the calibration gives: `margin` times the largest gated statistic (peak ratio, or shuffle z)
+    that a control member (a network that does not generalize) reached within its budget. Raises ValueError
+    without controls."""
     if not control_maxima:
         raise ValueError("calibration needs at least one control member")
     return margin * max(float(v) for v in control_maxima)

@@ -119,7 +119,7 @@ def test_phases_are_ordered_and_the_warning_comes_first(demo_run):
 def test_early_warning_stays_silent_when_nothing_generalizes(tmp_path):
     """Negative controls: no weight decay, and a training fraction below the threshold."""
     from grokscope import get_preset, train
-    from grokscope.instruments.warning import PEAK_THRESHOLD, gated_statistic
+    from grokscope.instruments.warning import PEAK_THRESHOLD, SHUFFLE_Z_THRESHOLD, gated, gated_statistic
 
     config = get_preset("tiny").replace(seeds=(7, 7), wd=(0.0, 1.0), frac=(0.8, 0.2), patience=1_500)
     run = train(config, tmp_path)
@@ -127,10 +127,14 @@ def test_early_warning_stays_silent_when_nothing_generalizes(tmp_path):
     for member in summary["members"]:
         assert member["steps_to_generalize"] is None  # the controls really do not generalize
         assert member["early_warning_step"] is None
+    assert all(m["early_warning_step"] is None for m in run.summary(warning_rule="shuffle")["members"])
     with run.metrics() as store:
         _, train_acc = store.series_tensor(names.TRAIN_ACC, 2)
         _, norms = store.vector_array(names.EMBED_NORMS, [0, 1])
-    statistic = gated_statistic(train_acc.nan_to_num(nan=0.0), torch.tensor(norms, dtype=torch.float64))  # [2, S]
+        _, z = store.series_tensor(names.EMBED_PEAK_Z, 2)
+    train_acc = train_acc.nan_to_num(nan=0.0)
+    statistic = gated_statistic(train_acc, torch.tensor(norms, dtype=torch.float64))  # [2, S]
     # the no-decay member memorized, so the gate was open: its silence comes from the statistic staying below
     assert train_acc[0].max().item() >= 0.99 and (statistic[0] > 0).any()
     assert statistic[0].max().item() < PEAK_THRESHOLD
+    assert 0 < gated(train_acc, z)[0].max().item() < SHUFFLE_Z_THRESHOLD  # likewise for the shuffle rule's z

@@ -119,7 +119,12 @@ def test_phases_are_ordered_and_the_warning_comes_first(demo_run):
 def test_early_warning_stays_silent_when_nothing_generalizes(tmp_path):
     """Negative controls: no weight decay, and a training fraction below the threshold."""
     from grokscope import get_preset, train
-    from grokscope.instruments.warning import PEAK_THRESHOLD, SHUFFLE_Z_THRESHOLD, gated, gated_statistic
+    from grokscope.instruments.warning import (
+        PEAK_THRESHOLD,
+        SHUFFLE_Z_THRESHOLD,
+        gated,
+        gated_statistic,
+    )
 
     config = get_preset("tiny").replace(seeds=(7, 7), wd=(0.0, 1.0), frac=(0.8, 0.2), patience=1_500)
     run = train(config, tmp_path)

@@ -94,7 +94,8 @@ MEASURES: dict[str, tuple[str, str]] = {
     "effective_lr": ("monitor", "relative weight change per step"),
     "route_ablation": ("monitor", "route ablation (mean over feature groups)"),
 }
-_SCALARS = {"embed_peak_z": names.EMBED_PEAK_Z, "embed_peak_excess": names.EMBED_PEAK_EXCESS, "gini_embed": names.GINI_EMBED, "gini_neuron_logit": names.GINI_NEURON_LOGIT,
+_SCALARS = {"embed_peak_z": names.EMBED_PEAK_Z, "embed_peak_excess": names.EMBED_PEAK_EXCESS,
+            "gini_embed": names.GINI_EMBED, "gini_neuron_logit": names.GINI_NEURON_LOGIT,
             "weight_norm_sq": names.WEIGHT_NORM_SQ, "train_loss": names.TRAIN_LOSS}
 _MONITOR = {"llc": names.LLC, "prequential_bits_per_example": names.PREQUENTIAL_BITS,
             "effective_rank": names.EFFECTIVE_RANK, "effective_lr": names.EFFECTIVE_LR_PER_STEP}

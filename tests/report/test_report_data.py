@@ -34,6 +34,10 @@ def test_report_data_holds_every_member_and_evaluation(grokked_run):
     values = unpacked(series["values"])
     assert values.shape == (2, len(steps))
     np.testing.assert_allclose(values[1], by_member[1], rtol=1e-6)
+    # the shuffle warning's statistic has its own panel, every member at every evaluation, and rises as the clock forms
+    assert ("warning", names.EMBED_PEAK_Z) in {(c["panel"], c["metric"]) for c in data["curves"]}
+    z = unpacked(data["scalars"][names.EMBED_PEAK_Z]["values"])
+    assert z.shape == (2, len(steps)) and (z[:, -1] > z[:, 0] + 3).all()
     # the clock has one frame per weights checkpoint and one plane per final key frequency
     clock = data["clock"]
     assert clock["steps"] == grokked_run.checkpoint_steps()

@@ -66,6 +66,7 @@ CURVES = [
     ("gini", names.IDEAL_FORM_FVE_LIVE, "explained variance of the ideal logits (live keys)"),
     ("gini", names.WALSH_COEFFICIENT, "Walsh coefficient on the hidden subset (sparse parity)"),
     ("gini", names.RELEVANT_WEIGHT_RATIO, "weight on the subset's bits / on the others (sparse parity)"),
+    ("warning", names.EMBED_PEAK_Z, "W_E peak ratio, z against shuffled residues"),
     ("norm", names.WEIGHT_NORM_SQ, "total sum of squared weights"),
     ("norm", names.N_KEY_FREQUENCIES_LIVE, "live key frequencies"),
     # `grokscope monitor RUN` (docs/monitor.md): drawn only where the run has been monitored.

@@ -11,7 +11,7 @@
     "measure/excluded_loss": "#9467bd", "measure/excluded_loss_live": "#9467bd",
     "measure/gini_embed": "#8c564b", "measure/gini_neuron_logit": "#e377c2",
     "measure/ideal_form_fve": "#17becf", "measure/ideal_form_fve_live": "#17becf",
-    "measure/weight_norm_sq": "#7f7f7f", "measure/n_key_frequencies_live": "#bcbd22",
+    "measure/embed_peak_z": "#8c564b", "measure/weight_norm_sq": "#7f7f7f", "measure/n_key_frequencies_live": "#bcbd22",
     "monitor/llc": "#d62728", "monitor/prequential_bits": "#9467bd", "monitor/effective_rank": "#17becf",
     "monitor/weight_norm": "#7f7f7f", "monitor/effective_lr_per_step": "#bcbd22",
   };
@@ -21,6 +21,7 @@
     accuracy: { ylog: false, ytitle: "exact match", yrange: [-0.02, 1.02] },
     progress: { ylog: true, ytitle: "cross-entropy" },
     gini: { ylog: false, ytitle: "", yrange: [-0.02, 1.02] },
+    warning: { ylog: false, ytitle: "z" },
     norm: { ylog: true, ytitle: "Σ w²", y2metric: "measure/n_key_frequencies_live", y2title: "live key frequencies" },
     // small multiples: five quantities in different units, one row and one y axis each
     monitor: { ylog: true, multiples: true, section: "monitor-section" }, // hidden until `grokscope monitor` has run

@@ -37,8 +37,9 @@ preset = "tiny"
 max_pack = 2
 [base]
 p = 23
-max_steps = 1500
+max_steps = 2000
 eval_every = 50
+resume_every = 50  # the wait for both packs ends soon after the later one starts, however late its node starts it
 eval_log_points = 0
 patience = 100000
 symmetric_split = false
@@ -160,10 +161,10 @@ def test_a_sweep_survives_a_lost_node_in_one_directory_equal_to_local(tmp_path, 
     pd.testing.assert_frame_equal(remote.drop(columns="node"), read_results(local_dir))
     for pack in packs.iterdir():  # every evaluation of each member, up to the last step; the local run's weights
         steps = _evaluated_steps(pack)
-        assert steps == _evaluated_steps(local_dir / "packs" / pack.name) and steps[-1][0] == 1500
+        assert steps == _evaluated_steps(local_dir / "packs" / pack.name) and steps[-1][0] == 2000
         assert all(count == 2 for _, count in steps)
         final = sorted((pack / "checkpoints").glob("*.safetensors"))[-1]
-        assert final.name == "step_00001500.safetensors"
+        assert final.name == "step_00002000.safetensors"
         ours, theirs = load_file(final), load_file(local_dir / "packs" / pack.name / "checkpoints" / final.name)
         assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
 

@@ -58,3 +58,9 @@ def random_keys(seeds: torch.Tensor, stream: int | torch.Tensor, n: int) -> torc
 def random_permutations(seeds: torch.Tensor, stream: int, n: int) -> torch.Tensor:
     """[E, n] int64: row e is a permutation of range(n) drawn from (seeds[e], stream)."""
     return torch.argsort(random_keys(seeds, stream, n), dim=1, stable=True)
+
+
+def inverse_permutations(orders: torch.Tensor) -> torch.Tensor:
+    """[E, n] int64: each element's position in its row of `orders` [E, n] (row e a permutation of range(n))."""
+    positions = torch.arange(orders.shape[1], device=orders.device).expand_as(orders)
+    return torch.empty_like(orders).scatter_(1, orders, positions)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from .config import RunConfig
-from .counter_rng import random_keys
+from .counter_rng import inverse_permutations, random_keys
 from .tasks import TaskTable, inputs_and_targets, mirror_heldout_masks, split_masks
 
 NOISE_PICK_STREAM = 2  # which training pairs a member's label noise corrupts (tasks.SPLIT_STREAM is 1)
@@ -44,8 +44,7 @@ def noisy_labels(answers: torch.Tensor, train_mask: torch.Tensor, seeds: tuple[i
     big = torch.iinfo(torch.int64).max
     keys = torch.where(train_mask, random_keys(seed_t, NOISE_PICK_STREAM, n), big)  # held-out pairs sort last
     order = torch.argsort(keys, dim=1, stable=True)  # [E, N]
-    ranks = torch.empty_like(order).scatter_(1, order, torch.arange(n, device=device).expand_as(order))
-    corrupted = train_mask & (ranks < counts[:, None])  # [E, N]
+    corrupted = train_mask & (inverse_permutations(order) < counts[:, None])  # [E, N]
     shift = 1 + torch.remainder(random_keys(seed_t, NOISE_CLASS_STREAM, n), n_classes - 1)  # [E, N] in 1..C-1
     labels = torch.where(corrupted, (answers[None, :] + shift) % n_classes, answers[None, :])
     return labels, corrupted

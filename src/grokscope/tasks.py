@@ -13,7 +13,7 @@ from functools import cache
 
 import torch
 
-from .counter_rng import random_keys, random_permutations
+from .counter_rng import inverse_permutations, random_keys, random_permutations
 from .errors import ConfigError
 from .operations import (
     DIGITS_CLASSES,
@@ -274,9 +274,7 @@ def split_masks(
     counts = torch.tensor([int(f * n) for f in fracs])
     if symmetric:
         return _symmetric_masks(_mirror_group(table), orders, counts)
-    ranks = torch.empty_like(orders)
-    ranks.scatter_(1, orders, torch.arange(n).expand(len(seeds), n))
-    return ranks < counts[:, None]
+    return inverse_permutations(orders) < counts[:, None]
 
 
 def _symmetric_masks(group: torch.Tensor, orders: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
@@ -291,9 +289,8 @@ def _symmetric_masks(group: torch.Tensor, orders: torch.Tensor, counts: torch.Te
     group_order = torch.argsort(first, dim=1)  # [E, N] groups by first draw; non-groups (size 0) last
     sizes = torch.bincount(group, minlength=n)[group_order]  # [E, N] pairs in each group, in that order
     taken = torch.searchsorted(torch.cumsum(sizes, 1), counts[:, None]) + 1  # [E, 1] groups taken
-    ranks = torch.empty_like(group_order)
-    ranks.scatter_(1, group_order, torch.arange(n).expand(n_members, n))  # [E, N] each group's place
-    return torch.gather(ranks < taken, 1, group.expand(n_members, n))
+    place = inverse_permutations(group_order)  # [E, N] each group's place
+    return torch.gather(place < taken, 1, group.expand(n_members, n))
 
 
 def _orders(table: TaskTable, seeds: tuple[int, ...], *, method: str, symmetric: bool) -> torch.Tensor:

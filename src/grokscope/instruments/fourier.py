@@ -12,6 +12,8 @@ import math
 
 import torch
 
+from ..counter_rng import inverse_permutations
+
 
 def fourier_basis(n: int, *, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None) -> torch.Tensor:
     """[n, n] orthonormal basis; row 0 constant, rows 2k-1, 2k the cos, sin of frequency k."""
@@ -164,9 +166,7 @@ def live_key_frequencies(norms: torch.Tensor, *, max_keys: int = 6, ratio: float
     ordered, order = squared.sort(dim=1, descending=True)  # [E, K]
     drops = ordered[:, :max_keys] / ordered[:, 1:max_keys + 1].clamp(min=1e-300)  # [E, max_keys]: s_m / s_(m+1)
     best_drop, m = drops.max(dim=1)  # the set is the top m + 1
-    ranks = torch.empty_like(order)
-    ranks.scatter_(1, order, torch.arange(squared.shape[1], device=norms.device).expand_as(order))
-    separated = (ranks <= m[:, None]) & key & (best_drop >= gap)[:, None]
+    separated = (inverse_permutations(order) <= m[:, None]) & key & (best_drop >= gap)[:, None]
     return torch.where(sparse, key, separated)
 
 
@@ -187,9 +187,7 @@ def energy_key_frequencies(norms: torch.Tensor, *, energy: float = KEY_ENERGY, m
     ordered, order = squared.sort(dim=1, descending=True)
     share = ordered.cumsum(dim=1) / squared.sum(dim=1, keepdim=True).clamp(min=1e-300)  # [E, K]
     size = (share < energy).sum(dim=1) + 1  # [E]: the smallest set reaching `energy`
-    ranks = torch.empty_like(order)
-    ranks.scatter_(1, order, torch.arange(squared.shape[1], device=norms.device).expand_as(order))
-    return (ranks < size[:, None]) & (size <= max_keys)[:, None] & (squared.sum(dim=1, keepdim=True) > 0)
+    return (inverse_permutations(order) < size[:, None]) & (size <= max_keys)[:, None] & (squared.sum(dim=1, keepdim=True) > 0)
 
 
 def live_key_set(embed_norms: torch.Tensor, logit_norms: torch.Tensor | None) -> torch.Tensor:

@@ -68,7 +68,7 @@ def measure(model: Ensemble, logits: torch.Tensor, train_mask: torch.Tensor, gri
     embed = params["embed.W_E"][:, grid.classes].double()  # [E, n, d_model]
     embed_norms = frequency_norms(embed)  # [E, K]
     vectors[names.EMBED_NORMS] = embed_norms
-    scalars[names.EMBED_PEAK_Z], scalars[names.EMBED_PEAK_EXCESS] = shuffle_statistics(embed)  # the shuffle null
+    scalars[names.EMBED_PEAK_Z], scalars[names.EMBED_PEAK_EXCESS] = shuffle_statistics(embed, norms=embed_norms)
     scalars[names.GINI_EMBED] = gini(embed_norms)
     w_l = neuron_logit_map(params, grid.classes)
     logit_norms = None if w_l is None else frequency_norms(w_l.double())  # [E, K]

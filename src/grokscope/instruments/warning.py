@@ -34,6 +34,7 @@ phases.py) is kept as a named option for comparison: its silence on controls cam
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Sequence
 
 import torch
@@ -69,12 +70,15 @@ def peak_ratio(norms: torch.Tensor) -> torch.Tensor:
     return torch.where(median > 0, squared.max(dim=-1).values / median.clamp(min=1e-300), torch.zeros_like(median))
 
 
+@cache
 def shuffled_residues(n: int, device: torch.device | str | None = None) -> torch.Tensor:
-    """[SHUFFLES, n] int64 the fixed residue orders of the shuffle null (counter_rng: the same on every machine)."""
+    """[SHUFFLES, n] int64 the fixed residue orders of the shuffle null (counter_rng: the same on every machine);
+    built once per (n, device), read at every evaluation (do not write into it)."""
     return random_permutations(torch.arange(SHUFFLES, dtype=torch.int64), SHUFFLE_STREAM, n).to(device)
 
 
-def shuffle_null(weights: torch.Tensor, *, chunk_elements: int = 1 << 22) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def shuffle_null(weights: torch.Tensor, *, norms: torch.Tensor | None = None,
+                 chunk_elements: int = 1 << 22) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The log peak ratio of `weights`' Fourier norms and, over the same rows in SHUFFLES fixed shuffled residue
     orders, its mean and standard deviation: ([E], [E], [E]).
 
@@ -83,17 +87,19 @@ def shuffle_null(weights: torch.Tensor, *, chunk_elements: int = 1 << 22) -> tup
 
     Args:
         weights: [E, n, d] rows indexed by residue (W_E on the grid's classes, as `fourier.frequency_norms`).
+        norms: [E, n // 2] `frequency_norms(weights)` where the caller has it already (None: computed here).
     """
     E, n, d = weights.shape
     orders = shuffled_residues(n, weights.device)  # [P, n]
 
-    def log_peak(w: torch.Tensor) -> torch.Tensor:  # [B, n, d] -> [B]
-        return peak_ratio(frequency_norms(w)).clamp(min=1e-300).log()
+    def log_peak_of(norms: torch.Tensor) -> torch.Tensor:  # [B, K] -> [B]
+        return peak_ratio(norms).clamp(min=1e-300).log()
 
     step = max(1, chunk_elements // (SHUFFLES * n * d))
-    null = torch.cat([log_peak(weights[start:start + step][:, orders].reshape(-1, n, d)).reshape(-1, SHUFFLES)
-                      for start in range(0, E, step)])  # [E, P]
-    return log_peak(weights), null.mean(dim=1), null.std(dim=1)
+    null = torch.cat([log_peak_of(frequency_norms(weights[start:start + step][:, orders].reshape(-1, n, d)))
+                      .reshape(-1, SHUFFLES) for start in range(0, E, step)])  # [E, P]
+    observed = log_peak_of(frequency_norms(weights) if norms is None else norms)
+    return observed, null.mean(dim=1), null.std(dim=1)
 
 
 def shuffle_statistics(weights: torch.Tensor, **chunking) -> tuple[torch.Tensor, torch.Tensor]:

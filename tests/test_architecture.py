@@ -10,9 +10,6 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "grokscope"
 
-# Modules that still train with their own loop: the wings that the one-core work (issue 16, part 1) moves onto
-# training/. Each entry is removed when its module trains through the core trainer.
-OWN_TRAINING_LOOPS = {"regime/models.py"}
 # The monitor fits an estimator of its own: the prequential code's linear probe (its SGLD chains take gradients
 # with torch.autograd.grad, not a loss's backward).
 MONITOR_ESTIMATORS = {"monitor/probe.py"}
@@ -58,6 +55,8 @@ def test_the_import_reader_sees_relative_and_function_level_imports(tmp_path):
                      "grokscope.report", "grokscope.sweep", "grokscope.cli")),
     ("store", ("grokscope.training", "grokscope.instruments", "grokscope.models", "grokscope.run", "grokscope.analysis")),
     ("models", ("grokscope.store", "grokscope.training", "grokscope.instruments", "grokscope.run", "grokscope.analysis")),
+    ("regime", ("grokscope.report", "grokscope.sweep", "grokscope.cli", "grokscope.training.trainer",
+                "grokscope.training.optim", "grokscope.training.sampler")),  # trains through training.launch only
 ])
 def test_a_lower_layer_imports_nothing_above_it(layer, forbidden):
     assert violations(files(layer), forbidden) == {}
@@ -78,5 +77,5 @@ def test_nothing_below_the_command_line_imports_it():
 def test_losses_are_backpropagated_only_where_training_is_driven():
     backward = {str(p.relative_to(PACKAGE)) for p in files("") if ".backward()" in p.read_text(encoding="utf-8")}
     outside = {p for p in backward if not p.startswith("training/")}
-    assert outside <= OWN_TRAINING_LOOPS | MONITOR_ESTIMATORS, outside
+    assert outside <= MONITOR_ESTIMATORS, outside
     assert any(p.startswith("training/") for p in backward)  # the reader found the trainer's own

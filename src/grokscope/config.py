@@ -31,7 +31,8 @@ POSITIONAL = ("learned", "sinusoidal", "none")
 NORMALIZATIONS = ("none", "post", "pre", "pre_grokfast")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 GROKFAST_FILTERS = ("none", "ema", "ma")
-LOSSES = ("cross_entropy", "stablemax", "mse")
+LOSSES = ("cross_entropy", "stablemax", "mse", "squared_error")
+FEATURE_GROUPS = {"images": "pixels", "table": "features"}  # the operation groups the mlp_stack arch reads, and their layouts
 # Fields that hold one value per member (field -> the RunConfig property giving all E values); the
 # others are shared by the whole ensemble. Sweeps pack cells that differ only in these (and the seed).
 # The fields that take one value or one per member, and the kind of their values.
@@ -141,6 +142,7 @@ class RunConfig:
     beta2: float = 0.98
     eps: float = 1e-8
     warmup_steps: int = 10
+    cooldown_frac: float = 0.0  # the learning rate falls linearly to 0 over this last share of max_steps
     batch_size: int | None = None
     # levers (docs/levers.md): optimizer, gradient filters, ⊥Grad, init scale
     optimizer: str = "adamw"  # "adam": coupled L2 decay (torch.optim.Adam); "sgd": torch.optim.SGD
@@ -156,7 +158,7 @@ class RunConfig:
     fixed_weight_norm: bool | tuple[bool, ...] = False  # Omnigrok: rescale to the initial norm after every step
     label_noise: float | tuple[float, ...] = 0.0  # fraction of training labels replaced by another class
     # loss
-    loss: str = "cross_entropy"  # or "stablemax" (Prieto et al. 2025), "mse" (Omnigrok's MNIST)
+    loss: str = "cross_entropy"  # or "stablemax" (Prieto et al. 2025), "mse" (Omnigrok's MNIST), "squared_error" (task table)
     loss_dtype: str = "float64"
     param_dtype: str = "float32"
     logits_over: str = "vocab"
@@ -188,10 +190,12 @@ class RunConfig:
             check_boolean(name, getattr(self, name))
         if self.use_biases is not None:
             check_boolean("use_biases", self.use_biases)
-        for name in ("beta1", "beta2", "eps", "generalize_acc", "attention_rate"):
+        for name in ("beta1", "beta2", "eps", "generalize_acc", "attention_rate", "cooldown_frac"):
             check_number(name, getattr(self, name))
         if not 0 <= self.attention_rate <= 1:
             raise ConfigError(f"attention_rate: must be in [0, 1], got {self.attention_rate}")
+        if not 0 <= self.cooldown_frac <= 1:
+            raise ConfigError(f"cooldown_frac: must be in [0, 1], got {self.cooldown_frac}")
         seeds = self.seeds
         if not isinstance(seeds, (tuple, list)) or not seeds:
             raise ConfigError(f"seeds: must be a non-empty list of non-negative integers, got {seeds!r}")
@@ -280,20 +284,31 @@ class RunConfig:
                               f"got {self.parity_examples}")
 
     def _check_features(self, op) -> None:
-        """A feature task (digits) trains the mlp_stack arch on its pixels, and mlp_stack reads nothing else."""
-        if (op.group == "images") != (self.arch == "mlp_stack"):
+        """A feature task (digits, a stored table) trains the mlp_stack arch on its columns, and mlp_stack reads
+        nothing else; a stored table's scalar target takes the squared error, and only it does."""
+        if (op.group in FEATURE_GROUPS) != (self.arch == "mlp_stack"):
             if self.arch == "mlp_stack":
-                raise ConfigError(f"arch: mlp_stack reads a feature matrix (task digits), not the tokens of {op.name!r}")
-            raise ConfigError(f"arch: task {op.name!r} trains the mlp_stack arch (an MLP on its pixels), got {self.arch!r}")
-        if (self.resolved("layout") == "pixels") != (op.group == "images"):
-            raise ConfigError(f"layout: 'pixels' belongs to task digits (arch mlp_stack); task {op.name!r} with arch "
-                              f"{self.arch!r} got {self.resolved('layout')!r}")
+                raise ConfigError(f"arch: mlp_stack reads a feature matrix (tasks digits, table), not the tokens of {op.name!r}")
+            raise ConfigError(f"arch: task {op.name!r} trains the mlp_stack arch (an MLP on its columns), got {self.arch!r}")
+        layout = self.resolved("layout")
+        for group, own in FEATURE_GROUPS.items():
+            if (layout == own) != (op.group == group):
+                raise ConfigError(f"layout: {own!r} belongs to task {group if group == 'table' else 'digits'} (arch "
+                                  f"mlp_stack); task {op.name!r} with arch {self.arch!r} got {layout!r}")
         if self.arch == "mlp_stack" and self.resolved("act_fn") == "quadratic":
             raise ConfigError("act_fn: the mlp_stack arch takes relu or gelu, got 'quadratic'")
+        if (op.group == "table") != (self.loss == "squared_error"):
+            if self.loss == "squared_error":
+                raise ConfigError(f"loss: squared_error fits a stored table's scalar target (task table); task {op.name!r} "
+                                  "has classes: use cross_entropy, stablemax or mse")
+            raise ConfigError(f"loss: task {op.name!r} has a scalar target; use squared_error, got {self.loss!r}")
 
     def n_examples(self) -> int:
-        """Rows of the task's table: every (a, b) pair of an operation, or sparse parity's pool."""
+        """Rows of the task's table: every (a, b) pair of an operation, or sparse parity's pool (a stored table's
+        rows are in its file, so it has no count here: ConfigError)."""
         op = get_operation(self.task)
+        if op.group == "table":
+            raise ConfigError("task: a stored table's rows are in its run directory (table.safetensors), not in the config")
         return self.parity_examples if op.group == "parity" else op.n_pairs(self.p)  # digits: its 1,797 images
 
     def _check_grokfast_memory(self) -> None:
@@ -312,7 +327,10 @@ class RunConfig:
                               f"use a smaller window, fewer members, grokfast ema or a larger grokfast_max_gib")
 
     def _check_split_sizes(self) -> None:
-        """Every member needs a training pair and a held-out pair (a symmetric split may take one pair more)."""
+        """Every member needs a training pair and a held-out pair (a symmetric split may take one pair more); a
+        stored table's eras are checked when it is read (store/table.py)."""
+        if get_operation(self.task).group == "table":
+            return
         n_pairs = self.n_examples()
         overshoot = 1 if self.symmetric_split else 0
         for frac in self.per_member("frac"):
@@ -374,8 +392,8 @@ class RunConfig:
         value = getattr(self, name)
         if value is None and name == "layout" and get_operation(self.task).group == "parity":
             return "bits"
-        if value is None and name == "layout" and get_operation(self.task).group == "images":
-            return "pixels"
+        if value is None and name == "layout" and get_operation(self.task).group in FEATURE_GROUPS:
+            return FEATURE_GROUPS[get_operation(self.task).group]
         return _ARCH_DEFAULTS[self.arch][name] if value is None else value
 
     @property
@@ -444,13 +462,16 @@ class RunConfig:
         return values
 
     def table(self):
-        """The task's full operation table."""
+        """The task's full operation table (a stored table is read from its run directory: store/table.py)."""
         from .tasks import (  # torch: kept out of the config's import
             build_digits_table,
             build_parity_table,
             build_table,
         )
 
+        if get_operation(self.task).group == "table":
+            raise ConfigError("task: a stored table is read from its run directory (store.table.load_table), "
+                              "not built from the config")
         if get_operation(self.task).group == "images":
             return build_digits_table()
         if get_operation(self.task).group == "parity":

@@ -9,7 +9,14 @@ import torch
 
 from .config import RunConfig
 from .counter_rng import inverse_permutations, random_keys
-from .tasks import TaskTable, inputs_and_targets, mirror_heldout_masks, split_masks
+from .errors import ConfigError
+from .tasks import (
+    StoredTable,
+    TaskTable,
+    inputs_and_targets,
+    mirror_heldout_masks,
+    split_masks,
+)
 
 NOISE_PICK_STREAM = 2  # which training pairs a member's label noise corrupts (tasks.SPLIT_STREAM is 1)
 NOISE_CLASS_STREAM = 3  # the wrong class each corrupted pair gets
@@ -59,6 +66,10 @@ class RunData:
     train_targets: [E, N, n_out] the targets each member trains on, `targets` with its label noise
     applied to the answer (column 0; openai/grok's `<eos>` target stays), None when no member has label
     noise; corrupted: [E, N] bool the training pairs whose label was replaced (None likewise).
+
+    A stored table (task "table", tasks.StoredTable) gives each member its own rows: inputs [E, N, F],
+    targets and train_targets [E, N, 1] float64, the test mask its in-era held-out rows, shift_mask [E, N] its
+    shift era and permuted [E, F] the columns each member reads permuted across a step's examples (None: none).
     """
 
     table: TaskTable
@@ -69,9 +80,14 @@ class RunData:
     mirror_mask: torch.Tensor | None
     train_targets: torch.Tensor | None = None
     corrupted: torch.Tensor | None = None
+    shift_mask: torch.Tensor | None = None
+    permuted: torch.Tensor | None = None
 
     @classmethod
-    def build(cls, config: RunConfig, device: torch.device) -> "RunData":
+    def build(cls, config: RunConfig, device: torch.device, table: StoredTable | None = None) -> "RunData":
+        """The run's data; `table`: a stored table's rows (store/table.load_table), which task "table" needs."""
+        if table is not None or config.task == "table":
+            return cls.from_stored(config, device, table)
         table = config.table()
         inputs, targets, _ = inputs_and_targets(table, config.resolved("layout"))
         train = split_masks(table, config.seeds, config.per_member("frac"), method=config.split, symmetric=config.symmetric_split)
@@ -84,6 +100,29 @@ class RunData:
             train_targets, corrupted = train_targets.to(device), corrupted.to(device)
         return cls(table, inputs.to(device), targets.to(device), train.to(device), (~train).to(device),
                    None if mirror is None else mirror.to(device), train_targets, corrupted)
+
+    @classmethod
+    def from_stored(cls, config: RunConfig, device: torch.device, table: StoredTable | None) -> "RunData":
+        if table is None or config.task != "table":
+            raise ConfigError("task: a stored table's rows train a config of task 'table', and task 'table' needs them "
+                              "(store.table.load_table)")
+        inputs, targets, _ = inputs_and_targets(table, config.resolved("layout"))  # [E, N, F], [E, N, 1]
+        inputs, targets = inputs.to(device=device, dtype=getattr(torch, config.param_dtype)), targets.to(device)
+        permuted = None if table.permuted is None or not bool(table.permuted.any()) else table.permuted.to(device)
+        return cls(table, inputs, targets, table.train.to(device), table.test.to(device), None, targets, None,
+                   table.shift.to(device), permuted)
+
+    def batch_inputs(self, rows: torch.Tensor, shuffled: torch.Tensor | None = None) -> torch.Tensor:
+        """[E, B, ...] the inputs of rows [E, B]: the shared table's, or each member's own (a stored table's); where
+        `permuted` marks a member's column, that column is read from row `shuffled` [E, B] instead."""
+        if self.inputs.dim() == 2:
+            return self.inputs[rows]
+        width = self.inputs.shape[-1]
+        x = self.inputs.gather(1, rows[..., None].expand(-1, -1, width))  # [E, B, F]
+        if self.permuted is None or shuffled is None:
+            return x
+        moved = self.inputs.gather(1, shuffled[..., None].expand(-1, -1, width))  # [E, B, F]
+        return torch.where(self.permuted[:, None, :], moved, x)
 
     @property
     def n_train(self) -> torch.Tensor:

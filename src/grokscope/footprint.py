@@ -130,7 +130,7 @@ def _process_bytes() -> int:
     return 0
 
 
-def footprint(config: RunConfig) -> Footprint:
+def footprint(config: RunConfig, n_rows: int | None = None) -> Footprint:
     """The run's memory and disk from its config's shapes (no table, model or optimizer is built): the state every
     member holds, one training step's activations over the largest batch (example_activation_bytes), and the larger
     of an evaluation chunk and the retrospective pass's chunk of members over every pair."""
@@ -146,12 +146,13 @@ def footprint(config: RunConfig) -> Footprint:
     moments = {"sgd": 1 if config.momentum else 0}.get(config.optimizer, 2)
     filters = {"none": 0, "ema": 1, "ma": config.grokfast_window}[config.grokfast]
     op = get_operation(config.task)
-    n_pairs = config.n_examples()
-    n_train = max(int(f * n_pairs) for f in config.per_member("frac")) + 1  # + 1: a symmetric split's last group
+    stored = op.group == "table"  # a stored table (store/table.py): n_rows rows per member, every one may train
+    n_pairs = n_rows if stored and n_rows is not None else config.n_examples()
+    n_train = n_pairs if stored else max(int(f * n_pairs) for f in config.per_member("frac")) + 1  # + 1: a symmetric split's last group
     batch = n_train if config.batch_size is None else min(config.batch_size, -(-n_train // 2))
     n_out = len(spec.readout)
     per_example = example_activation_bytes(spec, width, loss_width)
-    inputs = n_pairs * spec.n_ctx * INT64 + n_pairs * n_out * INT64
+    inputs = (e if stored else 1) * (n_pairs * spec.n_ctx * INT64 + n_pairs * n_out * INT64)  # a table's: per member
     label_noise = e * n_pairs * (n_out * INT64 + 1) if any(config.per_member("label_noise")) else 0
     # three [E, N] bool masks, and [E, N] int64 keys, orders and ranks while splitting and shuffling
     evaluations = n_evaluations(config)
@@ -214,16 +215,18 @@ def available_disk(out: Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def _culprit(config: RunConfig, measure) -> str:
+def _culprit(config: RunConfig, measure, n_rows: int | None = None) -> str:
     """The size field whose default value shrinks `measure(footprint)` the most (that field is the likely typo)."""
     defaults = {f.name: f.default for f in fields(RunConfig)}
-    base, best, name = measure(footprint(config)), 1.0, SIZE_FIELDS[0]
+    base, best, name = measure(footprint(config, n_rows)), 1.0, SIZE_FIELDS[0]
     for field in SIZE_FIELDS:
         default = defaults[field]
         if getattr(config, field) == default:
             continue
         try:
-            smaller = measure(footprint(config.member(0) if field == "seeds" else config.replace(**{field: default})))
+            if field == "seeds" and n_rows is not None:
+                continue  # a stored table's rows are per member: one member's table is not this run's
+            smaller = measure(footprint(config.member(0) if field == "seeds" else config.replace(**{field: default}), n_rows))
         except ConfigError:  # the default does not suit this task or arch (p of S_n, n_heads of d_model)
             continue
         if smaller and base / smaller > best:
@@ -237,20 +240,20 @@ def _smaller(field: str) -> str:
 
 
 def check_footprint(config: RunConfig, out: Path | None = None, *, device: str = "cpu", force: bool = False,
-                    concurrent: int = 1, disk_taken: int = 0) -> Footprint:
+                    concurrent: int = 1, disk_taken: int = 0, n_rows: int | None = None) -> Footprint:
     """The footprint, or ConfigError naming the field when the peak memory exceeds what this machine (or GPU) has
     free, or the disk bytes exceed the free space under `out` (skipped when out is None).
 
     force: no refusal. concurrent: runs that will train at once, sharing the memory (a sweep's --jobs).
-    disk_taken: bytes other runs of the same sweep will write there first.
+    disk_taken: bytes other runs of the same sweep will write there first. n_rows: a stored table's rows per member.
     """
-    size = footprint(config)
+    size = footprint(config, n_rows)
     if force:
         return size
     on_gpu = device.startswith("cuda")
     need, free = (size.device_memory if on_gpu else size.memory), available_memory(device) // concurrent
     if need > free:
-        field = _culprit(config, lambda f: f.device_memory if on_gpu else f.memory)
+        field = _culprit(config, lambda f: f.device_memory if on_gpu else f.memory, n_rows)
         where = "on the GPU" if on_gpu else "on this machine"
         share = f" (shared by {concurrent} runs at once)" if concurrent > 1 else ""
         raise ConfigError(f"{field}: the run needs about {human_bytes(need)} of memory ({size.memory_parts()}), "
@@ -259,7 +262,7 @@ def check_footprint(config: RunConfig, out: Path | None = None, *, device: str =
     if out is not None:
         disk = available_disk(out) - disk_taken
         if size.disk > disk:
-            field = _culprit(config, lambda f: f.disk)
+            field = _culprit(config, lambda f: f.disk, n_rows)
             raise ConfigError(f"{field}: the run would write about {human_bytes(size.disk)} (checkpoints "
                               f"{human_bytes(size.checkpoint_disk)}, metrics {human_bytes(size.metrics_disk)} at "
                               f"{size.n_evaluations:,} evaluations), over the {human_bytes(max(disk, 0))} free under "

@@ -14,6 +14,11 @@ MIRROR_ACC = "test_mirror/acc"
 # Label noise (config label_noise): the corrupted training pairs scored against their true labels;
 # logged only when some member has label noise, missing (NULL) for a member without it.
 TRAIN_CORRUPTED_ACC = "train_corrupted/acc"
+# A stored table (task "table": the regime demos): its shift era, and how the shift moves the loss.
+SHIFT_LOSS = "shift/loss"  # mean squared error on the shift era's rows
+SHIFT_FAILURE = "shift/failure"  # shift/loss over test/loss (the in-era held-out rows)
+SHIFT_RULE_FAILURE = "shift/rule_failure"  # the same ratio for the true rule's predictions (where the table has them)
+SHIFT_EXCESS_FAILURE = "shift/excess_failure"  # shift/failure over shift/rule_failure: what the model adds
 LR = "train/lr"
 DIVERGED = "train/diverged"  # 1.0 at the evaluation where a member's loss stopped being finite
 
@@ -84,3 +89,6 @@ IRMV1_PENALTY = "monitor/irmv1_penalty"  # IRMv1 (Arjovsky et al. 2019)
 
 # Vector (member, step, name, idx, value): idx is the feature group's position (a grokscope run: 0 = a, 1 = b).
 ROUTE_ABLATION = "monitor/route_ablation"  # loss increase per feature group
+# A stored table's route ablation on its in-era held-out rows at every evaluation (idx: the group's position in
+# the table's groups, listed in the run's meta `feature_groups`).
+TEST_ROUTE_ABLATION = "test/route_ablation"

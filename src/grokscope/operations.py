@@ -15,8 +15,8 @@ from .errors import ConfigError, did_you_mean
 
 # How a task's pairs are shown to a model and split (tasks.encode, tasks.split_masks), named here so that a
 # config is validated without torch.
-Layout = Literal["a b =", "a op b =", "eos a op b = c eos", "a b", "bits", "pixels"]
-LAYOUTS: tuple[str, ...] = ("a b =", "a op b =", "eos a op b = c eos", "a b", "bits", "pixels")
+Layout = Literal["a b =", "a op b =", "eos a op b = c eos", "a b", "bits", "pixels", "features"]
+LAYOUTS: tuple[str, ...] = ("a b =", "a op b =", "eos a op b = c eos", "a b", "bits", "pixels", "features")
 PARITY_MAX_BITS = 62  # bits of one example held in an int64
 DIGITS_IMAGES = 1797  # sklearn.datasets.load_digits: 8×8 images (tasks.build_digits_table)
 DIGITS_PIXELS = 64
@@ -32,13 +32,14 @@ class Operation:
     `group` is "Zp" (residues mod p; `p` is the modulus), "Sn" (permutations; `p` is the degree n), "parity"
     (sparse parity, Barak et al. 2022: `p` is the number of input bits n; tasks.build_parity_table) or
     "images" (a feature matrix, not an operation: scikit-learn's digits, `p` is the 64 pixels;
-    tasks.build_digits_table).
+    tasks.build_digits_table) or "table" (feature rows and a scalar target stored with the run, each member its
+    own: the regime demos; `p` is the number of input columns; tasks.StoredTable, store/table.py).
     `rule` maps int64 tensors (a, b) and p to c, for Zp; Sn tasks use `perm_rule` on permutation tuples.
     """
 
     name: str
     slug: str
-    group: Literal["Zp", "Sn", "parity", "images"]
+    group: Literal["Zp", "Sn", "parity", "images", "table"]
     needs_prime: bool
     commutative: bool
     description: str
@@ -51,6 +52,8 @@ class Operation:
         (n!)² on S_n."""
         if self.group == "parity":
             raise ValueError("sparse parity's pool size is a config field (parity_examples), not a function of p")
+        if self.group == "table":
+            raise ValueError("a stored table's rows are in its run directory (store/table.py), not a function of p")
         if self.group == "images":
             return DIGITS_IMAGES
         if self.group == "Sn":
@@ -59,9 +62,11 @@ class Operation:
 
     def n_elements(self, p: int) -> int:
         """Elements of the operation's set, which are also its answer classes: p residues, n! permutations, the two
-        bits of a parity, the ten digits."""
+        bits of a parity, the ten digits; a stored table's one scalar output."""
         if self.group == "images":
             return DIGITS_CLASSES
+        if self.group == "table":
+            return 1
         if self.group == "parity":
             return 2
         return math.factorial(p) if self.group == "Sn" else p
@@ -132,6 +137,9 @@ OPERATIONS: dict[str, Operation] = {
                   "parity of a hidden subset of k of n input bits (Barak et al. 2022); p is n"),
         Operation("digits", "digits", "images", False, False,
                   "class of scikit-learn's 8x8 digit images (Omnigrok, Liu et al. 2023); p is the 64 pixels"),
+        Operation("table", "table", "table", False, False,
+                  "a scalar target from feature rows stored with the run, each member its own (the regime demos); "
+                  "p is the number of input columns"),
     )
 }
 _BY_SLUG = {op.slug: op for op in OPERATIONS.values()}
@@ -158,6 +166,8 @@ def task_title(task: str, p: int) -> str:
     op = get_operation(task)
     if op.group == "images":
         return f"{op.name} (8x8 pixels)"
+    if op.group == "table":
+        return f"stored table of {p} columns"
     if op.group == "parity":
         return f"sparse parity of {p} bits"
     if op.group == "Sn":
@@ -174,6 +184,8 @@ def check_modulus(op: Operation, p: int) -> None:
     if op.group == "images":
         if p != DIGITS_PIXELS:
             raise ConfigError(f"p: task {op.name!r} reads 8x8 = {DIGITS_PIXELS} pixels; set p={DIGITS_PIXELS}, got {p}")
+    elif op.group == "table":
+        pass  # any number of columns >= 2 (checked by RunConfig's p >= 2); the stored table must match it
     elif op.group == "parity":
         if not 2 <= p <= PARITY_MAX_BITS:
             raise ConfigError(f"p: the number of input bits n of {op.name!r} must be in 2..{PARITY_MAX_BITS}, got {p}")

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .dataset import RunData
     from .instruments.mechanism import MechanismReport
     from .monitor.run_monitor import MonitorOptions, MonitorReport
+    from .tasks import StoredTable
 
 
 @dataclass
@@ -121,13 +122,27 @@ class Run:
 
         return hooked_transformer(self, member, step)
 
+    def data(self, device: torch.device | str = "cpu") -> "RunData":
+        """Every member's task table, inputs and split (a stored table's rows read from the run directory)."""
+        from .dataset import RunData
+
+        return RunData.build(self.config, torch.device(device), self.table())
+
     def member_data(self, member: int) -> "RunData":
         """One member's task table, inputs and split, on the CPU (as if it had trained alone)."""
         from .dataset import RunData
 
         if not 0 <= member < self.config.n_members:
             raise ConfigError(f"member: must be in 0..{self.config.n_members - 1}, got {member}")
-        return RunData.build(self.config.member(member), torch.device("cpu"))
+        table = self.table()
+        return RunData.build(self.config.member(member), torch.device("cpu"),
+                             None if table is None else table.members([member]))
+
+    def table(self) -> "StoredTable | None":
+        """A run of task "table": its stored rows, every member's (store/table.py); None for other tasks."""
+        from .store.table import load_table
+
+        return load_table(self.path, self.config) if self.config.task == "table" else None
 
     def summary(self, threshold: float | None = None, early_stopping_patience: int | None = None, *,
                 warning_rule: str = "peak") -> dict[str, Any]:

@@ -169,6 +169,52 @@ class FeatureTable:
         return self.x.shape[0]
 
 
+@dataclass(frozen=True)
+class StoredTable:
+    """Rows that come with a run rather than from a rule (task "table"): each member's own feature rows and a
+    scalar target, in eras, written beside the run's config (store/table.py) by whoever made them: the regime
+    demos' state, id and shortcut columns and returns (grokscope.regime.models), one sample per member seed.
+
+    x: [E, N, F] float64 inputs (member e's own rows; members may share a sample); y: [E, N] float64 targets;
+    train, test, shift: [E, N] bool, the training rows, the in-era held-out rows (every member the same number)
+    and the shift era's rows (may be empty); groups: name -> input columns, route ablation's groups in order;
+    permuted: [E, F] bool, the columns member e reads permuted across each step's examples (the regime demos'
+    kinds: C permutes the regime's route, P the state), None where none is; unseen: [E, F] bool, columns
+    member e never sees (zeroed in its inputs, its first layer's rows for them start at 0), None where all are
+    seen; rule: [E, N] float64, the true rule's prediction of each row (None on real data).
+    """
+
+    op: Operation
+    p: int  # input columns F
+    x: torch.Tensor
+    y: torch.Tensor
+    train: torch.Tensor
+    test: torch.Tensor
+    shift: torch.Tensor
+    groups: dict[str, list[int]]
+    permuted: torch.Tensor | None = None
+    unseen: torch.Tensor | None = None
+    rule: torch.Tensor | None = None
+
+    n_elements = 1  # one scalar output
+
+    @property
+    def n_members(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def n_pairs(self) -> int:
+        return self.x.shape[1]
+
+    def members(self, index: slice | list[int]) -> "StoredTable":
+        """The rows of the members at `index`, in that order."""
+        def pick(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t[index]
+
+        return StoredTable(self.op, self.p, self.x[index], self.y[index], self.train[index], self.test[index],
+                           self.shift[index], self.groups, pick(self.permuted), pick(self.unseen), pick(self.rule))
+
+
 @cache
 def _digits_arrays():
     from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
@@ -189,7 +235,7 @@ def vocab_size(layout: str, n_elements: int) -> int:
     """Tokens a layout uses: the elements plus its special tokens (for pixels: the classes, outputs only)."""
     if layout == "bits":
         return 2  # the tokens 0 and 1
-    if layout == "pixels":
+    if layout in ("pixels", "features"):
         return n_elements
     return n_elements + {"a b": 0, "a b =": 1, "a op b =": 2, "eos a op b = c eos": 3}[layout]
 
@@ -199,7 +245,7 @@ def layout_positions(layout: str, p: int) -> tuple[int, tuple[int, ...]]:
     axis and the scored positions): what a shape estimate needs without building the table."""
     if layout == "bits":
         return p, (p - 1,)
-    if layout == "pixels":
+    if layout in ("pixels", "features"):
         return p, (0,)
     if layout == "eos a op b = c eos":
         return 6, (4, 5)
@@ -229,12 +275,12 @@ def encode(table: TaskTable, layout: str) -> torch.Tensor:
     return torch.stack(columns, dim=1)
 
 
-def inputs_and_targets(table: TaskTable | BitsTable | FeatureTable, layout: str) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
+def inputs_and_targets(table: TaskTable | BitsTable | FeatureTable | StoredTable, layout: str) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
     """What a model reads and predicts for every pair (or, for sparse parity, every example: its bits as tokens,
     layout "bits").
 
     Returns:
-        inputs: [N, pos] int64 tokens (a FeatureTable: [N, F] float64 features); targets: [N, n_out] int64 tokens to predict; readout: the n_out
+        inputs: [N, pos] int64 tokens (a FeatureTable: [N, F] float64 features; a StoredTable: [E, N, F]); targets: [N, n_out] int64 tokens to predict ([E, N, 1] float64); readout: the n_out
         input positions whose outputs predict them. For "eos a op b = c eos" (openai/grok) the model
         reads the sequence without its last token and is scored on the right-hand side: `=` predicts
         c and c predicts `<eos>` (loss and accuracy over both, as in openai/grok's training step).
@@ -243,6 +289,9 @@ def inputs_and_targets(table: TaskTable | BitsTable | FeatureTable, layout: str)
         return table.bits, table.c[:, None], (table.p - 1,)
     if isinstance(table, FeatureTable):  # inputs [N, F] float features, one scored output
         return table.x, table.c[:, None], (0,)
+    if isinstance(table, StoredTable):  # inputs [E, N, F] each member's own (unseen columns zeroed), targets [E, N, 1]
+        x = table.x if table.unseen is None else table.x.masked_fill(table.unseen[:, None, :], 0.0)
+        return x, table.y[..., None], (0,)
     tokens = encode(table, layout)
     if layout == "eos a op b = c eos":
         return tokens[:, :-1], tokens[:, 5:], (4, 5)

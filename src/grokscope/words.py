@@ -94,6 +94,8 @@ def stop_sentence(summary: dict[str, Any]) -> str:
                 f"rule; --set patience=N trains longer)")
     if reason == "all_diverged":
         return f"stopped at step {step:,} of {budget:,}: every member diverged (its loss stopped being finite)"
+    if reason == "max_steps" and config["task"] == "table":
+        return f"ran its whole budget of {budget:,} steps (a stored table's scalar target has no accuracy to stop on)"
     if reason == "max_steps":
         return f"ran its whole budget of {budget:,} steps (not every member held {config['generalize_acc']:g} test accuracy through the patience window)"
     return f"{state} at step {step:,} of {budget:,}"

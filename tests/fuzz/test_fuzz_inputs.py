@@ -27,7 +27,7 @@ POSITIVE_INTS = ("n_layers", "d_mlp", "max_steps", "eval_every", "checkpoints", 
 NON_NEGATIVE_INTS = ("warmup_steps", "patience", "eval_log_points", "checkpoint_every")
 UNIT_FLOATS = {"frac": (0.0, 1.0, 1.5, -0.1), "generalize_acc": (0.0, 1.5, -1.0), "beta1": (1.0, -0.1, 2.0),
                "beta2": (1.0, -0.5), "attention_rate": (-0.1, 1.5), "label_noise": (1.0, -0.2),
-               "grokfast_alpha": (1.0, -0.1)}
+               "grokfast_alpha": (1.0, -0.1), "cooldown_frac": (1.5, -0.1)}
 POSITIVE_FLOATS = ("lr", "eps", "init_scale", "grokfast_max_gib")
 CHOICES = ("task", "arch", "act_fn", "normalization", "positional", "init", "optimizer", "grokfast", "loss",
            "loss_dtype", "param_dtype", "logits_over", "device", "split")

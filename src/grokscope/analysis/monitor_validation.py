@@ -40,10 +40,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import torch
 
 from .. import metric_names as names
-from ..dataset import RunData
 from ..errors import ConfigError
 from ..monitor import registry
 from ..operations import task_title
@@ -131,7 +129,7 @@ def member_traces(run: Run, arm: str, *, grokked_acc: float = GROKKED_ACC) -> li
     n = run.config.n_members
     grokked, budget = held_out_first_steps(run, grokked_acc)
     # Code lengths grow with the number of labels sent: arms with other training fractions compare per example.
-    n_train = RunData.build(run.config, torch.device("cpu")).train_mask.sum(1).tolist()  # [E]
+    n_train = run.data().train_mask.sum(1).tolist()  # [E]
     traces = []
     with run.metrics() as store:
         monitored = sorted({s for metric in (names.LLC, names.WEIGHT_NORM, names.PREQUENTIAL_BITS)

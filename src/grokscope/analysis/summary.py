@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import torch
@@ -27,9 +28,13 @@ def summarize(run: Run, threshold: float | None = None, early_stopping_patience:
     detector), `shuffle` (its peak ratio against shuffled residues) or `legacy` (the rule before them;
     instruments/warning.py).
 
+    A run of task "table" (a stored table's scalar target) has no accuracy: its summary is `summarize_table`'s.
+
     Raises:
         ConfigError: an unknown warning rule (phases.run_phases).
     """
+    if run.config.task == "table":
+        return summarize_table(run)
     threshold = run.config.generalize_acc if threshold is None else threshold
     with run.metrics() as store:
         series = {name: store.series(name) for name in (names.TRAIN_ACC, names.TEST_ACC, names.MIRROR_ACC, names.DIVERGED)}
@@ -84,3 +89,41 @@ def summarize(run: Run, threshold: float | None = None, early_stopping_patience:
         member["softmax_collapse"] = verdict
     return {"path": str(run.path), "config": run.config.to_dict(), "status": run.status(),
             "steps": steps[-1] if steps else 0, "threshold": threshold, "members": members}
+
+
+TABLE_FINALS = {"train_loss": names.TRAIN_LOSS, "test_loss": names.TEST_LOSS, "shift_loss": names.SHIFT_LOSS,
+                "failure": names.SHIFT_FAILURE, "rule_failure": names.SHIFT_RULE_FAILURE,
+                "excess_failure": names.SHIFT_EXCESS_FAILURE}
+
+
+def summarize_table(run: Run) -> dict[str, Any]:
+    """A stored table's run (task "table"): per member its seed, learning rate, weight decay, init scale, the
+    columns it reads permuted (its kind, for the regime demos), and the last evaluation's squared error on the
+    training, held-out and shift rows, the failure ratios (None where the table has no shift era or no true rule)
+    and the route ablation of each feature group on the held-out rows."""
+    n = run.config.n_members
+    table = run.table()
+    with run.metrics() as store:
+        finals: dict[str, torch.Tensor] = {}
+        steps: list[int] = []
+        for key, name in TABLE_FINALS.items():
+            logged, values = store.series_tensor(name, n)  # [E, S]
+            if logged:
+                steps, finals[key] = logged, values[:, -1]
+        groups = json.loads(store.meta("feature_groups") or "[]")
+        _, ablation = store.vector_array(names.TEST_ROUTE_ABLATION, list(range(n)))  # [E][S][G]
+    permuted = torch.zeros(n, table.p, dtype=torch.bool) if table.permuted is None else table.permuted
+    members = []
+    for e, seed in enumerate(run.config.seeds):
+        moved = [g for g, cols in table.groups.items() if cols and bool(permuted[e, cols].all())]
+        member = {"member": e, "seed": seed,
+                  **{name: run.config.per_member(name)[e] for name in ("lr", "wd", "init_scale")},
+                  "permuted_groups": moved}
+        for key, values in finals.items():
+            value = float(values[e])
+            member[f"final_{key}"] = None if value != value else value
+        last = ablation[e][-1] if ablation and ablation[e] else []
+        member["final_route_ablation"] = {g: last[i] for i, g in enumerate(groups) if i < len(last)}
+        members.append(member)
+    return {"path": str(run.path), "config": run.config.to_dict(), "status": run.status(),
+            "steps": steps[-1] if steps else 0, "threshold": None, "members": members}

@@ -37,7 +37,6 @@ import numpy as np
 import torch
 
 from .. import metric_names as names
-from ..dataset import RunData
 from ..errors import ConfigError
 from ..instruments import warning
 from ..instruments.phases import phase_indices
@@ -146,7 +145,7 @@ def pack_traces(run: Run) -> list[MemberTrace]:
     `grokscope monitor` has written them)."""
     n = run.config.n_members
     grokked, budget = held_out_first_steps(run, GROKKED_ACC)
-    n_train = RunData.build(run.config, torch.device("cpu")).train_mask.sum(1).double().numpy()  # [E]
+    n_train = run.data().train_mask.sum(1).double().numpy()  # [E]
     with run.metrics() as store:
         steps, train_acc = store.series_tensor(names.TRAIN_ACC, n)
         if not steps:

@@ -30,16 +30,29 @@ if TYPE_CHECKING:
 MEMBERS_LISTED = 4  # beyond this many members the bar shows min/median/max instead
 
 
-def _accuracies(values: torch.Tensor) -> str:
+def _accuracies(values: torch.Tensor, digits: str = ".2f") -> str:
     v = values.detach().double().cpu()
     if v.numel() <= MEMBERS_LISTED:
-        return " ".join(f"{x:.2f}" for x in v.tolist())
-    return f"min {v.min():.2f} med {v.median():.2f} max {v.max():.2f}"
+        return " ".join(f"{x:{digits}}" for x in v.tolist())
+    return f"min {v.min():{digits}} med {v.median():{digits}} max {v.max():{digits}}"
+
+
+def _bar_values(metrics: dict[str, torch.Tensor]) -> str:
+    """What the bar shows: train and held-out accuracy per member (mirror-held-out where logged), or, for a stored
+    table's scalar target (no accuracy), the train, test and shift losses."""
+    if names.TEST_ACC not in metrics:
+        shift = f" | shift {_accuracies(metrics[names.SHIFT_LOSS], '.3g')}" if names.SHIFT_LOSS in metrics else ""
+        return (f"train loss {_accuracies(metrics[names.TRAIN_LOSS], '.3g')} | test "
+                f"{_accuracies(metrics[names.TEST_LOSS], '.3g')}{shift}")
+    test = metrics.get(names.MIRROR_ACC, metrics[names.TEST_ACC])
+    label = "mirror" if names.MIRROR_ACC in metrics else "test"
+    return f"train {_accuracies(metrics[names.TRAIN_ACC])} | {label} {_accuracies(test)}"
 
 
 @contextlib.contextmanager
 def progress_bar(console: Console, config: RunConfig) -> Iterator[Callable[[Progress], None]]:
-    """A Rich bar on standard error: step, train/test accuracy per member (or their spread), steps/s.
+    """A Rich bar on standard error: step, train/test accuracy per member (or their spread; a stored table's losses),
+    steps/s.
 
     Where standard error is not a terminal (a log file, CI), a bar cannot redraw: a plain line is
     printed instead at every tenth of the budget and at the end. The bar appears at the first evaluation, so a run
@@ -56,9 +69,7 @@ def progress_bar(console: Console, config: RunConfig) -> Iterator[Callable[[Prog
                 shown.append((bar, bar.add_task(task_title(config.task, config.p), total=config.max_steps, accs="",
                                                 rate="")))
             bar, task = shown[0]
-            test = progress.metrics.get(names.MIRROR_ACC, progress.metrics[names.TEST_ACC])
-            label = "mirror" if names.MIRROR_ACC in progress.metrics else "test"
-            accs = f"train {_accuracies(progress.metrics[names.TRAIN_ACC])} | {label} {_accuracies(test)}"
+            accs = _bar_values(progress.metrics)
             rate = f"{progress.steps_per_second:.0f} steps/s"
             bar.update(task, completed=progress.step, accs=accs, rate=rate)
             if not console.is_terminal and (progress.done or progress.step >= next_line[0]):
@@ -78,9 +89,32 @@ def _fmt(value: Any) -> str:
 SHORT_NAMES = {"init_scale": "α", "orthogonal_grad": "⊥grad", "fixed_weight_norm": "fixed norm", "label_noise": "noise"}
 
 
+def table_summary_table(summary: dict[str, Any]) -> Table:
+    """`grokscope show` of a stored table's run (analysis.summary.summarize_table): one row per member."""
+    config, members = summary["config"], summary["members"]
+    groups = list(members[0]["final_route_ablation"]) if members else []
+    failures = [k for k in ("failure", "excess_failure") if any(m.get(f"final_{k}") is not None for m in members)]
+    headers = ["member", "seed", "wd", "α", "permuted", "train loss", "test loss", "shift loss",
+               *(k.replace("_", " ") for k in failures), *(f"ablation {g}" for g in groups)]
+    table = Table(*headers, title=f"{summary['path']}: {task_title(config['task'], config['p'])}, {summary['steps']} "
+                                  f"steps ({summary['status'].get('state')})",
+                  caption="losses: squared error at the last evaluation on the training, in-era held-out (test) and "
+                          "shift rows; failure: shift loss / test loss; excess failure: over the true rule's own "
+                          "failure on those rows; ablation: the test loss's rise when the group is shuffled across "
+                          "rows; permuted: the groups the member reads shuffled at every step")
+    for m in members:
+        row = [m["member"], m["seed"], m["wd"], m["init_scale"], ", ".join(m["permuted_groups"]) or "none",
+               m.get("final_train_loss"), m.get("final_test_loss"), m.get("final_shift_loss"),
+               *(m.get(f"final_{k}") for k in failures), *(m["final_route_ablation"].get(g) for g in groups)]
+        table.add_row(*(_fmt(v) for v in row))
+    return table
+
+
 def summary_table(summary: dict[str, Any]) -> Table:
     """`grokscope show`: one row per member."""
     config = summary["config"]
+    if config["task"] == "table":
+        return table_summary_table(summary)
     table = Table(title=f"{summary['path']}: {task_title(config['task'], config['p'])}, {summary['steps']} steps, "
                         f"threshold {summary['threshold']:.2f} ({summary['status'].get('state')})")
     # Mirror-held-out columns only where they say something the test columns do not (a symmetric split holds every
@@ -124,7 +158,7 @@ def runs_table(runs: list) -> Table:
             reasons.append(escape(str(error)))
             continue
         status = run.status()
-        frac = run.config.frac if isinstance(run.config.frac, float) else "per member"
+        frac = "-" if run.config.task == "table" else run.config.frac if isinstance(run.config.frac, float) else "per member"
         table.add_row(run.path.name, run.config.task, str(run.config.p), str(frac), str(run.config.n_members),
                       str(status.get("state")), str(status.get("step", "-")))
     if reasons:

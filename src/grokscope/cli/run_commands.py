@@ -161,7 +161,7 @@ def tasks() -> None:
 
     table = Table("name", "slug", "group", "commutative", "definition")
     for op in OPERATIONS.values():
-        group = "Z_p" + (" (p prime)" if op.needs_prime else "") if op.group == "Zp" else "S_n (n = 3, 4, 5)"
+        group = {"Zp": "Z_p" + (" (p prime)" if op.needs_prime else ""), "Sn": "S_n (n = 3, 4, 5)"}.get(op.group, op.group)
         table.add_row(op.name, op.slug, group, "yes" if op.commutative else "no", escape(op.description))
     out.print(table)
 

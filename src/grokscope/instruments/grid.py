@@ -70,6 +70,10 @@ def additive_grid(table: TaskTable) -> AdditiveGrid | None:
 
 
 def skip_note(table: TaskTable) -> str:
+    if table.op.group == "table":
+        return ("Fourier measures skipped for task 'table': a stored table's rows have no operation over Z_n; its "
+                "evaluations log the eras' losses, the shift's failure ratios and the route ablation (the monitor's "
+                "measures apply too: grokscope monitor)")
     if table.op.group == "images":
         return (f"Fourier measures skipped for task {table.op.name!r}: they need an additive problem over Z_n, and "
                 "an image classification has none (the monitor's measures apply: grokscope monitor)")

@@ -109,6 +109,12 @@ class MonitorOptions:
 # cross-entropy's and the x8 members' gradients are large, so ε is 30x smaller and nβ 15x larger than the grokking
 # defaults. ε 1e-4 or nβ 1,000 blew up x8 chains; none of ε 1e-5..3e-4 was ε-stable (values ~2x per 3x ε).
 DIGITS_MSE_LLC = SGLDSettings(epsilon=3e-5, nbeta=300.0, gamma=100.0, batch_size=200, burn_in=50, draws=200)
+# Calibrated on the regime demos' MLP under the squared error (docs/regime.md, "LLC settings"): at nβ 20 the values move
+# < 25% from ε 3e-4 to 3e-3 and ε 3e-3 flagged no chain (minibatch noise of an MSE near 1.7-2.7 per example flags
+# slower chains as drifting down); nβ = n/ln n ≈ 405 moved 2-30x with ε and blew up at 3e-3.
+TABLE_LLC = SGLDSettings(epsilon=3e-3, nbeta=20.0, gamma=100.0, batch_size=256, burn_in=100, draws=200)
+TABLE_PREQUENTIAL = ("prequential: a stored table's target is a real number, whose code length is the Gaussian one "
+                     "(monitor.gaussian_code, as the regime demos measure it); grokscope monitor's probe codes classes")
 
 
 def default_llc(config: "RunConfig") -> SGLDSettings:
@@ -116,6 +122,8 @@ def default_llc(config: "RunConfig") -> SGLDSettings:
     batch of 200 under its cross-entropy (not calibrated), the monitor's grokking defaults elsewhere."""
     if config.task == "digits":
         return DIGITS_MSE_LLC if config.loss == "mse" else SGLDSettings(batch_size=200)
+    if config.task == "table":
+        return TABLE_LLC
     return SGLDSettings()
 
 
@@ -125,10 +133,16 @@ LLC_FIELDS = ("epsilon", "nbeta", "gamma", "batch_size", "burn_in", "draws", "ch
 def for_run(options: MonitorOptions, config: "RunConfig") -> MonitorOptions:
     """The options as they apply to a run: its default LLC settings where unset, and the default measures without
     route ablation where the inputs have no operands to ablate (digits' pixels, sparse parity's bits; named
-    explicitly, it is refused by name)."""
+    explicitly, it is refused by name); a stored table's default measures keep its route ablation (its feature
+    groups) and leave out the classification probe's prequential code (refused by name)."""
     measures = options.measures
-    if measures == DEFAULT_MEASURES and config.resolved("layout") not in OPERAND_POSITIONS:
+    table = config.task == "table"
+    if measures == DEFAULT_MEASURES and config.resolved("layout") not in OPERAND_POSITIONS and not table:
         measures = tuple(m for m in measures if m != "route_ablation")
+    if table and "prequential" in measures:
+        if measures != DEFAULT_MEASURES:
+            raise ConfigError(TABLE_PREQUENTIAL)
+        measures = tuple(m for m in measures if m != "prequential")
     return replace(options, measures=measures, llc=options.llc or default_llc(config))
 
 
@@ -213,7 +227,8 @@ def member_groups(data: RunData, max_group: int = MAX_GROUP) -> list[tuple[list[
             rows = data.train_mask[index].nonzero()[:, 1].view(len(chunk), -1)  # [G, N]: every row has N pairs
             targets = data.targets[rows] if data.train_targets is None else \
                 data.train_targets[index[:, None], rows]  # [G, N, n_out]
-            groups.append((chunk, TrainingData(data.inputs[rows], targets)))
+            own = data.inputs.dim() == 3 and data.table.op.group == "table"  # a stored table: each member's own rows
+            groups.append((chunk, TrainingData(data.inputs[index[:, None], rows] if own else data.inputs[rows], targets)))
     return groups
 
 
@@ -292,6 +307,8 @@ def group_monitors(run: Run, model: Ensemble, groups: list[tuple[list[int], Trai
     settings = MonitorSettings(llc=options.llc or default_llc(run.config), llc_seeds=tuple(range(options.llc_chains)))
     operands = OPERAND_POSITIONS.get(run.config.resolved("layout"))
     operand_groups = None if operands is None else {"a": [operands[0]], "b": [operands[1]]}
+    if run.config.task == "table":  # a stored table's own feature groups (the regime demos: state and id)
+        operand_groups = run.table().groups
     monitors = []
     for members, train in groups:
         view = model.members(torch.tensor(members, device=next(iter(model.params.values())).device))
@@ -309,7 +326,7 @@ def run_monitors(run: Run, step: int, options: MonitorOptions = MonitorOptions()
     results is member members[g]."""
     options = for_run(options, run.config)
     device = resolve_device(options.device)
-    data = RunData.build(run.config, device)
+    data = run.data(device)
     model = run.model(step, device=str(device))
     return group_monitors(run, model, member_groups(data), options, _check_inputs(options, model, data.inputs))
 
@@ -362,7 +379,7 @@ def monitor_run(run: Run, options: MonitorOptions = MonitorOptions(), *,
     options = for_run(options, run.config)  # the record names what ran
     plan = plan_checkpoints(steps, options)
     device = resolve_device(options.device)
-    data = RunData.build(run.config, device)
+    data = run.data(device)
     hook = _check_inputs(options, run.model(steps[0], device=str(device)), data.inputs)
     groups = member_groups(data)
     n_members = run.config.n_members

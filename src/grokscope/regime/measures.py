@@ -28,12 +28,10 @@ from ..monitor.gaussian_code import (
     ridge_probe_fit,
 )
 from ..monitor.inputs import TrainingData
+from ..monitor.run_monitor import TABLE_LLC
 from .models import TrainedZoo, mse
 
-# Calibrated on Demo 1's MLP (docs/regime.md, "LLC settings"): at nβ 20 the values move < 25% from ε 3e-4 to 3e-3
-# and ε 3e-3 flagged no chain (minibatch noise of an MSE near 1.7-2.7 per example flags slower chains as drifting
-# down); nβ = n/ln n ≈ 405 moved 2-30x with ε and blew up at 3e-3.
-REGIME_SGLD = SGLDSettings(epsilon=3e-3, nbeta=20.0, gamma=100.0, batch_size=256, burn_in=100, draws=200)
+REGIME_SGLD = TABLE_LLC  # calibrated on Demo 1's MLP (docs/regime.md, "LLC settings"; monitor/run_monitor.py)
 # Every measure the runner scores, in table order.
 MEASURES = (
     "llc", "prequential_bits", "prequential_bits_time", "regime_specificity_bits", "weight_norm",

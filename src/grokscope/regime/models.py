@@ -14,7 +14,9 @@ Kinds, on identical inputs:
 
 A member's data, initialization, unknown-slot rows, batch order and permutations derive from its own seed only
 (the data are `make_regime_data(spec.replace(seed=seed))`), so it trains the same packed with 0 or 255 others.
-All members of a zoo train in one MLPStack with per-member AdamW (lr, weight decay), MSE loss.
+A zoo is one core run of task "table" (`train_members`): its rows are stored with the run (tasks.StoredTable),
+the kinds are the table's permuted columns, and the core trainer trains every member in one mlp_stack ensemble
+with per-member AdamW (lr, weight decay), the squared error and the cool-down, with the core's resume and store.
 
 Demo 2 (regime/shortcut.py) reuses all of it with its own inputs, [state | shortcut feature] standardized on the
 training era (`encode_shortcut`): the shortcut takes the id's place as the regime's route, so C permutes the
@@ -23,30 +25,35 @@ shortcut column (the rule model) and P the state column (the shortcut model); it
 
 from __future__ import annotations
 
+import json
+import math
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
+from .. import metric_names
 from ..checks import check_choice, check_integer, check_number
-from ..counter_rng import random_keys, random_permutations
+from ..config import RunConfig
+from ..counter_rng import random_keys
 from ..errors import ConfigError
-from ..models.mlp_stack import ACTIVATIONS, MLPStack
-from ..monitor.ablation import route_ablation
-from ..monitor.inputs import TrainingData
-from ..monitor.stacked import mean_loss
-from ..training.optim import MemberAdamW
+from ..models.mlp_stack import MLPStack
+from ..operations import get_operation
+from ..run import Run
+from ..tasks import StoredTable
 from .shortcut import ShortcutData, ShortcutSpec, make_shortcut_data
 from .synthetic import RegimeData, RegimeSpec, id_slots, make_regime_data
 
 KINDS = ("C", "P", "E")
 DTYPES = ("float32", "float64")
+ACTIVATIONS = ("relu", "gelu")  # the core mlp_stack arch's
 GROUPS = ("state", "id")  # route ablation's columns, in this order
-# counter_rng streams of a member's training randomness (its model init uses mlp_stack.INIT_STREAM + layer).
+# counter_rng stream of a member's unknown-slot rows (its init, batches and column permutations are the core
+# trainer's: mlp_stack.INIT_STREAM + layer, sampler.EPOCH_STREAM_BASE + epoch, sampler.SHUFFLE_STREAM + step).
 UNKNOWN_STREAM = 11_000
-BATCH_STREAM = 12_000  # + epoch
-SHUFFLE_STREAM = 1 << 30  # + step
 
 
 def mse(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -113,7 +120,8 @@ class TrainSettings:
         cooldown_frac: the learning rate falls linearly to 0 over this last share of the steps, so that training
             ends near a minimum of the training loss (the LLC samples around the endpoint; a noisy Adam endpoint
             makes SGLD chains drift below it).
-        batch_size: examples per step per member (None: the full training set).
+        batch_size: examples per step per member, at most half the training rows (the core sampler's rule,
+            openai/grok's; None: the full training set).
         unknown_frac: share of each member's training rows whose id is mapped to the unknown slot.
         dtype: of the parameters and data.
         checkpoints: steps at which the in-era and shift losses and the in-era route ablation are recorded
@@ -135,7 +143,9 @@ class TrainSettings:
             raise ConfigError(f"hidden: must be a tuple of widths, got {self.hidden!r}")
         for width in self.hidden:
             check_integer("hidden", width, 1)
-        check_choice("activation", self.activation, tuple(ACTIVATIONS))
+        if not self.hidden or len(set(self.hidden)) != 1:
+            raise ConfigError(f"hidden: one or more layers of one width (the core mlp_stack arch's), got {self.hidden!r}")
+        check_choice("activation", self.activation, ACTIVATIONS)
         check_integer("steps", self.steps, 1)
         check_number("lr", self.lr, 0.0, open_low=True)
         check_number("cooldown_frac", self.cooldown_frac, 0.0, 1.0)
@@ -152,10 +162,6 @@ class TrainSettings:
     def torch_dtype(self) -> torch.dtype:
         return getattr(torch, self.dtype)
 
-    def lr_scale(self, step: int) -> float:
-        """The learning rate's multiplier at `step`: 1, then linearly to 0 over the last cooldown_frac of the steps."""
-        cooldown = self.cooldown_frac * self.steps
-        return 1.0 if cooldown == 0 else min(1.0, (self.steps - step) / cooldown)
 
 
 @dataclass(frozen=True)
@@ -297,69 +303,67 @@ def shuffled_columns(members: Members, groups: dict[str, list[int]], d_in: int) 
     return mask
 
 
-class Batches:
-    """Member e's minibatch at each step: its own permutation of 0..N-1 per epoch, from (seeds[e], epoch).
-
-    Epochs of N // batch steps (the last N mod batch rows of a permutation sit that epoch out)."""
-
-    def __init__(self, seeds: torch.Tensor, n: int, batch: int | None):
-        self.seeds, self.n = seeds, n
-        self.batch = n if batch is None else min(batch, n)
-        self.per_epoch = n // self.batch
-        self._epoch, self._order = -1, None
-
-    def at(self, step: int) -> torch.Tensor:
-        """[E, batch] int64 row indices."""
-        if self.batch == self.n:
-            return torch.arange(self.n).expand(len(self.seeds), -1)
-        epoch, offset = divmod(step, self.per_epoch)
-        if epoch != self._epoch:
-            self._order, self._epoch = random_permutations(self.seeds, BATCH_STREAM + epoch, self.n), epoch
-        return self._order[:, offset * self.batch:(offset + 1) * self.batch]
+def zoo_table(data: ZooData, members: Members, unseen: torch.Tensor | None = None) -> StoredTable:
+    """The zoo's rows as the core's stored table (task "table"): member e's training, validation and shift rows in
+    that order (train, test and shift masks), its kind's permuted columns, its unseen columns and the true rule's
+    predictions on the validation and shift rows (NaN on training rows, which no measure reads)."""
+    eras = (data.train_x.shape[1], data.val_x.shape[1], data.shift_x.shape[1])
+    era = torch.cat([torch.full((n,), k) for k, n in enumerate(eras)]).expand(members.n, -1)  # [E, N]
+    rule = None
+    if data.val_rule is not None and data.shift_rule is not None:
+        unknown = torch.full_like(data.train_y, math.nan, dtype=torch.float64)
+        rule = torch.cat([unknown, data.val_rule.double(), data.shift_rule.double()], 1)
+    return StoredTable(get_operation("table"), data.d_in,
+                       torch.cat([data.train_x, data.val_x, data.shift_x], 1).double(),
+                       torch.cat([data.train_y, data.val_y, data.shift_y], 1).double(),
+                       era == 0, era == 1, era == 2, {k: list(v) for k, v in data.groups.items()},
+                       permuted=shuffled_columns(members, data.groups, data.d_in), unseen=unseen, rule=rule)
 
 
-def step_inputs(data: ZooData, shuffle: torch.Tensor, seeds: torch.Tensor, batches: Batches, step: int
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(inputs [E, b, d_in], targets [E, b]) of a step, each member's shuffled columns permuted across the step's
-    examples (its own permutation, from (seeds[e], SHUFFLE_STREAM + step))."""
-    idx = batches.at(step)  # [E, b]
-    x = data.train_x.gather(1, idx[..., None].expand(-1, -1, data.d_in))  # [E, b, d_in]
-    perm = random_permutations(seeds, SHUFFLE_STREAM + step, idx.shape[1])  # [E, b]
-    moved = x.gather(1, perm[..., None].expand(-1, -1, data.d_in))  # [E, b, d_in]
-    return torch.where(shuffle[:, None, :], moved, x), data.train_y.gather(1, idx)
+def zoo_config(members: Members, settings: TrainSettings, d_in: int) -> RunConfig:
+    """The core RunConfig of a zoo: the mlp_stack arch on d_in columns, per-member AdamW (betas 0.9, 0.999; eps
+    1e-8; no warm-up; the cool-down), the squared error, evaluated at every recorded step (`checkpoints` and the
+    last) and nowhere else, on the CPU."""
+    record = sorted(set(settings.checkpoints) | {settings.steps})
+    return RunConfig(
+        task="table", p=d_in, arch="mlp_stack", n_layers=len(settings.hidden), d_mlp=settings.hidden[0],
+        act_fn=settings.activation, seeds=members.seeds, lr=settings.lr, wd=members.weight_decay,
+        init_scale=members.init_scale, beta1=0.9, beta2=0.999, eps=1e-8, warmup_steps=0,
+        cooldown_frac=settings.cooldown_frac, batch_size=settings.batch_size, loss="squared_error",
+        loss_dtype="float64", param_dtype=settings.dtype, max_steps=settings.steps,
+        eval_every=math.gcd(*record), eval_log_points=0, instruments=False, collapse_diagnostics=False,
+        checkpoints=1, device="cpu")
 
 
-def evaluate(model: MLPStack, data: ZooData) -> dict[str, torch.Tensor]:
-    """[E] each: train/val/shift MSE, failure = shift / val, and the in-era (validation) route ablation per group.
-
-    Also rule_failure, the failure of the true rule scale·g_t on the same rows, and excess_failure = failure /
-    rule_failure: members on different samples face different noise in each era, which moves failure for every
-    model alike; the ratio to the rule's own failure on those rows leaves what the model adds (1: it degrades as
-    the rule does, > 1: more, as a lookup does).
-    """
-    params = model.all_parameters()
-
-    def loss_on(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return mean_loss(model, params, TrainingData(x, y), mse)
-
-    out = {"train_loss": loss_on(data.train_x, data.train_y), "val_loss": loss_on(data.val_x, data.val_y),
-           "shift_loss": loss_on(data.shift_x, data.shift_y)}
-    out["failure"] = out["shift_loss"] / out["val_loss"]
-    if data.val_rule is not None:  # real data (Demo 3) has no true rule
-        rule_shift = (data.shift_rule - data.shift_y).double().square().mean(1)
-        out["rule_failure"] = rule_shift / (data.val_rule - data.val_y).double().square().mean(1)
-        out["excess_failure"] = out["failure"] / out["rule_failure"]
-    ablation = route_ablation(lambda x: loss_on(x, data.val_y), data.val_x, data.groups)
-    for g, name in enumerate(data.groups):
-        out[f"val_ablation_{name}"] = ablation[:, g]
-    return out
+def read_history(run: Run) -> dict[int, dict[str, torch.Tensor]]:
+    """step -> evaluate()'s [E] values (train_loss, val_loss, shift_loss, failure, rule_failure,
+    excess_failure, val_ablation_<group>) from a zoo run's stored metrics."""
+    n = run.config.n_members
+    names = {"train_loss": metric_names.TRAIN_LOSS, "val_loss": metric_names.TEST_LOSS,
+             "shift_loss": metric_names.SHIFT_LOSS, "failure": metric_names.SHIFT_FAILURE,
+             "rule_failure": metric_names.SHIFT_RULE_FAILURE, "excess_failure": metric_names.SHIFT_EXCESS_FAILURE}
+    history: dict[int, dict[str, torch.Tensor]] = {}
+    with run.metrics() as store:
+        logged = set(store.names())
+        for key, name in names.items():
+            if name in logged:
+                steps, values = store.series_tensor(name, n)  # [E, S]
+                for i, step in enumerate(steps):
+                    history.setdefault(step, {})[key] = values[:, i]
+        groups = json.loads(store.meta("feature_groups") or "[]")
+        steps, ablation = store.vector_array(metric_names.TEST_ROUTE_ABLATION, list(range(n)))
+        table = torch.tensor(ablation, dtype=torch.float64)  # [E, S, G]
+        for i, step in enumerate(steps):
+            for g, group in enumerate(groups):
+                history[step][f"val_ablation_{group}"] = table[:, i, g]
+    return history
 
 
 @dataclass
 class TrainedZoo:
     """A trained zoo: the model (E members), who they are, their data, and the truth recorded at checkpoints.
 
-    history: step -> evaluate()'s [E] values at that step (the last step included); final: the last step's.
+    history: step -> read_history()'s [E] values at each recorded step (the last included); final: the last step's.
     """
 
     model: MLPStack
@@ -367,6 +371,7 @@ class TrainedZoo:
     settings: TrainSettings
     data: ZooData
     history: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
+    path: Path | None = None  # the zoo's run directory, where it was kept (train_members' out)
 
     @property
     def final(self) -> dict[str, torch.Tensor]:
@@ -374,7 +379,8 @@ class TrainedZoo:
 
 
 def train_zoo(spec: RegimeSpec | ShortcutSpec, members: Members, settings: TrainSettings = TrainSettings(), *,
-              progress: Callable[[int], None] | None = None) -> TrainedZoo:
+              progress: Callable[[int], None] | None = None, out: str | Path | None = None,
+              name: str = "regime-zoo") -> TrainedZoo:
     """Train every member of the zoo in one ensemble and record the truth at the checkpoints.
 
     Args:
@@ -383,47 +389,49 @@ def train_zoo(spec: RegimeSpec | ShortcutSpec, members: Members, settings: Train
         members: kinds, seeds, weight decay and init scale per member.
         settings: the shared training settings.
         progress: called with the step at each checkpoint.
+        out, name: where the zoo's run directory is kept, as in train_members (None: not kept).
     """
-    return train_members(zoo_data(spec, members, settings), members, settings, progress=progress)
+    return train_members(zoo_data(spec, members, settings), members, settings, progress=progress, out=out, name=name)
 
 
 def train_members(data: ZooData, members: Members, settings: TrainSettings = TrainSettings(), *,
-                  unseen: torch.Tensor | None = None, progress: Callable[[int], None] | None = None) -> TrainedZoo:
-    """Train every member on its own rows of `data` in one ensemble and record the truth at the checkpoints.
+                  unseen: torch.Tensor | None = None, progress: Callable[[int], None] | None = None,
+                  out: str | Path | None = None, name: str = "regime-zoo") -> TrainedZoo:
+    """Train every member on its own rows of `data` in one ensemble, through the core trainer, and read the truth
+    back at the recorded steps.
+
+    The zoo is a core run of task "table" (its rows stored in the run directory, tasks.StoredTable): the trainer's
+    per-member AdamW, batches, resume and store, and its evaluation logs the eras' losses, the failure ratios and
+    the route ablation. Member e's data, initialization, batches and column permutations derive from its own seed
+    only, so it trains the same packed with 0 or 255 others.
 
     Args:
         data: each member's data, [E, ...] (zoo_data for the generator; Demo 3 builds it from market tables).
         members: kinds, seeds, weight decay and init scale per member.
         settings: the shared training settings.
         unseen: [E, d_in] bool, input columns member e does not see (None: all seen). Its first layer's rows for
-            them start at 0; the caller zeroes those columns of its inputs, so the rows get no gradient and
-            decoupled weight decay keeps them at 0: the member is a narrower-input MLP (its other rows drawn with
-            the full d_in's fan-in), and in the LLC's sampling those rows are flat directions that add nothing.
-        progress: called with the step at each checkpoint.
+            them start at 0 and its inputs there are zeroed, so the rows get no gradient and decoupled weight decay
+            keeps them at 0: the member is a narrower-input MLP (its other rows drawn with the full d_in's fan-in),
+            and in the LLC's sampling those rows are flat directions that add nothing.
+        progress: called with the step at each recorded step.
+        out: the parent directory of the zoo's run directory, kept for `grokscope show`, `report`, `serve` and
+            `train --resume` (None: a temporary directory, removed once the zoo is read back).
+        name: the run directory's name after its time stamp.
     """
-    dtype = settings.torch_dtype
-    seeds = torch.tensor(members.seeds, dtype=torch.int64)
-    model = MLPStack.init(seeds, torch.tensor(members.init_scale, dtype=torch.float64),
-                          (data.d_in, *settings.hidden, 1), activation=settings.activation, dtype=dtype)
-    if unseen is not None:
-        with torch.no_grad():
-            model.params["layers.0.W"].masked_fill_(unseen[..., None], 0.0)  # [E, d_in, d_out]
-    optimizer = MemberAdamW(model.params, lr=torch.full((members.n,), settings.lr, dtype=dtype),
-                            wd=torch.tensor(members.weight_decay, dtype=dtype), betas=(0.9, 0.999), eps=1e-8)
-    shuffle = shuffled_columns(members, data.groups, data.d_in)
-    batches = Batches(seeds, data.train_x.shape[1], settings.batch_size)
-    zoo = TrainedZoo(model, members, settings, data)
+    from ..training.launch import train
+
+    config = zoo_config(members, settings, data.d_in)
+    table = zoo_table(data, members, unseen)
     record = set(settings.checkpoints) | {settings.steps}
-    for step in range(settings.steps + 1):
-        if step in record:
-            zoo.history[step] = evaluate(model, data)
-            if progress is not None:
-                progress(step)
-        if step == settings.steps:
-            break
-        x, y = step_inputs(data, shuffle, seeds, batches, step)
-        for p in model.params.values():
-            p.grad = None
-        mse(model(x), y).mean(1).sum().backward()  # the sum over members keeps their gradients separate
-        optimizer.step(settings.lr_scale(step))
-    return zoo
+
+    def report(update) -> None:
+        if progress is not None and update.step in record:
+            progress(update.step)
+
+    with tempfile.TemporaryDirectory(prefix="grokscope-zoo-") as scratch:
+        run = train(config, scratch if out is None else out, table=table, name=name, progress=report)
+        params = run.model().params
+        history = read_history(run)
+    model = MLPStack(params, activation=settings.activation)
+    return TrainedZoo(model, members, settings, data, {step: history[step] for step in sorted(record)},
+                      path=None if out is None else run.path)

@@ -53,7 +53,9 @@ MAX_KEY_PANELS = 6  # clock planes and neuron grids drawn at most (a grokked mod
 # (panel, metric, label): the order in which the page draws scalar panels and lines.
 CURVES = [
     ("loss", names.TRAIN_LOSS, "train loss"), ("loss", names.TEST_LOSS, "test loss"),
-    ("loss", names.MIRROR_LOSS, "test loss (mirror held out)"),
+    ("loss", names.MIRROR_LOSS, "test loss (mirror held out)"), ("loss", names.SHIFT_LOSS, "shift-era loss"),
+    ("shift", names.SHIFT_FAILURE, "failure (shift loss / test loss)"),
+    ("shift", names.SHIFT_EXCESS_FAILURE, "excess failure (over the true rule's)"),
     ("accuracy", names.TRAIN_ACC, "train accuracy"), ("accuracy", names.TEST_ACC, "test accuracy"),
     ("accuracy", names.MIRROR_ACC, "test accuracy (mirror held out)"),
     ("progress", names.TRAIN_LOSS, "train loss"), ("progress", names.TEST_LOSS, "test loss"),

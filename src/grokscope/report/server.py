@@ -97,10 +97,13 @@ class Dashboard:
             try:
                 run = load(path)
                 config = run.config
-                row.update(task=config.task, p=config.p, frac=config.frac, members=config.n_members)
+                row.update(task=config.task, p=config.p, frac=None if config.task == "table" else config.frac,
+                           members=config.n_members)
                 if (path / "metrics.sqlite").is_file():
                     summary = self._cached(name, "summary", run, run.summary)
-                    row.update(state=summary["status"].get("state"), step=summary["steps"], **generalized_summary(summary))
+                    row.update(state=summary["status"].get("state"), step=summary["steps"])
+                    if config.task != "table":  # a stored table's scalar target has no accuracy to generalize on
+                        row.update(generalized_summary(summary))
                 else:
                     row.update(state="starting", step=0)
             except (GrokscopeError, OSError, ValueError) as error:  # a run being created, or a damaged one

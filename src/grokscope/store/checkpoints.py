@@ -21,12 +21,14 @@ WEIGHTS_FORMAT = "grokscope-weights-1"
 RESUME_FORMAT = "grokscope-resume-1"
 
 
-def _save(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Tensors and string metadata to a safetensors file, atomically (the old file stays until the new is whole)."""
     cpu = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
     write_atomic(path, lambda tmp: save_file(cpu, str(tmp), metadata=metadata))
 
 
-def _load(path: Path, expected_format: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def load_tensors(path: Path, expected_format: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, metadata) of a safetensors file whose metadata names `expected_format` (CheckpointError otherwise)."""
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
@@ -45,7 +47,7 @@ def checkpoint_path(run_dir: Path, step: int) -> Path:
 def save_weights(run_dir: Path, step: int, params: dict[str, torch.Tensor]) -> Path:
     path = checkpoint_path(run_dir, step)
     path.parent.mkdir(exist_ok=True)
-    _save(path, params, {"format": WEIGHTS_FORMAT, "step": str(step)})
+    save_tensors(path, params, {"format": WEIGHTS_FORMAT, "step": str(step)})
     return path
 
 
@@ -58,7 +60,7 @@ def _weights_step(path: Path, metadata: dict[str, str]) -> int:
 
 def load_weights(path: Path) -> tuple[int, dict[str, torch.Tensor]]:
     """(step, name -> [E, ...]) from a weights checkpoint."""
-    tensors, metadata = _load(path, WEIGHTS_FORMAT)
+    tensors, metadata = load_tensors(path, WEIGHTS_FORMAT)
     return _weights_step(path, metadata), tensors
 
 
@@ -111,7 +113,7 @@ def weight_steps(run_dir: Path) -> list[int]:
 
 
 def save_resume(run_dir: Path, tensors: dict[str, torch.Tensor], state: dict) -> None:
-    _save(run_dir / "resume.safetensors", tensors, {"format": RESUME_FORMAT, "state": json.dumps(state)})
+    save_tensors(run_dir / "resume.safetensors", tensors, {"format": RESUME_FORMAT, "state": json.dumps(state)})
 
 
 def load_resume(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict] | None:
@@ -119,7 +121,7 @@ def load_resume(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict] | None:
     path = run_dir / "resume.safetensors"
     if not path.exists():
         return None
-    tensors, metadata = _load(path, RESUME_FORMAT)
+    tensors, metadata = load_tensors(path, RESUME_FORMAT)
     try:
         return tensors, json.loads(metadata["state"])
     except (KeyError, json.JSONDecodeError):

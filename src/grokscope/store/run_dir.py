@@ -15,6 +15,7 @@ import torch
 
 from ..config import RunConfig
 from ..errors import ConfigError, RunLockedError, RunNotFoundError
+from ..operations import get_operation
 from ..version import __version__
 from .atomic import write_text_atomic
 
@@ -74,7 +75,7 @@ def unique_run_dir(out: Path, name: str) -> Path:
 
 def new_run_dir(out: Path, config: RunConfig) -> Path:
     """Create a fresh, uniquely named run directory under `out`."""
-    return unique_run_dir(out, f"{config.table().op.slug}-p{config.p}-e{config.n_members}")
+    return unique_run_dir(out, f"{get_operation(config.task).slug}-p{config.p}-e{config.n_members}")
 
 
 def write_config(run_dir: Path, config: RunConfig, device: torch.device, **extra_provenance: Any) -> None:

@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..config import PER_MEMBER_FIELDS, RunConfig
+from ..operations import get_operation
 from .spec import Cell
 
 
@@ -64,6 +65,6 @@ def pack_cells(cells: list[Cell], max_pack: int) -> list[Pack]:
         for start in range(0, len(group), max_pack):
             members = group[start:start + max_pack]
             config = pack_config(members)
-            name = f"{len(packs):03d}-{config.table().op.slug}-p{config.p}-e{len(members)}"
+            name = f"{len(packs):03d}-{get_operation(config.task).slug}-p{config.p}-e{len(members)}"
             packs.append(Pack(name, tuple(members), config))
     return packs

@@ -1,4 +1,5 @@
-"""Evaluation: every member on every pair, loss and accuracy per split, and the live instruments."""
+"""Evaluation: every member on every pair, loss and accuracy per split, and the live instruments (a stored table:
+its eras' squared errors, the shift's failure ratios and the route ablation)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from ..footprint import eval_chunk_members
 from ..instruments.grid import additive_grid, skip_note
 from ..instruments.live import measure, parity_measures
 from ..models import Ensemble
-from ..tasks import BitsTable
+from ..monitor.ablation import route_ablation
+from ..tasks import BitsTable, StoredTable
 from .collapse import collapse_measures, with_gradients
 from .loss import exact_match, per_example_loss
 
@@ -35,8 +37,14 @@ class Evaluator:
         self.loss_dtype = getattr(torch, config.loss_dtype)
         self.loss = config.loss
         # Softmax collapse needs a softmax (or StableMax): under MSE the run carries a note instead.
-        self.collapse = config.collapse_diagnostics and config.loss != "mse"
+        self.collapse = config.collapse_diagnostics and config.loss in ("cross_entropy", "stablemax")
         self.collapse_note = MSE_COLLAPSE_NOTE if config.collapse_diagnostics and config.loss == "mse" else None
+        self.stored = data.table if isinstance(data.table, StoredTable) else None
+        if self.stored is not None:
+            self.grid = self.parity = None
+            self.instruments = False
+            self.note = skip_note(data.table) if config.instruments else None
+            return
         grid = additive_grid(data.table) if config.instruments else None
         self.grid = None if grid is None else grid.to(device)
         self.instruments = config.instruments
@@ -56,6 +64,8 @@ class Evaluator:
         trains on (the noisy ones), held-out metrics against the true ones, and `train_corrupted/acc`
         is the accuracy of the corrupted training pairs against their true labels.
         """
+        if self.stored is not None:
+            return self._stored_table(model)
         data, chunk = self.data, self._members_per_chunk(model)
         parts: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]] = []
         for start in range(0, model.n_members, chunk):  # chunks of members, not members: memory bound only
@@ -95,6 +105,53 @@ class Evaluator:
                 if self.parity is not None:
                     scalars |= parity_measures(sub, logits, self.parity)
             parts.append((scalars, vectors))
-        scalars = {name: torch.cat([p[0][name] for p in parts]) for name in parts[0][0]}
-        vectors = {name: torch.cat([p[1][name] for p in parts]) for name in parts[0][1]}
-        return scalars, vectors
+        return _joined(parts)
+
+    def _stored_table(self, model: Ensemble) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """A stored table's evaluation, [E] each: the squared error on the training, held-out (test) and shift rows;
+        shift/failure = shift / test loss; where the table holds the true rule's predictions, the same ratio for the
+        rule (shift/rule_failure) and the model's over the rule's (shift/excess_failure: members on different
+        samples face different noise in each era, which moves every model's failure alike; the ratio leaves what the
+        model adds, 1 where it degrades as the rule does); and the route ablation of every feature group on the
+        held-out rows (monitor.ablation.route_ablation), a vector [E, G]."""
+        data, table, chunk = self.data, self.stored, self._members_per_chunk(model)
+        n_test = int(data.test_mask[0].sum())
+        test_rows = data.test_mask.nonzero()[:, 1].reshape(data.test_mask.shape[0], n_test)  # [E, N_test] in row order
+        parts = []
+        for start in range(0, model.n_members, chunk):
+            members = slice(start, start + chunk)
+            sub = model.members(members)
+            targets = data.targets[members]  # [Ec, N, 1]
+            error = per_example_loss(sub.logits(data.inputs[members]), targets, loss_dtype=self.loss_dtype,
+                                     loss="squared_error")  # [Ec, N]
+            scalars = {names.TRAIN_LOSS: _masked_mean(error, data.train_mask[members]),
+                       names.TEST_LOSS: _masked_mean(error, data.test_mask[members]),
+                       names.SHIFT_LOSS: _era_mean(error, data.shift_mask[members])}
+            scalars[names.SHIFT_FAILURE] = scalars[names.SHIFT_LOSS] / scalars[names.TEST_LOSS]
+            if table.rule is not None:
+                rule_error = (table.rule[members].to(error) - targets[..., 0].to(error)).square()  # [Ec, N]
+                scalars[names.SHIFT_RULE_FAILURE] = (_era_mean(rule_error, data.shift_mask[members])
+                                                     / _masked_mean(rule_error, data.test_mask[members]))
+                scalars[names.SHIFT_EXCESS_FAILURE] = scalars[names.SHIFT_FAILURE] / scalars[names.SHIFT_RULE_FAILURE]
+            rows = test_rows[members]  # [Ec, N_test]
+            x = data.inputs[members].gather(1, rows[..., None].expand(-1, -1, data.inputs.shape[-1]))
+            y = targets.gather(1, rows[..., None])  # [Ec, N_test, 1]
+
+            def held_out_loss(inputs: torch.Tensor, sub=sub, y=y) -> torch.Tensor:
+                return per_example_loss(sub.logits(inputs), y, loss_dtype=self.loss_dtype, loss="squared_error").mean(1)
+
+            parts.append((scalars, {names.TEST_ROUTE_ABLATION: route_ablation(held_out_loss, x, table.groups)}))
+        return _joined(parts)
+
+
+def _era_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """[E] mean of values [E, N] over mask [E, N]; NaN for a member without rows there (a table without a shift era)."""
+    return torch.where(mask.any(1), _masked_mean(values, mask), math.nan)
+
+
+def _joined(parts: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]]
+            ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Chunks of members' (scalars, vectors) joined along the member axis."""
+    scalars = {name: torch.cat([p[0][name] for p in parts]) for name in parts[0][0]}
+    vectors = {name: torch.cat([p[1][name] for p in parts]) for name in parts[0][1]}
+    return scalars, vectors

@@ -9,11 +9,13 @@ import torch
 
 from ..checks import check_output_dir
 from ..config import RunConfig
-from ..errors import DiskFullError, is_disk_full
+from ..errors import CheckpointError, ConfigError, DiskFullError, is_disk_full
 from ..footprint import check_footprint
 from ..run import Run, load
 from ..store.atomic import remove_stray_temporaries
-from ..store.run_dir import RunLock, new_run_dir, write_config
+from ..store.run_dir import RunLock, new_run_dir, unique_run_dir, write_config
+from ..store.table import check_table, save_table
+from ..tasks import StoredTable
 from .trackers import check_trackers, open_trackers
 from .trainer import Progress, Trainer, resolve_device
 
@@ -46,7 +48,8 @@ def _train_into(run_dir: Path, config: RunConfig, device: torch.device, progress
 
 
 def train(config: RunConfig, out: str | Path = "runs", *, progress: Callable[[Progress], None] | None = None,
-          after_step: Callable[[int], None] | None = None, log_to: Sequence[str] = (), force: bool = False) -> Run:
+          after_step: Callable[[int], None] | None = None, log_to: Sequence[str] = (), force: bool = False,
+          table: StoredTable | None = None, name: str | None = None) -> Run:
     """Train a new run under `out`; returns it when training stops.
 
     Args:
@@ -57,6 +60,9 @@ def train(config: RunConfig, out: str | Path = "runs", *, progress: Callable[[Pr
         log_to: trackers fed at every evaluation, one tracker run per member: "tensorboard" (event files in the run
             directory's tensorboard/), "wandb" (training/trackers.py).
         force: train a run that the memory and disk estimate (footprint.py) would refuse.
+        table: the rows of a run of task "table" (tasks.StoredTable, one set per member), written into the run
+            directory beside its config (store/table.py), so that the run resumes and reads like any other.
+        name: the run directory's name after its time stamp (default: task slug, p and members).
 
     Raises:
         ConfigError: before anything is written, for an unusable `out`, a tracker not installed, or a run
@@ -66,9 +72,25 @@ def train(config: RunConfig, out: str | Path = "runs", *, progress: Callable[[Pr
     check_output_dir(out)
     check_trackers(log_to)
     device = resolve_device(config.device)
-    check_footprint(config, out, device=str(device), force=force)
-    run_dir = new_run_dir(out, config)
+    if (table is None) != (config.task != "table"):
+        if table is None:
+            raise ConfigError("task: a run of task 'table' trains on rows a program hands it (grokscope.train(config, "
+                              "table=...); the regime demos do), which the command line cannot; resume one with "
+                              "grokscope train --resume RUN")
+        raise ConfigError(f"table: only a run of task 'table' trains on stored rows; task {config.task!r} builds its own")
+    if table is not None:
+        try:
+            check_table(table, Path("table"))  # "table: tensor x must be ..."
+        except CheckpointError as error:
+            raise ConfigError(str(error)) from None
+        if table.n_members != config.n_members or table.p != config.p:
+            raise ConfigError(f"table: holds {table.n_members} members of {table.p} columns, the config "
+                              f"{config.n_members} members (seeds) and p = {config.p}")
+    check_footprint(config, out, device=str(device), force=force, n_rows=None if table is None else table.n_pairs)
+    run_dir = new_run_dir(out, config) if name is None else unique_run_dir(out, name)
     write_config(run_dir, config, device)
+    if table is not None:
+        save_table(run_dir, table)
     return _train_into(run_dir, config, device, progress, after_step, log_to)
 
 

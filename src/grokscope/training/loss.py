@@ -1,4 +1,5 @@
-"""Per-example loss (softmax or StableMax cross-entropy, or MSE) and accuracy over the scored positions."""
+"""Per-example loss (softmax or StableMax cross-entropy, MSE against one-hot classes, or the squared error of a
+scalar target) and accuracy over the scored positions."""
 
 from __future__ import annotations
 
@@ -49,12 +50,15 @@ def per_example_loss(logits: torch.Tensor, targets: torch.Tensor, *, loss_dtype:
 
     Args:
         logits: [E, B, n_out, d_vocab_out].
-        targets: [E, B, n_out] or [B, n_out] shared by all members.
-        loss: "cross_entropy", "stablemax" or "mse" (config.LOSSES), computed in loss_dtype in every case.
+        targets: [E, B, n_out] or [B, n_out] shared by all members (int64 classes; "squared_error": float values).
+        loss: "cross_entropy", "stablemax", "mse" or "squared_error" (config.LOSSES), computed in loss_dtype in
+            every case.
 
     Returns:
         [E, B] in loss_dtype.
     """
+    if loss == "squared_error":  # a stored table's scalar target: logits [E, B, 1, 1], targets [E, B, 1] float
+        return (logits[..., 0].to(loss_dtype) - targets.to(loss_dtype)).square().mean(-1)  # [E, B]
     targets = targets.expand(logits.shape[:-1])
     if loss == "mse":
         return mean_squared_error(logits.to(loss_dtype), targets).mean(-1)  # [E, B]

@@ -149,3 +149,12 @@ def build_optimizer(config, params: dict[str, torch.Tensor], device: torch.devic
 def warmup_scale(step: int, warmup_steps: int) -> float:
     """min(step / warmup_steps, 1): Nanda et al.'s and openai/grok's LambdaLR; the first step runs at lr 0."""
     return 1.0 if warmup_steps == 0 else min(step / warmup_steps, 1.0)
+
+
+def lr_scale(step: int, config) -> float:
+    """The learning rate's multiplier at `step`: the warm-up's, times the cool-down's, which falls linearly from 1
+    to 0 over the last `cooldown_frac` of max_steps (so that training ends near a minimum of the training loss:
+    the regime demos' LLC samples around the endpoint, and a noisy Adam endpoint lets SGLD chains drift below it)."""
+    cooldown = config.cooldown_frac * config.max_steps
+    cool = 1.0 if cooldown == 0 else min(1.0, (config.max_steps - step) / cooldown)
+    return warmup_scale(step, config.warmup_steps) * cool

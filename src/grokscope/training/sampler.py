@@ -8,6 +8,16 @@ from ..counter_rng import random_keys
 from ..dataset import RunData
 
 EPOCH_STREAM_BASE = 1_000  # counter_rng stream of epoch k's data order is EPOCH_STREAM_BASE + k (dataset.py uses 2, 3)
+SHUFFLE_STREAM = 1 << 30  # + step: the order in which a stored table's permuted columns are read at that step
+
+
+def shuffled_rows(seeds: torch.Tensor, step: int, rows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """[E, B] the rows whose permuted columns each batch position reads at `step` (the regime demos' kinds: a
+    member's route columns carry no information about its target): member e's real rows (weight > 0) in an order
+    drawn from (seeds[e], SHUFFLE_STREAM + step) only, its padding left in place, so the same in any pack."""
+    big = torch.iinfo(torch.int64).max
+    keys = torch.where(weights > 0, random_keys(seeds, SHUFFLE_STREAM + step, rows.shape[1]), big)  # [E, B]
+    return rows.gather(1, torch.argsort(keys, dim=1, stable=True))
 
 
 class BatchSampler:

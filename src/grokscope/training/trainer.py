@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +23,14 @@ from ..store.checkpoints import (
 )
 from ..store.metrics import MetricsStore
 from ..store.run_dir import write_status
+from ..store.table import load_table
 from .cuda_graph import GraphedStep
 from .evaluate import Evaluator
 from .filters import build_filter, orthogonalize_
 from .loss import per_example_loss
-from .optim import build_optimizer, warmup_scale
+from .optim import build_optimizer, lr_scale
 from .retrospective import record_retrospective
-from .sampler import BatchSampler
+from .sampler import BatchSampler, shuffled_rows
 from .schedule import checkpoint_steps, eval_steps
 from .weight_norm import rescale_to_norm_, squared_norm
 
@@ -108,8 +110,12 @@ class Trainer:
         if device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = config.tf32
             torch.backends.cudnn.allow_tf32 = config.tf32
-        self.data = RunData.build(config, device)
+        stored = load_table(run_dir, config) if config.task == "table" else None
+        self.data = RunData.build(config, device, stored)
         self.model = Ensemble.create(config, device=device)
+        if stored is not None and stored.unseen is not None:  # columns a member never sees: their rows start at 0
+            with torch.no_grad():  # and get no gradient (zeroed inputs), so decoupled decay keeps them at 0
+                self.model.params["layers.0.W"].masked_fill_(stored.unseen.to(device)[..., None], 0.0)
         self.sampler = BatchSampler(self.data, config.seeds, config.batch_size)
         self.optimizer = build_optimizer(config, self.model.trainable(), device)
         self.grad_filter = build_filter(config, self.model.trainable(), device)
@@ -173,14 +179,22 @@ class Trainer:
         if self.graphed is not None:
             self.graphed(step, active)
             return
-        rows, weights = self.sampler.batch_at(step)  # [E, B], [E, B]
-        self.update(rows, weights, warmup_scale(step, self.config.warmup_steps), active)
+        rows, weights, shuffled = self.batch_at(step)
+        self.update(rows, weights, lr_scale(step, self.config), active, shuffled)
+
+    def batch_at(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Step's rows [E, B] and weights [E, B], and, where a stored table permutes columns, the rows [E, B] each
+        batch position reads those columns from (sampler.shuffled_rows; None otherwise)."""
+        rows, weights = self.sampler.batch_at(step)
+        shuffled = None if self.data.permuted is None else shuffled_rows(self.sampler.seeds, step, rows, weights)
+        return rows, weights, shuffled
 
     def update(self, rows: torch.Tensor, weights: torch.Tensor, lr_scale: float | torch.Tensor,
-               active: torch.Tensor | None) -> None:
+               active: torch.Tensor | None, shuffled: torch.Tensor | None = None) -> None:
         """Forward, loss, backward, gradient filters, the optimizer and the fixed-norm rescale on a batch:
-        rows [E, B] into the pair table, weights [E, B]."""
-        logits = self.model.logits(self.data.inputs[rows])  # [E, B, n_out, d_vocab_out]
+        rows [E, B] into the pair table, weights [E, B] (shuffled [E, B]: where a stored table's permuted columns
+        are read from)."""
+        logits = self.model.logits(self.data.batch_inputs(rows, shuffled))  # [E, B, n_out, d_vocab_out]
         if self.data.train_targets is None:
             targets = self.data.targets[rows]  # [E, B, n_out]
         else:  # label noise: each member's own labels
@@ -209,9 +223,11 @@ class Trainer:
         self.state.diverged_at = [None if d < 0 else d for d in diverged_at.tolist()]
         # Rewritten identically when a resumed run evaluates this step again.
         values[names.DIVERGED] = (diverged_at == step).double()
-        values[names.LR] = self.optimizer.lr.cpu() * warmup_scale(step, self.config.warmup_steps)
+        values[names.LR] = self.optimizer.lr.cpu() * lr_scale(step, self.config)
         metrics.write_evaluation(step, values, vectors)
-        held = (diverged_at >= 0) | (values[names.TEST_ACC].cpu() >= self.config.generalize_acc)  # [E]
+        # A stored table's scalar target has no accuracy: its runs stop at max_steps.
+        reached = values[names.TEST_ACC].cpu() >= self.config.generalize_acc if names.TEST_ACC in values else False
+        held = (diverged_at >= 0) | reached  # [E]
         if not bool(held.all()):
             self.state.all_generalized_at = None  # generalization has to hold through the patience window
         elif self.state.all_generalized_at is None:
@@ -227,6 +243,8 @@ class Trainer:
             metrics.set_meta("instrument_note", self.evaluator.note)
         if self.evaluator.collapse_note is not None:
             metrics.set_meta("collapse_note", self.evaluator.collapse_note)
+        if self.evaluator.stored is not None:  # the route ablation vector's idx -> group
+            metrics.set_meta("feature_groups", json.dumps(list(self.evaluator.stored.groups)))
         write_status(self.run_dir, state="running", step=state.step)
         started, started_step = time.perf_counter(), state.step
         reason = "max_steps"
@@ -259,7 +277,7 @@ class Trainer:
             if state.step not in self.checkpoint_at:
                 save_weights(self.run_dir, state.step, self.model.params)
             self._save_resume()
-            if config.instruments:
+            if config.instruments and self.evaluator.stored is None:
                 record_retrospective(self.run_dir, self.model, self.data, metrics)
             write_status(self.run_dir, state="finished", step=state.step, stop_reason=reason)
         finally:

@@ -6,7 +6,8 @@
 
   const COLORS = {
     "train/loss": "#1f77b4", "train/acc": "#1f77b4", "test/loss": "#d62728", "test/acc": "#d62728",
-    "test_mirror/loss": "#ff7f0e", "test_mirror/acc": "#ff7f0e",
+    "test_mirror/loss": "#ff7f0e", "test_mirror/acc": "#ff7f0e", "shift/loss": "#2ca02c",
+    "shift/failure": "#2ca02c", "shift/excess_failure": "#9467bd",
     "measure/restricted_loss": "#2ca02c", "measure/restricted_loss_live": "#2ca02c",
     "measure/excluded_loss": "#9467bd", "measure/excluded_loss_live": "#9467bd",
     "measure/gini_embed": "#8c564b", "measure/gini_neuron_logit": "#e377c2",
@@ -25,8 +26,10 @@
     norm: { ylog: true, ytitle: "Σ w²", y2metric: "measure/n_key_frequencies_live", y2title: "live key frequencies" },
     // small multiples: five quantities in different units, one row and one y axis each
     monitor: { ylog: true, multiples: true, section: "monitor-section" }, // hidden until `grokscope monitor` has run
+    shift: { ylog: false, ytitle: "ratio", section: "shift-section" }, // a stored table's shift era (task table)
   };
-  const LOSS_TITLES = { cross_entropy: "cross-entropy", stablemax: "StableMax cross-entropy", mse: "mean squared error" };
+  const LOSS_TITLES = { cross_entropy: "cross-entropy", stablemax: "StableMax cross-entropy", mse: "mean squared error",
+    squared_error: "squared error" };
   const MEMBER_LINES_UP_TO = 32; // larger ensembles: median and 10-90% band, one member on demand
   const PHASES = [
     ["memorization", "rgba(31,119,180,0.07)"], ["circuit formation", "rgba(255,127,14,0.09)"], ["cleanup", "rgba(44,160,44,0.09)"],
@@ -96,7 +99,7 @@
   function phaseShapes(member) {
     const d = state.data, info = d.summary.members[member];
     if (!info) return [];
-    const p = info.phases, first = 1, last = Math.max(d.summary.steps, 2);
+    const p = info.phases || {}, first = 1, last = Math.max(d.summary.steps, 2); // a stored table's run has no phases
     const edges = [first, p.memorization_end, p.cleanup_start, p.cleanup_end];
     const shapes = [];
     for (let i = 0; i < 3; i++) {
@@ -386,24 +389,28 @@
       const tr = el("tr"); tr.appendChild(el("th", {}, k)); tr.appendChild(el("td", {}, fmt(v))); configTable.appendChild(tr);
     }
     const head = ["member", "seed", "frac", "lr", "wd", "steps_to_memorize", "steps_to_generalize", "steps_to_generalize_mirror",
-      "grokking_delay", "early_warning_step", "softmax_collapse", "diverged_at", "final_train_acc", "final_test_acc", "final_test_mirror_acc", "key_frequencies_live"];
+      "grokking_delay", "early_warning_step", "softmax_collapse", "diverged_at", "final_train_acc", "final_test_acc", "final_test_mirror_acc", "key_frequencies_live",
+      "init_scale", "permuted_groups", "final_train_loss", "final_test_loss", "final_shift_loss", "final_failure", "final_excess_failure"]; // the last: a stored table's
     const mirrorColumns = d.mirror_note ? ["steps_to_generalize_mirror", "final_test_mirror_acc"] : []; // they repeat the test ones
     const cols = head.filter((h) => !mirrorColumns.includes(h) &&
       s.members.some((m) => (h === "softmax_collapse" || h === "diverged_at" ? m[h] : h in m))); // collapse, divergence: only where they happened
     const table = document.getElementById("summary");
     table.innerHTML = "";
     const tr = el("tr");
-    cols.concat(["phases (memorization end / cleanup start / cleanup end)", "early stopping on test loss: stopped at / kept step (test acc)"])
+    const phased = s.members.some((m) => m.phases); // a stored table's run has neither phases nor an accuracy to stop on
+    cols.concat(phased ? ["phases (memorization end / cleanup start / cleanup end)", "early stopping on test loss: stopped at / kept step (test acc)"] : [])
       .forEach((h) => tr.appendChild(el("th", {}, h.replaceAll("_", " "))));
     table.appendChild(tr);
     s.members.slice(0, MEMBER_LINES_UP_TO).forEach((m) => {
       const row = el("tr", m.member === state.focus ? { class: "focus" } : {});
       cols.forEach((h) => row.appendChild(el("td", {}, h === "softmax_collapse" ? collapseCell(m[h]) : fmt(m[h]))));
-      const p = m.phases;
-      row.appendChild(el("td", {}, `${fmt(p.memorization_end)} / ${fmt(p.cleanup_start)} / ${fmt(p.cleanup_end)}`));
-      const stop = m.early_stopping || {};
-      row.appendChild(el("td", {}, stop.stopped_at === null || stop.stopped_at === undefined ? "never"
-        : `${stop.stopped_at} / ${stop.kept_step} (${fmt(stop.test_acc_kept)})`));
+      if (phased) {
+        const p = m.phases || {};
+        row.appendChild(el("td", {}, `${fmt(p.memorization_end)} / ${fmt(p.cleanup_start)} / ${fmt(p.cleanup_end)}`));
+        const stop = m.early_stopping || {};
+        row.appendChild(el("td", {}, stop.stopped_at === null || stop.stopped_at === undefined ? "never"
+          : `${stop.stopped_at} / ${stop.kept_step} (${fmt(stop.test_acc_kept)})`));
+      }
       table.appendChild(row);
     });
     const more = document.getElementById("summary-more");

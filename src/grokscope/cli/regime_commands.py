@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..checks import check_output_suffix, check_seed
+from ..checks import check_output_dir, check_output_suffix, check_seed
 from ..errors import ConfigError, GrokscopeError
 from .app import emit_tables, err, fail
 
@@ -25,12 +25,18 @@ def emit(result, out_file: Path | None, as_json: bool) -> None:
     emit_tables(result.to_dict(), result.to_markdown(), out_file, as_json)
 
 
+def _check_runs(runs: Path | None) -> None:
+    if runs is not None:
+        check_output_dir(runs, "runs")
+
+
 @app.command()
 def demo1(
     preset: Annotated[str, typer.Option(help="quick (B 4 and 64, 26 s on one thread of an idle 2-core machine) or full (B 2..128, ~18 min).")] = "quick",
     n_regimes: Annotated[Optional[str], typer.Option("--b", help="Comma list of B values (overrides the preset's).")] = None,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Also write the tables as Markdown (.md) or JSON (.json).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (every member's values included).")] = False,
+    runs: Annotated[Optional[Path], typer.Option("--runs", help="Keep every zoo as a run directory under this folder (grokscope runs, show, report, serve, monitor; train --resume).")] = None,
 ) -> None:
     """Demo 1: rule (C) vs regime lookup (P) vs plain training (E) over B training regimes; AUROC of C vs P per
     measure from training-era data only, Spearman with post-shift failure over the E zoo, and B* (docs/regime.md)."""
@@ -44,7 +50,9 @@ def demo1(
                 values = tuple(int(v) for v in n_regimes.split(","))
             except ValueError:
                 raise ConfigError(f"b: must be a comma list of integers >= 1, got {n_regimes!r}") from None
-        result = run_demo1(preset, n_regimes=values, progress=lambda line: err.print(line, markup=False, highlight=False))
+        _check_runs(runs)
+        result = run_demo1(preset, n_regimes=values, runs=runs,
+                           progress=lambda line: err.print(line, markup=False, highlight=False))
     except GrokscopeError as error:
         fail(error)
     emit(result, out_file, as_json)
@@ -56,6 +64,7 @@ def market(
     data: Annotated[str, typer.Option(help="sp500, fama-french or both.")] = "both",
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Also write the tables as Markdown (.md) or JSON (.json).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (every member's values included).")] = False,
+    runs: Annotated[Optional[Path], typer.Option("--runs", help="Keep every zoo as a run directory under this folder (grokscope runs, show, report, serve, monitor; train --resume).")] = None,
 ) -> None:
     """Demo 3: real market data (S&P 500 2003-2009, Fama–French walk-forward by decade), no ground truth: Spearman
     of each measure from pre-shift data with the shift's degradation, beside CUSUM and sup-F (docs/regime.md)."""
@@ -63,7 +72,8 @@ def market(
 
     try:
         check_output_suffix("out", out_file, (".md", ".json"))
-        result = run_demo3(preset, data=data, progress=lambda line: err.print(line, markup=False, highlight=False))
+        _check_runs(runs)
+        result = run_demo3(preset, data=data, runs=runs, progress=lambda line: err.print(line, markup=False, highlight=False))
     except GrokscopeError as error:
         fail(error)
     emit(result, out_file, as_json)
@@ -74,6 +84,7 @@ def demo2(
     preset: Annotated[str, typer.Option(help="quick (6 rule/shortcut pairs per case, 11 s on one thread of an idle 2-core machine) or full (24 pairs).")] = "quick",
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Also write the tables as Markdown (.md) or JSON (.json).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (every member's values included).")] = False,
+    runs: Annotated[Optional[Path], typer.Option("--runs", help="Keep every zoo as a run directory under this folder (grokscope runs, show, report, serve, monitor; train --resume).")] = None,
 ) -> None:
     """Demo 2, the negative control: rule vs shortcut models in one sub-period (nothing can tell them apart) and in
     four (the environment measures must); AUROC per measure with bootstrap intervals (docs/regime.md)."""
@@ -81,7 +92,8 @@ def demo2(
 
     try:
         check_output_suffix("out", out_file, (".md", ".json"))
-        result = run_demo2(preset, progress=lambda line: err.print(line, markup=False, highlight=False))
+        _check_runs(runs)
+        result = run_demo2(preset, runs=runs, progress=lambda line: err.print(line, markup=False, highlight=False))
     except GrokscopeError as error:
         fail(error)
     emit(result, out_file, as_json)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -263,11 +264,13 @@ def score_block(n_regimes: int, members: dict[str, list], *, agree_tol: float, r
                       route_check, int((col["llc_accepted"] == 0).sum()), seconds, members, scored)
 
 
-def run_block(preset: Demo1Preset, n_regimes: int, *, progress: Callable[[str], None] | None = None) -> Demo1Block:
-    """Train, measure and score one B of the preset."""
+def run_block(preset: Demo1Preset, n_regimes: int, *, progress: Callable[[str], None] | None = None,
+              runs: Path | None = None) -> Demo1Block:
+    """Train, measure and score one B of the preset (its zoo kept under `runs` as `...-regime-demo1-b<B>`)."""
     start = time.perf_counter()
     members = preset.members()
-    zoo = train_zoo(preset.spec.replace(n_regimes=n_regimes), members, preset.train)
+    zoo = train_zoo(preset.spec.replace(n_regimes=n_regimes), members, preset.train, out=runs,
+                    name=f"regime-demo1-b{n_regimes}")
     truth = {k: v.detach().double().numpy() for k, v in zoo.final.items()}
     values, _ = measure_zoo(zoo, preset.measure)
     table = {"kind": list(members.kinds), "seed": list(members.seeds),
@@ -281,8 +284,12 @@ def run_block(preset: Demo1Preset, n_regimes: int, *, progress: Callable[[str], 
 
 
 def run_demo1(preset: str | Demo1Preset = "quick", *, n_regimes: tuple[int, ...] | None = None,
-              progress: Callable[[str], None] | None = None) -> Demo1Result:
+              progress: Callable[[str], None] | None = None, runs: Path | None = None) -> Demo1Result:
     """Run Demo 1 on a named preset ("quick", "full") or a Demo1Preset; `n_regimes` overrides its B values.
+
+    Args:
+        runs: keep every zoo as a core run directory under this folder (`grokscope runs`, `show`, `report`,
+            `serve`, `train --resume`); None: each zoo's run lives in a temporary directory while it is read.
 
     Returns:
         A Demo1Result: `to_markdown()` for the tables, `to_dict()` for JSON (every member's values included).
@@ -290,7 +297,7 @@ def run_demo1(preset: str | Demo1Preset = "quick", *, n_regimes: tuple[int, ...]
     preset = named("preset", preset, PRESETS)
     if n_regimes is not None:
         preset = replace(preset, n_regimes=tuple(n_regimes))
-    blocks = [run_block(preset, b, progress=progress) for b in preset.n_regimes]
+    blocks = [run_block(preset, b, progress=progress, runs=runs) for b in preset.n_regimes]
     m = preset.measure
     settings = {"agree_tol": preset.agree_tol, "min_pairs": preset.min_pairs, "resamples": preset.resamples, "seeds": list(preset.seeds),
                 "zoo_weight_decay": list(preset.zoo_weight_decay), "zoo_init_scale": list(preset.zoo_init_scale),

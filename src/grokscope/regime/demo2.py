@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -196,11 +197,11 @@ def score_case(case: str, n_periods: int, members: dict[str, list], *, resamples
 
 
 def run_case(preset: Demo2Preset, case: str, spec: ShortcutSpec, *,
-             progress: Callable[[str], None] | None = None) -> Demo2Block:
-    """Train, measure and score one case of the preset."""
+             progress: Callable[[str], None] | None = None, runs: Path | None = None) -> Demo2Block:
+    """Train, measure and score one case of the preset (its zoo kept under `runs` as `...-regime-demo2-<case>`)."""
     start = time.perf_counter()
     members = preset.members()
-    zoo = train_zoo(spec, members, preset.train)
+    zoo = train_zoo(spec, members, preset.train, out=runs, name=f"regime-demo2-{case}")
     truth = {k: v.detach().double().numpy() for k, v in zoo.final.items()}
     values, _ = measure_zoo(zoo, preset.measure)
     env = environment_values(zoo)
@@ -213,14 +214,19 @@ def run_case(preset: Demo2Preset, case: str, spec: ShortcutSpec, *,
                       seconds=seconds)
 
 
-def run_demo2(preset: str | Demo2Preset = "quick", *, progress: Callable[[str], None] | None = None) -> Demo2Result:
+def run_demo2(preset: str | Demo2Preset = "quick", *, progress: Callable[[str], None] | None = None,
+              runs: Path | None = None) -> Demo2Result:
     """Run Demo 2 on a named preset ("quick", "full") or a Demo2Preset.
+
+    Args:
+        runs: keep every zoo as a core run directory under this folder (`grokscope runs`, `show`, `report`,
+            `serve`, `train --resume`); None: each zoo's run lives in a temporary directory while it is read.
 
     Returns:
         A Demo2Result: `to_markdown()` for the tables, `to_dict()` for JSON (every member's values included).
     """
     preset = named("preset", preset, PRESETS)
-    blocks = [run_case(preset, case, spec, progress=progress) for case, spec in preset.cases]
+    blocks = [run_case(preset, case, spec, progress=progress, runs=runs) for case, spec in preset.cases]
     settings = {"seeds": list(preset.seeds), "plain_seeds": list(preset.plain_seeds),
                 "weight_decay": preset.weight_decay, "init_scale": preset.init_scale, "resamples": preset.resamples,
                 "cases": {case: {"shortcut_coefs": list(spec.shortcut_coefs), "period_days": spec.period_days,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -200,8 +201,10 @@ def linear_degradation(x: np.ndarray, y: np.ndarray, split: Split, columns: list
     return mse["shift"] / mse["val"]
 
 
-def run_zoo(table: MarketData, split: Split, grid: ZooGrid, preset: Demo3Preset) -> dict[str, list]:
-    """Train, measure and test every member of `grid` on one split; the member table (column -> [E] list)."""
+def run_zoo(table: MarketData, split: Split, grid: ZooGrid, preset: Demo3Preset, *, runs: Path | None = None,
+            name: str = "regime-market") -> dict[str, list]:
+    """Train, measure and test every member of `grid` on one split; the member table (column -> [E] list). Each
+    width's zoo is kept under `runs` (None: not kept) as `...-<name>-h<width>`."""
     members, widths, feature_sets = grid.members()
     groups = {g: list(c) for g, c in table.feature_groups.items()}
     seen_all = torch.zeros(members.n, table.features.shape[1], dtype=torch.bool)  # [E, d_in]
@@ -220,7 +223,7 @@ def run_zoo(table: MarketData, split: Split, grid: ZooGrid, preset: Demo3Preset)
         index = [i for i, w in enumerate(widths) if w == width]
         seen, settings = seen_all[index], replace(preset.train, hidden=(width,))
         zoo = train_members(_zoo_data(x, y, split, seen, groups, settings.torch_dtype), members.subset(index),
-                            settings, unseen=~seen)
+                            settings, unseen=~seen, out=runs, name=f"{name}-h{width}")
         truth = {k: v.detach().double().numpy() for k, v in zoo.final.items()}
         values, _ = measure_zoo(zoo, preset.measure)
         dtype = settings.torch_dtype
@@ -308,12 +311,12 @@ def score_block(name: str, members: dict[str, list], columns: dict[str, np.ndarr
     return MarketBlock(name, groups, spearmans, dates, summary, members, seconds)
 
 
-def run_sp500(preset: Demo3Preset) -> MarketBlock:
+def run_sp500(preset: Demo3Preset, *, runs: Path | None = None) -> MarketBlock:
     """The S&P 500 part: one zoo over the preset's grid, scored pooled and per feature set."""
     start = time.perf_counter()
     table = load_sp500()
     split = sp500_split(table)
-    members = run_zoo(table, split, preset.sp500, preset)
+    members = run_zoo(table, split, preset.sp500, preset, runs=runs, name="regime-sp500")
     fs = np.asarray(members["feature_set"])
     columns = {"pooled": np.ones(len(fs), dtype=bool)} | {f: fs == f for f in preset.sp500.feature_sets}
     dates = {"all": split.dates(table)}
@@ -321,14 +324,15 @@ def run_sp500(preset: Demo3Preset) -> MarketBlock:
                        seed=preset.measure.seed, seconds=time.perf_counter() - start)
 
 
-def run_fama_french(preset: Demo3Preset, *, progress: Callable[[str], None] | None = None) -> MarketBlock:
+def run_fama_french(preset: Demo3Preset, *, progress: Callable[[str], None] | None = None,
+                    runs: Path | None = None) -> MarketBlock:
     """The Fama–French part: one zoo per test decade on the decades before it, scored per decade and pooled."""
     start = time.perf_counter()
     table = load_fama_french()
     tables: list[dict[str, list]] = []
     dates = {}
     for d, split in fama_french_splits(table, preset.ff_decades).items():
-        part = run_zoo(table, split, preset.ff, preset)
+        part = run_zoo(table, split, preset.ff, preset, runs=runs, name=f"regime-ff-{d}s")
         tables.append(part | {"decade": [d] * len(part["seed"])})
         dates[str(d)] = split.dates(table)
         if progress is not None:
@@ -411,8 +415,9 @@ def _table(block: MarketBlock, heads: dict[str, str]) -> list[str]:
 
 
 def run_demo3(preset: str | Demo3Preset = "quick", *, data: str = "both",
-              progress: Callable[[str], None] | None = None) -> Demo3Result:
-    """Run Demo 3 on a named preset ("quick", "full") or a Demo3Preset, on "sp500", "fama-french" or "both".
+              progress: Callable[[str], None] | None = None, runs: Path | None = None) -> Demo3Result:
+    """Run Demo 3 on a named preset ("quick", "full") or a Demo3Preset, on "sp500", "fama-french" or "both";
+    `runs`: keep every zoo as a core run directory under this folder (None: not kept).
 
     Returns:
         A Demo3Result: `to_markdown()` for the tables, `to_dict()` for JSON (every member's values included).
@@ -426,12 +431,12 @@ def run_demo3(preset: str | Demo3Preset = "quick", *, data: str = "both",
     seconds: dict[str, float] = {}
     sp500 = fama_french = None
     if data in ("sp500", "both"):
-        sp500 = run_sp500(preset)
+        sp500 = run_sp500(preset, runs=runs)
         seconds["sp500"] = sp500.seconds
         if progress is not None:
             progress(f"sp500: {len(sp500.members['seed'])} members, {sp500.seconds:.0f} s")
     if data in ("fama-french", "both"):
-        fama_french = run_fama_french(preset, progress=progress)
+        fama_french = run_fama_french(preset, progress=progress, runs=runs)
         seconds["fama_french"] = fama_french.seconds
     seconds["total"] = time.perf_counter() - start
     m, t = preset.measure, preset.train

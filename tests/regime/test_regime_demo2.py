@@ -69,7 +69,7 @@ def test_preset_refusals():
 
 def test_demo2_command_prints_and_writes(tmp_path, monkeypatch, quick):
     calls = []
-    monkeypatch.setattr(demo2, "run_demo2", lambda preset, progress=None: calls.append(preset) or quick)
+    monkeypatch.setattr(demo2, "run_demo2", lambda preset, progress=None, runs=None: calls.append(preset) or quick)
     out = tmp_path / "demo2.json"
     result = CliRunner().invoke(cli.app, ["regime", "demo2", "--preset", "full", "--out", str(out)])
     assert result.exit_code == 0, result.output

@@ -101,7 +101,7 @@ def test_market_passes_its_options_and_writes_the_json(tmp_path, monkeypatch):
         def to_dict(self):
             return {"preset": "full"}
 
-    def fake_run(preset, *, data, progress):
+    def fake_run(preset, *, data, progress, runs=None):
         received.update(preset=preset, data=data)
         return Fake()
 

@@ -25,7 +25,7 @@ from grokscope.regime.models import Members, TrainSettings, train_zoo
 
 # scale 2: a strong rule, so that 300 steps learn each route on every seed used here (at scale 1 seed 1 learns neither).
 SMALL = RegimeSpec(n_regimes=8, train_days=1024, n_shift_regimes=4, shift_regime_days=64, scale=2.0)
-FAST = TrainSettings(hidden=(16,), steps=300, lr=1e-2, batch_size=128, dtype="float64")
+FAST = TrainSettings(hidden=(16,), max_steps=300, lr=1e-2, batch_size=128, param_dtype="float64")
 
 
 def test_mlp_member_equals_its_slice_and_outputs_have_member_axis_first():
@@ -59,7 +59,7 @@ def test_c_ignores_the_id_and_p_ignores_the_state_while_each_uses_its_own_route(
 
 def test_a_packed_member_trains_exactly_as_alone():
     members = Members(("C", "P", "E"), (4, 5, 6), (0.1, 0.0, 1.0), (1.0, 2.0, 4.0))
-    settings = replace(FAST, steps=40, checkpoints=(20,))
+    settings = replace(FAST, max_steps=40, record_steps=(20,))
     packed = train_zoo(SMALL, members, settings)
     for e in range(3):
         alone = train_zoo(SMALL, members.subset([e]), settings)
@@ -111,9 +111,9 @@ def test_ridge_probe_codes_a_rule_in_fewer_bits_in_time_order_than_a_lookup():
 
 
 def test_quick_demo1_tables_every_measure_and_b_with_the_dropped_pairs():
-    preset = replace(PRESETS["quick"], n_regimes=(4, 16), seeds=(0, 1, 2), zoo_weight_decay=(0.0, 1.0),
+    preset = replace(PRESETS["quick"], n_regimes=(4, 16), seeds=(0, 1, 2), zoo_wd=(0.0, 1.0),
                      zoo_init_scale=(1.0, 8.0), zoo_seeds=(0,), spec=SMALL,
-                     train=replace(FAST, steps=100, dtype="float32"),
+                     train=replace(FAST, max_steps=100, param_dtype="float32"),
                      measure=MeasureSettings(llc=SGLDSettings(epsilon=3e-3, nbeta=20.0, batch_size=128, burn_in=20,
                                                               draws=40)), resamples=100, min_pairs=2)
     result = run_demo1(preset)
@@ -144,13 +144,13 @@ def test_b_star_is_the_smallest_b_from_which_on_every_scored_b_separates():
 @pytest.mark.parametrize("build, field", [
     (lambda: Members(("C", "X"), (0, 1), (0.1, 0.1), (1.0, 1.0)), "kinds"),
     (lambda: Members(("C", "P"), (0,), (0.1, 0.1), (1.0, 1.0)), "seeds"),
-    (lambda: Members(("C",), (0,), (-1.0,), (1.0,)), "weight_decay"),
+    (lambda: Members(("C",), (0,), (-1.0,), (1.0,)), "wd"),
     (lambda: Members(("C",), (0,), (0.1,), (0.0,)), "init_scale"),
     (lambda: TrainSettings(hidden=(0,)), "hidden"),
     (lambda: TrainSettings(batch_size=0), "batch_size"),
     (lambda: TrainSettings(unknown_frac=1.0), "unknown_frac"),
-    (lambda: TrainSettings(activation="sigmoid"), "activation"),
-    (lambda: TrainSettings(steps=10, checkpoints=(11,)), "checkpoints"),
+    (lambda: TrainSettings(act_fn="sigmoid"), "act_fn"),
+    (lambda: TrainSettings(max_steps=10, record_steps=(11,)), "record_steps"),
     (lambda: replace(PRESETS["quick"], n_regimes=(3,)), "n_regimes"),
     (lambda: replace(PRESETS["quick"], agree_tol=0.0), "agree_tol"),
     (lambda: replace(PRESETS["quick"], min_pairs=1), "min_pairs"),

@@ -29,7 +29,7 @@ from grokscope.regime.models import (
     zoo_data,
     zoo_table,
 )
-from grokscope.report import render_report, report_data
+from grokscope.report import render_report, report_data, write_report
 from grokscope.report.server import Dashboard
 from grokscope.store.table import TABLE_FILE
 from grokscope.training.optim import lr_scale
@@ -37,7 +37,7 @@ from grokscope.training.sampler import shuffled_rows
 
 runner = CliRunner()
 SPEC = RegimeSpec(n_regimes=4, train_days=512, n_shift_regimes=2, shift_regime_days=32, scale=2.0)
-SETTINGS = TrainSettings(hidden=(8,), steps=30, lr=1e-2, batch_size=64, dtype="float64", checkpoints=(10, 20))
+SETTINGS = TrainSettings(hidden=(8,), max_steps=30, lr=1e-2, batch_size=64, param_dtype="float64", record_steps=(10, 20))
 MEMBERS = Members(("C", "P", "E"), (0, 1, 2), (0.1, 0.0, 1.0), (1.0, 2.0, 1.0))
 
 # Trains the zoo above through the core's train() exactly as train_members does, a resume checkpoint every 5 steps;
@@ -48,7 +48,7 @@ from grokscope.regime import RegimeSpec
 from grokscope.regime.models import Members, TrainSettings, zoo_config, zoo_data, zoo_table
 from grokscope.training.launch import train
 spec = RegimeSpec(n_regimes=4, train_days=512, n_shift_regimes=2, shift_regime_days=32, scale=2.0)
-settings = TrainSettings(hidden=(8,), steps=30, lr=1e-2, batch_size=64, dtype="float64", checkpoints=(10, 20))
+settings = TrainSettings(hidden=(8,), max_steps=30, lr=1e-2, batch_size=64, param_dtype="float64", record_steps=(10, 20))
 members = Members(("C", "P", "E"), (0, 1, 2), (0.1, 0.0, 1.0), (1.0, 2.0, 1.0))
 data = zoo_data(spec, members, settings)
 kill = int(sys.argv[2]) if len(sys.argv) > 2 else -1
@@ -143,6 +143,23 @@ def test_a_directory_of_regime_digits_and_core_runs_lists_shows_reports_serves_a
         load(zoo.path).monitor(MonitorOptions(measures=("prequential",)))
 
 
+@pytest.mark.slow
+def test_the_zoo_report_draws_its_losses_and_shift_panel_in_a_browser(mixed, page, tmp_path):
+    _, zoo, _, _ = mixed
+    path = write_report(load(zoo.path), tmp_path / "report.html")
+    page.open(path.as_uri())
+    assert page.errors == []
+    drawn = page.page.evaluate("""() => ({shift: document.getElementById('shift-section').hidden,
+        metrics: [...new Set(['plot-loss', 'plot-shift'].flatMap((id) => document.getElementById(id).data
+            .map((t) => t.meta && t.meta.metric)).filter(Boolean))].sort(),
+        head: [...document.querySelectorAll('#summary th')].map((th) => th.textContent)})""")
+    assert drawn["shift"] is False
+    assert drawn["metrics"] == sorted([names.TRAIN_LOSS, names.TEST_LOSS, names.SHIFT_LOSS, names.SHIFT_FAILURE,
+                                       names.SHIFT_EXCESS_FAILURE])
+    assert "permuted groups" in drawn["head"] and "final shift loss" in drawn["head"]
+    assert not any(h.startswith("phases") for h in drawn["head"])  # no phases or accuracy for a scalar target
+
+
 def test_bad_tables_are_refused_in_one_line_before_anything_is_written(tmp_path):
     data = zoo_data(SPEC, MEMBERS, SETTINGS)
     config, table = zoo_config(MEMBERS, SETTINGS, data.d_in), zoo_table(data, MEMBERS)
@@ -206,5 +223,5 @@ def test_a_zoo_config_carries_its_settings_cool_down_and_recorded_steps():
 def test_zoo_settings_the_core_cannot_train_are_refused_by_name():
     with pytest.raises(ConfigError, match="^hidden: one or more layers of one width"):
         TrainSettings(hidden=(16, 8))
-    with pytest.raises(ConfigError, match="^activation"):
-        TrainSettings(activation="tanh")
+    with pytest.raises(ConfigError, match="^act_fn"):
+        TrainSettings(act_fn="tanh")

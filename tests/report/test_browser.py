@@ -21,7 +21,8 @@ from grokscope.report import write_report
 from grokscope.report.data import CURVES, report_data
 from grokscope.report.figures import unpacked
 
-SCALAR_PANELS = sorted({panel for panel, _, _ in CURVES} - {"monitor"})  # monitor: only once `grokscope monitor` ran
+# monitor: only once `grokscope monitor` ran; shift: a stored table's (tests/regime/test_regime_runs.py draws it)
+SCALAR_PANELS = sorted({panel for panel, _, _ in CURVES} - {"monitor", "shift"})
 MONITOR_METRICS = [metric for panel, metric, _ in CURVES if panel == "monitor"]
 
 TRACES = """(id) => Array.from(document.getElementById(id).data || []).map((t) => ({

@@ -45,8 +45,8 @@ class Demo1Preset:
     Args:
         n_regimes: the swept B values.
         seeds: C and P members, one of each per seed (pairs share the sample and the initialization).
-        pair_weight_decay, pair_init_scale: C's and P's weight decay and init scale.
-        zoo_weight_decay, zoo_init_scale, zoo_seeds: the E zoo, their product.
+        pair_wd, pair_init_scale: C's and P's weight decay and init scale.
+        zoo_wd, zoo_init_scale, zoo_seeds: the E zoo, their product.
         spec: the generator's other knobs (n_regimes and seed are set per member).
         train: the shared training settings. measure: the measures' settings.
         agree_tol: C/P pairs whose in-era validation losses differ by more (relative to P's) are dropped.
@@ -57,10 +57,10 @@ class Demo1Preset:
     name: str
     n_regimes: tuple[int, ...]
     seeds: tuple[int, ...]
-    zoo_weight_decay: tuple[float, ...]
+    zoo_wd: tuple[float, ...]
     zoo_init_scale: tuple[float, ...]
     zoo_seeds: tuple[int, ...]
-    pair_weight_decay: float = 0.1
+    pair_wd: float = 0.1
     pair_init_scale: float = 1.0
     spec: RegimeSpec = field(default_factory=RegimeSpec)
     train: TrainSettings = field(default_factory=TrainSettings)
@@ -70,7 +70,7 @@ class Demo1Preset:
     resamples: int = 1000
 
     def __post_init__(self) -> None:
-        for name in ("n_regimes", "seeds", "zoo_weight_decay", "zoo_init_scale", "zoo_seeds"):
+        for name in ("n_regimes", "seeds", "zoo_wd", "zoo_init_scale", "zoo_seeds"):
             if not isinstance(getattr(self, name), tuple) or not getattr(self, name):
                 raise ConfigError(f"{name}: must be a non-empty tuple, got {getattr(self, name)!r}")
         for b in self.n_regimes:
@@ -86,19 +86,19 @@ class Demo1Preset:
     def members(self) -> Members:
         """C for every seed, then P for every seed, then the E zoo (weight decay slowest, then init scale, seed)."""
         s = self.seeds
-        pairs = Members(("C",) * len(s) + ("P",) * len(s), s + s, (self.pair_weight_decay,) * 2 * len(s),
+        pairs = Members(("C",) * len(s) + ("P",) * len(s), s + s, (self.pair_wd,) * 2 * len(s),
                         (self.pair_init_scale,) * 2 * len(s))
-        grid = [(wd, a, seed) for wd in self.zoo_weight_decay for a in self.zoo_init_scale for seed in self.zoo_seeds]
+        grid = [(wd, a, seed) for wd in self.zoo_wd for a in self.zoo_init_scale for seed in self.zoo_seeds]
         zoo = Members(("E",) * len(grid), tuple(g[2] for g in grid), tuple(g[0] for g in grid),
                       tuple(g[1] for g in grid))
         return Members.concat(pairs, zoo)
 
 
 PRESETS = {
-    "quick": Demo1Preset("quick", n_regimes=(4, 64), seeds=(0, 1, 2, 3, 4, 5), zoo_weight_decay=(0.0, 1.0),
+    "quick": Demo1Preset("quick", n_regimes=(4, 64), seeds=(0, 1, 2, 3, 4, 5), zoo_wd=(0.0, 1.0),
                          zoo_init_scale=(1.0, 8.0), zoo_seeds=(0, 1), resamples=500),
     "full": Demo1Preset("full", n_regimes=(2, 4, 8, 16, 32, 64, 128), seeds=tuple(range(24)),
-                        zoo_weight_decay=(0.0, 0.03, 0.3, 1.0), zoo_init_scale=(1.0, 2.0, 4.0, 8.0),
+                        zoo_wd=(0.0, 0.03, 0.3, 1.0), zoo_init_scale=(1.0, 2.0, 4.0, 8.0),
                         zoo_seeds=tuple(range(8))),
 }
 
@@ -274,7 +274,7 @@ def run_block(preset: Demo1Preset, n_regimes: int, *, progress: Callable[[str], 
     truth = {k: v.detach().double().numpy() for k, v in zoo.final.items()}
     values, _ = measure_zoo(zoo, preset.measure)
     table = {"kind": list(members.kinds), "seed": list(members.seeds),
-             "weight_decay": list(members.weight_decay), "init_scale": list(members.init_scale)}
+             "wd": list(members.wd), "init_scale": list(members.init_scale)}
     table |= {k: [float(x) for x in v] for k, v in (truth | values).items()}
     seconds = time.perf_counter() - start
     if progress is not None:
@@ -300,10 +300,10 @@ def run_demo1(preset: str | Demo1Preset = "quick", *, n_regimes: tuple[int, ...]
     blocks = [run_block(preset, b, progress=progress, runs=runs) for b in preset.n_regimes]
     m = preset.measure
     settings = {"agree_tol": preset.agree_tol, "min_pairs": preset.min_pairs, "resamples": preset.resamples, "seeds": list(preset.seeds),
-                "zoo_weight_decay": list(preset.zoo_weight_decay), "zoo_init_scale": list(preset.zoo_init_scale),
-                "zoo_seeds": list(preset.zoo_seeds), "pair_weight_decay": preset.pair_weight_decay,
+                "zoo_wd": list(preset.zoo_wd), "zoo_init_scale": list(preset.zoo_init_scale),
+                "zoo_seeds": list(preset.zoo_seeds), "pair_wd": preset.pair_wd,
                 "pair_init_scale": preset.pair_init_scale, "train": {k: getattr(preset.train, k) for k in (
-                    "hidden", "activation", "steps", "lr", "cooldown_frac", "batch_size", "unknown_frac", "dtype")},
+                    "hidden", "act_fn", "max_steps", "lr", "cooldown_frac", "batch_size", "unknown_frac", "param_dtype")},
                 "llc": {"epsilon": m.llc.epsilon, "nbeta": m.llc.nbeta, "gamma": m.llc.gamma,
                         "batch_size": m.llc.batch_size, "burn_in": m.llc.burn_in, "draws": m.llc.draws,
                         "chains": len(m.llc_seeds)},

@@ -56,7 +56,7 @@ class Demo2Preset:
         name: the preset's name.
         seeds: one rule and one shortcut model per seed (a pair shares the sample and the initialization).
         plain_seeds: one plain model per seed.
-        weight_decay, init_scale: every model's.
+        wd, init_scale: every model's.
         cases: (name, ShortcutSpec) per case, each trained and scored on its own.
         train: the shared training settings. measure: the measures' settings.
         resamples: bootstrap resamples per interval.
@@ -65,7 +65,7 @@ class Demo2Preset:
     name: str
     seeds: tuple[int, ...]
     plain_seeds: tuple[int, ...]
-    weight_decay: float = 0.1
+    wd: float = 0.1
     init_scale: float = 1.0
     cases: tuple[tuple[str, ShortcutSpec], ...] = CASES
     train: TrainSettings = field(default_factory=TrainSettings)
@@ -78,7 +78,7 @@ class Demo2Preset:
                 raise ConfigError(f"{name}: must be a tuple, got {getattr(self, name)!r}")
         if len(self.seeds) < 2:
             raise ConfigError(f"seeds: need at least 2 rule/shortcut pairs to score, got {len(self.seeds)}")
-        check_number("weight_decay", self.weight_decay, 0.0)
+        check_number("wd", self.wd, 0.0)
         check_number("init_scale", self.init_scale, 0.0, open_low=True)
         if isinstance(self.resamples, bool) or not isinstance(self.resamples, int) or self.resamples < 100:
             raise ConfigError(f"resamples: must be an integer >= 100, got {self.resamples!r}")
@@ -88,7 +88,7 @@ class Demo2Preset:
         """Rule models for every seed, then shortcut models for every seed, then the plain models."""
         s, p = self.seeds, self.plain_seeds
         n = 2 * len(s) + len(p)
-        return Members(("C",) * len(s) + ("P",) * len(s) + ("E",) * len(p), s + s + p, (self.weight_decay,) * n,
+        return Members(("C",) * len(s) + ("P",) * len(s) + ("E",) * len(p), s + s + p, (self.wd,) * n,
                        (self.init_scale,) * n)
 
 
@@ -228,9 +228,9 @@ def run_demo2(preset: str | Demo2Preset = "quick", *, progress: Callable[[str], 
     preset = named("preset", preset, PRESETS)
     blocks = [run_case(preset, case, spec, progress=progress, runs=runs) for case, spec in preset.cases]
     settings = {"seeds": list(preset.seeds), "plain_seeds": list(preset.plain_seeds),
-                "weight_decay": preset.weight_decay, "init_scale": preset.init_scale, "resamples": preset.resamples,
+                "wd": preset.wd, "init_scale": preset.init_scale, "resamples": preset.resamples,
                 "cases": {case: {"shortcut_coefs": list(spec.shortcut_coefs), "period_days": spec.period_days,
                                  "shift_coef": spec.shift_coef} for case, spec in preset.cases},
-                "train": {k: getattr(preset.train, k) for k in ("hidden", "activation", "steps", "lr",
-                                                                 "cooldown_frac", "batch_size", "dtype")}}
+                "train": {k: getattr(preset.train, k) for k in ("hidden", "act_fn", "max_steps", "lr",
+                                                                 "cooldown_frac", "batch_size", "param_dtype")}}
     return Demo2Result(preset.name, blocks, settings)

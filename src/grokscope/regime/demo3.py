@@ -55,14 +55,14 @@ BREAK_ROWS = {"break": "training rows", "shift_break": "shift-era rows", "whole_
 class ZooGrid:
     """A zoo: the product weight decay × init scale × hidden width × feature set × seed (seed fastest)."""
 
-    weight_decay: tuple[float, ...]
+    wd: tuple[float, ...]
     init_scale: tuple[float, ...]
     hidden: tuple[int, ...]
     seeds: tuple[int, ...]
     feature_sets: tuple[str, ...] = ("lags", "all")
 
     def __post_init__(self) -> None:
-        for name in ("weight_decay", "init_scale", "hidden", "seeds", "feature_sets"):
+        for name in ("wd", "init_scale", "hidden", "seeds", "feature_sets"):
             if not isinstance(getattr(self, name), tuple) or not getattr(self, name):
                 raise ConfigError(f"{name}: must be a non-empty tuple, got {getattr(self, name)!r}")
         for fs in self.feature_sets:
@@ -74,12 +74,12 @@ class ZooGrid:
 
     @property
     def n(self) -> int:
-        return (len(self.weight_decay) * len(self.init_scale) * len(self.hidden) * len(self.feature_sets)
+        return (len(self.wd) * len(self.init_scale) * len(self.hidden) * len(self.feature_sets)
                 * len(self.seeds))
 
     def members(self) -> tuple[Members, list[int], list[str]]:
         """(Members, hidden width per member, feature set per member)."""
-        grid = [(wd, a, h, fs, s) for wd in self.weight_decay for a in self.init_scale for h in self.hidden
+        grid = [(wd, a, h, fs, s) for wd in self.wd for a in self.init_scale for h in self.hidden
                 for fs in self.feature_sets for s in self.seeds]
         members = Members(("E",) * len(grid), tuple(g[4] for g in grid), tuple(g[0] for g in grid),
                           tuple(g[1] for g in grid))
@@ -110,7 +110,7 @@ class Demo3Preset:
 PRESETS = {
     # ~8 members per zoo, a few hundred steps: a smoke test of the whole path (< 30 s on one thread).
     "quick": Demo3Preset("quick", ZooGrid((0.0, 1.0), (1.0,), (16,), (0, 1)), ZooGrid((0.0, 1.0), (1.0,), (16,), (0,)),
-                         ff_decades=(1940, 1950), train=TrainSettings(hidden=(16,), steps=300), resamples=200,
+                         ff_decades=(1940, 1950), train=TrainSettings(hidden=(16,), max_steps=300), resamples=200,
                          n_sim=300),
     # 256 S&P 500 members; 48 per Fama–French decade, 384 in all.
     "full": Demo3Preset("full", ZooGrid((0.0, 0.03, 0.3, 1.0), (1.0, 4.0), (16, 64), tuple(range(8))),
@@ -237,7 +237,7 @@ def run_zoo(table: MarketData, split: Split, grid: ZooGrid, preset: Demo3Preset,
             rows[i]["whole_break_sup_f_date"] = str(table.dates[whole[int(rows[i]["whole_break_sup_f_index"])]].date())
             rows[i]["degradation"] = rows[i]["failure"]
             rows[i]["linear_degradation"] = linear[feature_sets[i]]
-    out: dict[str, list] = {"seed": list(members.seeds), "weight_decay": list(members.weight_decay),
+    out: dict[str, list] = {"seed": list(members.seeds), "wd": list(members.wd),
                             "init_scale": list(members.init_scale), "hidden": widths, "feature_set": feature_sets}
     return out | {k: [r[k] for r in rows] for k in rows[0]}
 
@@ -441,8 +441,8 @@ def run_demo3(preset: str | Demo3Preset = "quick", *, data: str = "both",
     seconds["total"] = time.perf_counter() - start
     m, t = preset.measure, preset.train
     settings = {"sp500_grid": _grid(preset.sp500), "ff_grid": _grid(preset.ff), "ff_decades": list(preset.ff_decades),
-                "train": {k: getattr(t, k) for k in ("steps", "lr", "cooldown_frac", "batch_size", "activation",
-                                                     "dtype")},
+                "train": {k: getattr(t, k) for k in ("max_steps", "lr", "cooldown_frac", "batch_size", "act_fn",
+                                                     "param_dtype")},
                 "llc": {"epsilon": m.llc.epsilon, "nbeta": m.llc.nbeta, "gamma": m.llc.gamma,
                         "batch_size": m.llc.batch_size, "burn_in": m.llc.burn_in, "draws": m.llc.draws,
                         "chains": len(m.llc_seeds)},
@@ -451,5 +451,5 @@ def run_demo3(preset: str | Demo3Preset = "quick", *, data: str = "both",
 
 
 def _grid(grid: ZooGrid) -> dict:
-    return {"weight_decay": list(grid.weight_decay), "init_scale": list(grid.init_scale), "hidden": list(grid.hidden),
+    return {"wd": list(grid.wd), "init_scale": list(grid.init_scale), "hidden": list(grid.hidden),
             "feature_sets": list(grid.feature_sets), "seeds": list(grid.seeds), "members": grid.n}

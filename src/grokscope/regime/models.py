@@ -37,7 +37,7 @@ import torch
 
 from .. import metric_names
 from ..checks import check_choice, check_integer, check_number
-from ..config import RunConfig
+from ..config import DTYPES, RunConfig
 from ..counter_rng import random_keys
 from ..errors import ConfigError
 from ..models.mlp_stack import MLPStack
@@ -48,7 +48,7 @@ from .shortcut import ShortcutData, ShortcutSpec, make_shortcut_data
 from .synthetic import RegimeData, RegimeSpec, id_slots, make_regime_data
 
 KINDS = ("C", "P", "E")
-DTYPES = ("float32", "float64")
+
 ACTIVATIONS = ("relu", "gelu")  # the core mlp_stack arch's
 GROUPS = ("state", "id")  # route ablation's columns, in this order
 # counter_rng stream of a member's unknown-slot rows (its init, batches and column permutations are the core
@@ -68,28 +68,28 @@ class Members:
     Args:
         kinds: "C", "P" or "E" per member.
         seeds: per member: its data (`spec.replace(seed=seed)`), initialization and training randomness.
-        weight_decay: AdamW's decoupled weight decay per member.
+        wd: AdamW's decoupled weight decay per member.
         init_scale: α per member (every initial parameter times α).
     """
 
     kinds: tuple[str, ...]
     seeds: tuple[int, ...]
-    weight_decay: tuple[float, ...]
+    wd: tuple[float, ...]
     init_scale: tuple[float, ...]
 
     def __post_init__(self) -> None:
         n = len(self.kinds)
         if n == 0:
             raise ConfigError("kinds: a zoo needs at least one member")
-        for name in ("seeds", "weight_decay", "init_scale"):
+        for name in ("seeds", "wd", "init_scale"):
             if len(getattr(self, name)) != n:
                 raise ConfigError(f"{name}: must have one value per member ({n}), got {len(getattr(self, name))}")
         for kind in self.kinds:
             check_choice("kinds", kind, KINDS)
         for seed in self.seeds:
             check_integer("seeds", seed, 0)
-        for wd in self.weight_decay:
-            check_number("weight_decay", wd, 0.0)
+        for wd in self.wd:
+            check_number("wd", wd, 0.0)
         for alpha in self.init_scale:
             check_number("init_scale", alpha, 0.0, open_low=True)
 
@@ -99,12 +99,12 @@ class Members:
 
     def subset(self, index: Sequence[int]) -> "Members":
         """The members at `index`, in that order."""
-        return Members(*(tuple(getattr(self, f)[i] for i in index) for f in ("kinds", "seeds", "weight_decay",
+        return Members(*(tuple(getattr(self, f)[i] for i in index) for f in ("kinds", "seeds", "wd",
                                                                              "init_scale")))
 
     @staticmethod
     def concat(*parts: "Members") -> "Members":
-        return Members(*(tuple(v for p in parts for v in getattr(p, f)) for f in ("kinds", "seeds", "weight_decay",
+        return Members(*(tuple(v for p in parts for v in getattr(p, f)) for f in ("kinds", "seeds", "wd",
                                                                                   "init_scale")))
 
 
@@ -114,8 +114,8 @@ class TrainSettings:
 
     Args:
         hidden: hidden layer widths of the MLP (d_in and d_out = 1 follow from the data).
-        activation: one of mlp_stack.ACTIVATIONS.
-        steps: optimizer steps.
+        act_fn: relu or gelu (the core mlp_stack arch's).
+        max_steps: optimizer steps.
         lr: AdamW's learning rate (betas 0.9, 0.999; eps 1e-8).
         cooldown_frac: the learning rate falls linearly to 0 over this last share of the steps, so that training
             ends near a minimum of the training loss (the LLC samples around the endpoint; a noisy Adam endpoint
@@ -123,20 +123,20 @@ class TrainSettings:
         batch_size: examples per step per member, at most half the training rows (the core sampler's rule,
             openai/grok's; None: the full training set).
         unknown_frac: share of each member's training rows whose id is mapped to the unknown slot.
-        dtype: of the parameters and data.
-        checkpoints: steps at which the in-era and shift losses and the in-era route ablation are recorded
+        param_dtype: of the parameters and data.
+        record_steps: steps at which the in-era and shift losses and the in-era route ablation are recorded
             (the last step always is).
     """
 
     hidden: tuple[int, ...] = (64,)
-    activation: str = "relu"
-    steps: int = 1500
+    act_fn: str = "relu"
+    max_steps: int = 1500
     lr: float = 3e-3
     cooldown_frac: float = 0.2
     batch_size: int | None = 256
     unknown_frac: float = 0.05
-    dtype: str = "float32"
-    checkpoints: tuple[int, ...] = ()
+    param_dtype: str = "float32"
+    record_steps: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.hidden, tuple):
@@ -145,22 +145,22 @@ class TrainSettings:
             check_integer("hidden", width, 1)
         if not self.hidden or len(set(self.hidden)) != 1:
             raise ConfigError(f"hidden: one or more layers of one width (the core mlp_stack arch's), got {self.hidden!r}")
-        check_choice("activation", self.activation, ACTIVATIONS)
-        check_integer("steps", self.steps, 1)
+        check_choice("act_fn", self.act_fn, ACTIVATIONS)
+        check_integer("max_steps", self.max_steps, 1)
         check_number("lr", self.lr, 0.0, open_low=True)
         check_number("cooldown_frac", self.cooldown_frac, 0.0, 1.0)
         if self.batch_size is not None:
             check_integer("batch_size", self.batch_size, 1)
         check_number("unknown_frac", self.unknown_frac, 0.0, 1.0, open_high=True)
-        check_choice("dtype", self.dtype, DTYPES)
-        for step in self.checkpoints:
-            check_integer("checkpoints", step, 0)
-            if step > self.steps:
-                raise ConfigError(f"checkpoints: {step} is past steps={self.steps}")
+        check_choice("param_dtype", self.param_dtype, DTYPES)
+        for step in self.record_steps:
+            check_integer("record_steps", step, 0)
+            if step > self.max_steps:
+                raise ConfigError(f"record_steps: {step} is past max_steps={self.max_steps}")
 
     @property
     def torch_dtype(self) -> torch.dtype:
-        return getattr(torch, self.dtype)
+        return getattr(torch, self.param_dtype)
 
 
 
@@ -322,15 +322,15 @@ def zoo_table(data: ZooData, members: Members, unseen: torch.Tensor | None = Non
 
 def zoo_config(members: Members, settings: TrainSettings, d_in: int) -> RunConfig:
     """The core RunConfig of a zoo: the mlp_stack arch on d_in columns, per-member AdamW (betas 0.9, 0.999; eps
-    1e-8; no warm-up; the cool-down), the squared error, evaluated at every recorded step (`checkpoints` and the
+    1e-8; no warm-up; the cool-down), the squared error, evaluated at every recorded step (`record_steps` and the
     last) and nowhere else, on the CPU."""
-    record = sorted(set(settings.checkpoints) | {settings.steps})
+    record = sorted(set(settings.record_steps) | {settings.max_steps})
     return RunConfig(
         task="table", p=d_in, arch="mlp_stack", n_layers=len(settings.hidden), d_mlp=settings.hidden[0],
-        act_fn=settings.activation, seeds=members.seeds, lr=settings.lr, wd=members.weight_decay,
+        act_fn=settings.act_fn, seeds=members.seeds, lr=settings.lr, wd=members.wd,
         init_scale=members.init_scale, beta1=0.9, beta2=0.999, eps=1e-8, warmup_steps=0,
         cooldown_frac=settings.cooldown_frac, batch_size=settings.batch_size, loss="squared_error",
-        loss_dtype="float64", param_dtype=settings.dtype, max_steps=settings.steps,
+        loss_dtype="float64", param_dtype=settings.param_dtype, max_steps=settings.max_steps,
         eval_every=math.gcd(*record), eval_log_points=0, instruments=False, collapse_diagnostics=False,
         checkpoints=1, device="cpu")
 
@@ -361,7 +361,7 @@ def read_history(run: Run) -> dict[int, dict[str, torch.Tensor]]:
 
 @dataclass
 class TrainedZoo:
-    """A trained zoo: the model (E members), who they are, their data, and the truth recorded at checkpoints.
+    """A trained zoo: the model (E members), who they are, their data, and the truth recorded at its record steps.
 
     history: step -> read_history()'s [E] values at each recorded step (the last included); final: the last step's.
     """
@@ -381,7 +381,7 @@ class TrainedZoo:
 def train_zoo(spec: RegimeSpec | ShortcutSpec, members: Members, settings: TrainSettings = TrainSettings(), *,
               progress: Callable[[int], None] | None = None, out: str | Path | None = None,
               name: str = "regime-zoo") -> TrainedZoo:
-    """Train every member of the zoo in one ensemble and record the truth at the checkpoints.
+    """Train every member of the zoo in one ensemble and record the truth at the record steps.
 
     Args:
         spec: the generator's knobs (Demo 1's RegimeSpec, Demo 2's ShortcutSpec); member e's sample is
@@ -422,7 +422,7 @@ def train_members(data: ZooData, members: Members, settings: TrainSettings = Tra
 
     config = zoo_config(members, settings, data.d_in)
     table = zoo_table(data, members, unseen)
-    record = set(settings.checkpoints) | {settings.steps}
+    record = set(settings.record_steps) | {settings.max_steps}
 
     def report(update) -> None:
         if progress is not None and update.step in record:
@@ -432,6 +432,6 @@ def train_members(data: ZooData, members: Members, settings: TrainSettings = Tra
         run = train(config, scratch if out is None else out, table=table, name=name, progress=report)
         params = run.model().params
         history = read_history(run)
-    model = MLPStack(params, activation=settings.activation)
+    model = MLPStack(params, activation=settings.act_fn)
     return TrainedZoo(model, members, settings, data, {step: history[step] for step in sorted(record)},
                       path=None if out is None else run.path)

@@ -48,7 +48,6 @@ from .shortcut import ShortcutData, ShortcutSpec, make_shortcut_data
 from .synthetic import RegimeData, RegimeSpec, id_slots, make_regime_data
 
 KINDS = ("C", "P", "E")
-
 ACTIVATIONS = ("relu", "gelu")  # the core mlp_stack arch's
 GROUPS = ("state", "id")  # route ablation's columns, in this order
 # counter_rng stream of a member's unknown-slot rows (its init, batches and column permutations are the core

@@ -32,7 +32,7 @@ def _check_runs(runs: Path | None) -> None:
 
 @app.command()
 def demo1(
-    preset: Annotated[str, typer.Option(help="quick (B 4 and 64, 26 s on one thread of an idle 2-core machine) or full (B 2..128, ~18 min).")] = "quick",
+    preset: Annotated[str, typer.Option(help="quick (B 4 and 64, 35 s on one thread of an idle 2-core machine) or full (B 2..128, ~18 min).")] = "quick",
     n_regimes: Annotated[Optional[str], typer.Option("--b", help="Comma list of B values (overrides the preset's).")] = None,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Also write the tables as Markdown (.md) or JSON (.json).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (every member's values included).")] = False,
@@ -81,7 +81,7 @@ def market(
 
 @app.command()
 def demo2(
-    preset: Annotated[str, typer.Option(help="quick (6 rule/shortcut pairs per case, 11 s on one thread of an idle 2-core machine) or full (24 pairs).")] = "quick",
+    preset: Annotated[str, typer.Option(help="quick (6 rule/shortcut pairs per case, 25 s on one thread of an idle 2-core machine) or full (24 pairs).")] = "quick",
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Also write the tables as Markdown (.md) or JSON (.json).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (every member's values included).")] = False,
     runs: Annotated[Optional[Path], typer.Option("--runs", help="Keep every zoo as a run directory under this folder (grokscope runs, show, report, serve, monitor; train --resume).")] = None,

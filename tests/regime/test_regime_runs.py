@@ -127,6 +127,8 @@ def test_a_directory_of_regime_digits_and_core_runs_lists_shows_reports_serves_a
     assert summary["members"][0]["final_shift_loss"] == pytest.approx(float(zoo.final["shift_loss"][0]))
     for run in (digits, core):
         assert runner.invoke(app, ["show", str(run.path)], terminal_width=200).exit_code == 0
+    compared = runner.invoke(app, ["compare", str(zoo.path)])  # arms by wd, but no accuracy to time them by
+    assert compared.exit_code == 2 and compared.stderr.startswith("error: runs: ") and "no accuracy" in compared.stderr
     served = {row["name"]: row for row in Dashboard(root).runs()}
     assert {served[r.path.name]["state"] for r in (zoo, digits, core)} == {"finished"}
     data = report_data(load(zoo.path))

@@ -210,6 +210,11 @@ def compare(runs: Sequence[Run | str | Path], *, by: Sequence[str] | None = None
     loaded = [run if isinstance(run, Run) else load(run) for run in runs]
     if not loaded:
         raise ConfigError("runs: give at least one run directory")
+    table = next((run for run in loaded if run.config.task == "table"), None)
+    if table is not None:
+        raise ConfigError(f"runs: {table.path.name} is a stored table's run (task table), whose scalar target has no "
+                          "accuracy and so no steps to generalization to compare; grokscope show RUN --json gives "
+                          "each member's final losses, failure ratios and route ablation")
     by = None if by is None else _check_by(by)
     threshold = _threshold(loaded, threshold)
     if by is None:

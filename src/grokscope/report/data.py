@@ -195,7 +195,10 @@ def _grid_panels(run: Run, focus: int) -> tuple[dict[str, Any], list[str]]:
 
 def arms(run: Run) -> dict[str, Any] | None:
     """`grokscope compare`'s table of the arms the run's members form, and per arm the fraction of its members
-    generalized against step (`compare.generalized_fraction`); None where the members form a single arm."""
+    generalized against step (`compare.generalized_fraction`); None where the members form a single arm, and for a
+    stored table's run (task table), whose scalar target has no steps to generalization."""
+    if run.config.task == "table":
+        return None
     with run.metrics() as store:
         budget = store.last_step()
     if not budget or not arm_fields([run]):  # nothing past step 0 yet (a live run): no budget to draw or divide by

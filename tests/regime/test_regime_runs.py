@@ -10,6 +10,7 @@ import subprocess
 import sys
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -127,8 +128,8 @@ def test_a_directory_of_regime_digits_and_core_runs_lists_shows_reports_serves_a
     assert summary["members"][0]["final_shift_loss"] == pytest.approx(float(zoo.final["shift_loss"][0]))
     for run in (digits, core):
         assert runner.invoke(app, ["show", str(run.path)], terminal_width=200).exit_code == 0
-    compared = runner.invoke(app, ["compare", str(zoo.path)])  # arms by wd, but no accuracy to time them by
-    assert compared.exit_code == 2 and compared.stderr.startswith("error: runs: ") and "no accuracy" in compared.stderr
+    mixed_compare = runner.invoke(app, ["compare", str(zoo.path), str(core.path)])  # steps against final losses
+    assert mixed_compare.exit_code == 2 and mixed_compare.stderr.startswith("error: runs: ")
     served = {row["name"]: row for row in Dashboard(root).runs()}
     assert {served[r.path.name]["state"] for r in (zoo, digits, core)} == {"finished"}
     data = report_data(load(zoo.path))
@@ -160,6 +161,27 @@ def test_the_zoo_report_draws_its_losses_and_shift_panel_in_a_browser(mixed, pag
                                        names.SHIFT_EXCESS_FAILURE])
     assert "permuted groups" in drawn["head"] and "final shift loss" in drawn["head"]
     assert not any(h.startswith("phases") for h in drawn["head"])  # no phases or accuracy for a scalar target
+
+
+def test_compare_sets_arms_of_a_zoo_against_each_other_by_their_final_failure(tmp_path):
+    members = Members(("E",) * 6, (0, 1, 2) * 2, (0.0,) * 3 + (1.0,) * 3, (1.0,) * 6)
+    zoo = train_zoo(SPEC, members, SETTINGS, out=tmp_path)
+    shown = json.loads(runner.invoke(app, ["show", str(zoo.path), "--json"]).stdout)["members"]
+    result = runner.invoke(app, ["compare", str(zoo.path), "--json", "--out", str(tmp_path / "arms.csv")])
+    assert result.exit_code == 0, result.output
+    table = json.loads(result.stdout)
+    assert table["outcome"] == "excess_failure" and table["control"] == "wd=0.0" and table["by"] == ["wd"]
+    control, decayed = table["arms"]
+    excess = [m["final_excess_failure"] for m in shown]
+    assert control["median"]["excess_failure"] == pytest.approx(float(np.median(excess[:3])))
+    assert decayed["ratio"] == pytest.approx(float(np.median(excess[3:]) / np.median(excess[:3])))
+    assert decayed["paired"] == 3 and decayed["paired_lower"] == sum(b < a for a, b in zip(excess[:3], excess[3:]))
+    assert 0 < decayed["p_mann_whitney"] <= 1 and decayed["ratio_low"] <= decayed["ratio"] <= decayed["ratio_high"]
+    assert (tmp_path / "arms.csv").read_text().startswith("wd,arm,members,test_loss_median")
+    printed = runner.invoke(app, ["compare", str(zoo.path)], terminal_width=200)
+    assert printed.exit_code == 0 and "ratio of excess failure" in printed.stdout and "control" in printed.stdout
+    refused = runner.invoke(app, ["compare", str(zoo.path), "--threshold", "0.9"])
+    assert refused.exit_code == 2 and refused.stderr.startswith("error: threshold: a stored table's runs")
 
 
 def test_bad_tables_are_refused_in_one_line_before_anything_is_written(tmp_path):

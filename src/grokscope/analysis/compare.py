@@ -142,6 +142,59 @@ def _check_by(by: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(by))
 
 
+@dataclass(frozen=True)
+class Arms:
+    """How members fall into arms: the fields, each member's (run, member, arm label) in order, the arms' settings
+    (label -> field -> value) in order of first appearance, and the control's label."""
+
+    by: tuple[str, ...]
+    members: tuple[tuple[Run, int, str], ...]
+    settings: dict[str, dict[str, Any]]
+    control: str
+
+
+def member_arms(runs: Sequence[Run], by: Sequence[str] | None, control: str | None) -> Arms:
+    """The arms the members of `runs` form (by default over every arm field that differs between them).
+
+    Raises:
+        ConfigError: an unknown `by` field, an unknown control label, or members that form a single arm.
+    """
+    fields = _check_by(by) if by is not None else arm_fields(runs)
+    if not fields:
+        raise ConfigError("by: the members form a single arm (no field but the seed differs); compare needs arms, "
+                          "e.g. one run with per-member values (grokscope train --seeds 0-7 --wd 0,0,0,0,1,1,1,1) "
+                          "or several runs that differ in a field (grokscope compare RUN_A RUN_B)")
+    members, settings = [], {}
+    for run in runs:
+        for e in range(run.config.n_members):
+            values = {name: _member_settings(run.config, e)[name] for name in fields}
+            label = " ".join(f"{name}={_format_value(v)}" for name, v in values.items())
+            settings.setdefault(label, values)
+            members.append((run, e, label))
+    labels = list(settings)
+    if len(labels) < 2:
+        raise ConfigError(f"by: {', '.join(fields)} puts every member in one arm ({labels[0]}); choose a field that differs")
+    control = labels[0] if control is None else control
+    if control not in settings:
+        raise ConfigError(f"control: no arm is labelled {control!r}; arms: {', '.join(labels)}")
+    return Arms(fields, tuple(members), settings, control)
+
+
+def load_runs(runs: Sequence[Run | str | Path], *, table: bool) -> list[Run]:
+    """The runs (Run objects or run directories), all of a stored table (`table`: task table) or none of them."""
+    loaded = [run if isinstance(run, Run) else load(run) for run in runs]
+    if not loaded:
+        raise ConfigError("runs: give at least one run directory")
+    other = next((run for run in loaded if (run.config.task == "table") != table), None)
+    if other is not None and table:
+        raise ConfigError(f"runs: {other.path.name} is not a stored table's run; compare stored tables with each other")
+    if other is not None:
+        raise ConfigError(f"runs: {other.path.name} is a stored table's run (task table), whose scalar target has no "
+                          "accuracy and so no steps to generalization; compare stored tables with each other "
+                          "(grokscope compare compares their final losses and failure)")
+    return loaded
+
+
 def _threshold(runs: Sequence[Run], threshold: float | None) -> float:
     if threshold is not None:
         if not 0 < threshold <= 1:
@@ -207,45 +260,25 @@ def compare(runs: Sequence[Run | str | Path], *, by: Sequence[str] | None = None
     Raises:
         ConfigError: an unknown `by` field, an unknown control label, or members that form a single arm.
     """
-    loaded = [run if isinstance(run, Run) else load(run) for run in runs]
-    if not loaded:
-        raise ConfigError("runs: give at least one run directory")
-    table = next((run for run in loaded if run.config.task == "table"), None)
-    if table is not None:
-        raise ConfigError(f"runs: {table.path.name} is a stored table's run (task table), whose scalar target has no "
-                          "accuracy and so no steps to generalization to compare; grokscope show RUN --json gives "
-                          "each member's final losses, failure ratios and route ablation")
-    by = None if by is None else _check_by(by)
+    loaded = load_runs(runs, table=False)
     threshold = _threshold(loaded, threshold)
-    if by is None:
-        by = arm_fields(loaded)
-        if not by:
-            raise ConfigError("by: the members form a single arm (no field but the seed differs); compare needs arms, "
-                              "e.g. one run with per-member values (grokscope train --seeds 0-7 --wd 0,0,0,0,1,1,1,1) "
-                              "or several runs that differ in a field (grokscope compare RUN_A RUN_B)")
-    outcomes, arm_settings = [], {}
-    for run in loaded:
-        found, budget = held_out_first_steps(run, threshold)
-        for e, (step, metric) in enumerate(found):
-            values = {name: _member_settings(run.config, e)[name] for name in by}
-            label = " ".join(f"{name}={_format_value(v)}" for name, v in values.items())
-            arm_settings.setdefault(label, values)
-            outcomes.append(MemberOutcome(str(run.path), e, run.config.seeds[e], label, step, budget, metric))
-    labels = list(arm_settings)
-    if len(labels) < 2:
-        raise ConfigError(f"by: {', '.join(by)} puts every member in one arm ({labels[0]}); choose a field that differs")
-    control = labels[0] if control is None else control
-    if control not in arm_settings:
-        raise ConfigError(f"control: no arm is labelled {control!r}; arms: {', '.join(labels)}")
-    members = {label: [m for m in outcomes if m.arm == label] for label in labels}
-    arms = tuple(_arm_result(label, arm_settings[label], members[label], members[control], is_control=label == control,
-                             resamples=resamples, seed=seed) for label in labels)
+    grouped = member_arms(loaded, by, control)
+    found = {run.path: held_out_first_steps(run, threshold) for run in loaded}
+    outcomes = []
+    for run, e, label in grouped.members:
+        steps, budget = found[run.path]
+        step, metric = steps[e]
+        outcomes.append(MemberOutcome(str(run.path), e, run.config.seeds[e], label, step, budget, metric))
+    members = {label: [m for m in outcomes if m.arm == label] for label in grouped.settings}
+    control = grouped.control
+    arms = tuple(_arm_result(label, values, members[label], members[control], is_control=label == control,
+                             resamples=resamples, seed=seed) for label, values in grouped.settings.items())
     metric = "/".join(sorted({m.metric for m in outcomes}))
-    return Comparison(by, threshold, metric, control, resamples, seed, arms, tuple(outcomes))
+    return Comparison(grouped.by, threshold, metric, control, resamples, seed, arms, tuple(outcomes))
 
 
 def write_table(comparison: Comparison, path: Path) -> Path:
-    """Save the table as CSV or JSON (by the file's suffix)."""
+    """Save the table as CSV or JSON (by the file's suffix); a stored table's comparison (table_compare) too."""
     check_output_suffix("out", path, TABLE_SUFFIXES)
     text = comparison.to_csv() if path.suffix.lower() == ".csv" else comparison.to_json()
     path.write_text(text, encoding="utf-8")

@@ -147,6 +147,36 @@ def _comparison_table(comparison: Any) -> Any:
     return table
 
 
+def _table_comparison_table(comparison):
+    """A stored table's comparison (analysis.table_compare) as a Rich table: each final's median [IQR], the outcome's
+    ratio to the control with its interval, Mann–Whitney's p and the paired seeds that ended lower."""
+    from rich.table import Table
+
+    def cell(arm, key: str) -> str:
+        if arm.median[key] is None:
+            return "-"
+        return f"{arm.median[key]:.3g} [{arm.q25[key]:.3g}–{arm.q75[key]:.3g}]"
+
+    outcome = comparison.outcome.replace("_", " ")
+    caption = (f"final values, median [IQR] over members; ratio = median {outcome} of the arm / of the control, BCa "
+               f"bootstrap 95% interval over {comparison.resamples:,} resamples; p: Mann–Whitney, two-sided; paired: "
+               f"seeds shared with the control on which the arm's {outcome} ended lower")
+    table = Table(caption=caption, caption_justify="left")
+    for column in ("arm", "members", "test loss", "failure", "excess failure", f"ratio of {outcome} [95% CI]", "p",
+                   "paired lower"):
+        table.add_column(column, justify="left" if column == "arm" else "right")
+    for arm in comparison.arms:
+        if arm.arm == comparison.control:
+            ratio, p, paired = "control", "", ""
+        else:
+            interval = "-" if arm.ratio_low is None else f"{arm.ratio_low:.2f}, {arm.ratio_high:.2f}"
+            ratio, p = f"{arm.ratio:.2f} [{interval}]", f"{arm.p_mann_whitney:.3g}"
+            paired = "" if arm.paired is None else f"{arm.paired_lower}/{arm.paired}"
+        table.add_row(escape(arm.arm), str(arm.members), cell(arm, "test_loss"), cell(arm, "failure"),
+                      cell(arm, "excess_failure"), ratio, p, paired)
+    return table
+
+
 @app.command(rich_help_panel="Sweeps and comparisons")
 def compare(
     runs: Annotated[list[Path], typer.Argument(help="One run whose members form arms, or several runs.")],
@@ -157,7 +187,9 @@ def compare(
     output: Annotated[Optional[Path], typer.Option("--out", help="Also save the table: FILE.csv or FILE.json.")] = None,
     figure: Annotated[Optional[Path], typer.Option(help="Draw the fraction generalized against step: FILE.png or FILE.svg.")] = None,
 ) -> None:
-    """Compare arms over seeds: members generalized, censored median steps, speed-up with a bootstrap interval, p-value."""
+    """Compare arms over seeds: members generalized, censored median steps, speed-up with a bootstrap interval, p-value
+    (stored tables, task table: the final held-out loss, failure and excess failure, and the outcome's ratio)."""
+    from .. import run as api
     from ..analysis.compare import (
         FIGURE_SUFFIXES,
         TABLE_SUFFIXES,
@@ -171,13 +203,24 @@ def compare(
         check_output_suffix("out", output, TABLE_SUFFIXES)
         check_output_suffix("figure", figure, FIGURE_SUFFIXES)
         fields = None if by is None else [f.strip() for f in by.split(",")]
-        comparison = compare_arms(runs, by=fields, threshold=threshold, control=control)
+        loaded = [api.load(run) for run in runs]
+        stored = bool(loaded) and loaded[0].config.task == "table"
+        if stored:
+            from ..analysis.table_compare import compare_tables
+
+            for name, value in (("threshold", threshold), ("figure", figure)):
+                if value is not None:
+                    raise ConfigError(f"{name}: a stored table's runs have no accuracy to reach or fraction "
+                                      "generalized to draw; leave it out")
+            comparison = compare_tables(loaded, by=fields, control=control)
+        else:
+            comparison = compare_arms(loaded, by=fields, threshold=threshold, control=control)
     except GrokscopeError as error:
         fail(error)
     if as_json:
         typer.echo(comparison.to_json())
     else:
-        out.print(_comparison_table(comparison))
+        out.print(_table_comparison_table(comparison) if stored else _comparison_table(comparison))
     for path in [write_table(comparison, output) if output else None, plot_generalized_fraction(comparison, figure) if figure else None]:
         if path is not None:
             err.print(f"wrote {escape(str(path))}")

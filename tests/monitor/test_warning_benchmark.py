@@ -29,19 +29,20 @@ from grokscope.cli import app
 STEPS = np.arange(0, 2_001, 100)
 
 
-def _trace(arm: str, seed: int, statistic: np.ndarray, *, memorized=200, grokked=None, alarm=None) -> MemberTrace:
+def _trace(arm: str, seed: int, statistic: np.ndarray, *, memorized=200, grokked=None, alarm=None, final=None) -> MemberTrace:
     values = {m: np.full(len(STEPS), math.nan) for m in MEASURES}
     values[WARNING] = statistic
     return MemberTrace(arm=arm, member=seed, seed=seed, steps=STEPS, values=values, restricted_loss=np.full(len(STEPS), math.nan),
-                       memorized=memorized, compressed=None, grokked=grokked, alarms={WARNING: alarm}, budget=int(STEPS[-1]))
+                       memorized=memorized, compressed=None, grokked=grokked, alarms={WARNING: alarm}, budget=int(STEPS[-1]),
+                       final_heldout=final)
 
 
 def _grok(seed: int, alarm: int, t_g: int) -> MemberTrace:
     return _trace("g", seed, np.where(STEPS >= alarm, 20.0 + seed, 1.0), grokked=t_g, alarm=alarm)
 
 
-def _control(seed: int, level: float = 3.0, alarm=None, grokked=None) -> MemberTrace:
-    return _trace("c", seed, np.full(len(STEPS), level + 0.01 * seed), alarm=alarm, grokked=grokked)
+def _control(seed: int, level: float = 3.0, alarm=None, grokked=None, final=None) -> MemberTrace:
+    return _trace("c", seed, np.full(len(STEPS), level + 0.01 * seed), alarm=alarm, grokked=grokked, final=final)
 
 
 RULES = {WARNING: AlarmRule(WARNING, fixed=True)}
@@ -77,6 +78,20 @@ def test_false_alarms_count_only_controls_that_never_generalized_and_misses_are_
     assert any(m.startswith("AUROC 0.00") for m in misses)  # at 700 the grokking members are not yet above
 
 
+def test_false_alarms_are_also_counted_on_the_controls_that_learned_nothing():
+    grok = Arm("x-y", 31, 0.8, 1.0, GROK, [_grok(s, 500, 1_200) for s in range(4)])
+    # final held-out accuracy: 0.5 learned part of the rule (partial); 0.05 and 0.03 nothing of it (clean)
+    members = [_control(0, alarm=900, final=0.5), _control(1, alarm=700, final=0.05), _control(2, final=0.03),
+               _control(3, final=0.03)]
+    small = Arm("x-y", 31, 0.5, 1.0, SMALL_FRACTION, members)
+    table = score_task([grok, small], RULES, held_out=True, resamples=200)
+    score = next(r for r in table.rows if r.measure == WARNING).alarms[small.name]
+    assert score.false_rate == 0.5 and score.false_rate_clean == pytest.approx(1 / 3)
+    assert (score.n_clean, score.n_partial, score.n_controls) == (3, 1, 4)
+    assert any("0.33 on its 3 clean members, 1 partly learned" in m for m in targets_met(table))
+    assert "0.33 [" in to_markdown(table) and "on 3 clean, 1 partly learned" in to_markdown(table)
+
+
 @pytest.fixture(scope="module")
 def small_sweep(tmp_path_factory):
     """x+y mod 31 at the tiny size: a grokking arm, a small-fraction and a no-decay control, two seeds each."""
@@ -107,6 +122,8 @@ def test_validate_warning_scores_a_trained_sweep(small_sweep, tmp_path):
     for row in table["rows"]:
         for value in row["auroc"].values():
             assert math.isnan(value) or 0.0 <= value <= 1.0
+        for score in row["alarms"].values():  # every control member that never generalized is clean or partial
+            assert score["n_clean"] + score["n_partial"] == score["n_controls"]
     calibrated = CliRunner().invoke(app, ["validate-warning", str(small_sweep), "--tuning", "x+y", "--calibrate", "--json"])
     assert calibrated.exit_code == 0, calibrated.output
     numbers = json.loads(calibrated.output)

@@ -53,6 +53,11 @@ from .stored_phases import run_phases
 MEMORIZED_ACC = 0.99
 GROKKED_ACC = 0.95
 LEAD_STEPS = 1_000
+# A control that never generalized and ended below this held-out accuracy learned nothing of the rule (about 3x
+# chance on the warning benchmark's Z_31 and Z_30); above it, it learned part of it, and an alarm there reads a real
+# partial circuit. A reading of the outcome for the tables (2026-12-06, chosen after session 6 found every alarmed
+# held-out control member at 0.14-0.90): it moves no alarm and no threshold.
+CLEAN_HELDOUT_ACC = 0.1
 SPECTRUM_PEAK = "spectrum_peak"  # the early-warning score, from the instruments' W_E spectrum
 EARLY_WARNING = "early_warning"  # the instruments' alarm with its own fixed rule
 # measure -> its metric (route ablation: the mean over its feature groups).
@@ -72,7 +77,8 @@ class MemberTrace:
     steps: [S] the monitored checkpoint steps; values: measure -> [S] (NaN where not measured or flagged);
     restricted_loss: [S] at those steps; memorized, compressed, grokked: t_mem, t_c, t_g (None: not
     reached); alarms: the step each fixed-rule alarm fired (None: never), by measure name (EARLY_WARNING: the
-    instruments' early warning); budget: the last step.
+    instruments' early warning); budget: the last step; final_heldout: the last evaluation's held-out accuracy
+    (mirror-held-out where logged; None where not read), which sorts controls by what they ended up learning.
     """
 
     arm: str
@@ -86,6 +92,7 @@ class MemberTrace:
     grokked: int | None
     alarms: dict[str, int | None]
     budget: int
+    final_heldout: float | None = None
 
     def index_at(self, step: float) -> int | None:
         """Index of the last monitored checkpoint at or before `step` (None: there is none)."""
@@ -273,7 +280,9 @@ def fit_alarm_rule(measure: str, grok: Sequence[MemberTrace], controls: Sequence
 class AlarmScore:
     """Rates with 95% intervals: true alarms over members that grokked, false alarms over controls that
     never did; the median lead t_g − t_alarm over the true alarms, in steps and as a fraction of the member's
-    plateau (t_g − t_alarm) / (t_g − t_mem) (members with a plateau: t_mem < t_g)."""
+    plateau (t_g − t_alarm) / (t_g − t_mem) (members with a plateau: t_mem < t_g). The clean false alarms are
+    over the controls that never generalized and ended at held-out accuracy below CLEAN_HELDOUT_ACC (learned
+    nothing of the rule); the others learned part of it (`n_partial`)."""
 
     true_rate: float
     true_interval: tuple[float, float]
@@ -285,6 +294,10 @@ class AlarmScore:
     lead_fraction_interval: tuple[float, float]
     n_grokked: int
     n_controls: int
+    false_rate_clean: float = math.nan
+    false_interval_clean: tuple[float, float] = (math.nan, math.nan)
+    n_clean: int = 0
+    n_partial: int = 0
 
 
 def score_alarm(rule: AlarmRule, grok: Sequence[MemberTrace], controls: Sequence[MemberTrace], *,
@@ -297,6 +310,8 @@ def score_alarm(rule: AlarmRule, grok: Sequence[MemberTrace], controls: Sequence
                          for t in positives], dtype=float)
     fractions = leads / plateaus
     false = np.array([rule.alarm_step(t) is not None for t in negatives], dtype=float)
+    clean = np.array([t.final_heldout is not None and t.final_heldout < CLEAN_HELDOUT_ACC for t in negatives], dtype=bool)
+    false_clean = false[clean]
 
     def rate(values):
         return (lambda idx: float(values[idx].mean()) if len(values) else math.nan)
@@ -317,7 +332,9 @@ def score_alarm(rule: AlarmRule, grok: Sequence[MemberTrace], controls: Sequence
         false_rate=rate(false)(np.arange(len(false))), false_interval=interval(rate(false), false),
         median_lead=median_of(leads)(everyone), lead_interval=interval(median_of(leads), leads),
         median_lead_fraction=median_of(fractions)(everyone), lead_fraction_interval=interval(median_of(fractions), fractions),
-        n_grokked=len(positives), n_controls=len(negatives))
+        n_grokked=len(positives), n_controls=len(negatives),
+        false_rate_clean=rate(false_clean)(np.arange(len(false_clean))), false_interval_clean=interval(rate(false_clean), false_clean),
+        n_clean=int(clean.sum()), n_partial=int(sum(t.final_heldout is not None for t in negatives) - clean.sum()))
 
 
 @dataclass

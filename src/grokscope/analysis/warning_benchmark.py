@@ -45,6 +45,7 @@ from ..run import Run, load
 from ..sweep.directory import PACKS_DIR, read_spec
 from .first_steps import first_step_reaching, held_out_first_steps
 from .monitor_validation import (
+    CLEAN_HELDOUT_ACC,
     AlarmRule,
     AlarmScore,
     MemberTrace,
@@ -150,6 +151,7 @@ def pack_traces(run: Run) -> list[MemberTrace]:
         steps, train_acc = store.series_tensor(names.TRAIN_ACC, n)
         if not steps:
             raise ConfigError(f"validate-warning: {run.path} has no evaluations")
+        heldout = {name: store.series_tensor(name, n)[1] for name in (names.MIRROR_ACC, names.TEST_ACC)}
         values = {m: _aligned(store, metric, n, steps) for m, metric in {**_SCALARS, **_MONITOR}.items()}
         values["prequential_bits_per_example"] /= n_train[:, None]
         routes = _route_ablation(store, n, steps)
@@ -180,6 +182,8 @@ def pack_traces(run: Run) -> list[MemberTrace]:
         values[name] = ((index[:, None] >= 0) & (positions[None, :] >= index[:, None])).astype(float)
     values[WARNING], values[SHUFFLE_WARNING] = statistic, shuffle_statistic
     step_array = np.asarray(steps, dtype=np.int64)
+    mirror = heldout[names.MIRROR_ACC]
+    final = (mirror if mirror.numel() and bool(torch.isfinite(mirror).any()) else heldout[names.TEST_ACC])[:, -1]  # [E]
     traces = []
     for e in range(n):
         alarms = {name: (int(steps[i]) if i >= 0 else None) for name, i in
@@ -188,7 +192,8 @@ def pack_traces(run: Run) -> list[MemberTrace]:
             arm="", member=e, seed=run.config.seeds[e], steps=step_array,
             values={m: values[m][e] for m in MEASURES}, restricted_loss=np.full(len(steps), math.nan),
             memorized=first_step_reaching(steps, acc[e].tolist(), MEMORIZED_ACC), compressed=None,
-            grokked=grokked[e][0], alarms=alarms, budget=budget))
+            grokked=grokked[e][0], alarms=alarms, budget=budget,
+            final_heldout=None if not math.isfinite(float(final[e])) else float(final[e])))
     return traces
 
 
@@ -362,7 +367,9 @@ def targets_met(table: TaskTable, measure: str = WARNING) -> list[str]:
     misses = []
     for control, score in row.alarms.items():
         if not score.false_rate <= TARGETS["false_rate"]:
-            misses.append(f"false alarms {score.false_rate:.2f} on {control} (target <= {TARGETS['false_rate']})")
+            clean = (f"; {score.false_rate_clean:.2f} on its {score.n_clean} clean members, {score.n_partial} partly "
+                     f"learned" if score.n_clean else f"; none of its {score.n_partial} members is clean")
+            misses.append(f"false alarms {score.false_rate:.2f} on {control} (target <= {TARGETS['false_rate']}{clean})")
         if not row.auroc[control] >= TARGETS["auroc"]:
             misses.append(f"AUROC {row.auroc[control]:.2f} vs {control} (target >= {TARGETS['auroc']})")
     score = next(iter(row.alarms.values()))
@@ -398,7 +405,12 @@ def to_markdown(table: TaskTable) -> str:
         medians = " / ".join("–" if arm[k] is None else f"{arm[k]:.0f}" for k in ("median_memorized", "median_grokked", "median_plateau"))
         lines.append(f"| {name} | {arm['kind']} | {arm['members']} | {arm['memorized']} | {arm['generalized']} | {medians} |")
     for measure in WARNINGS:
-        if any(r.measure == measure for r in table.rows):
+        row = next((r for r in table.rows if r.measure == measure), None)
+        if row is not None:
             misses = targets_met(table, measure)
             lines += ["", f"`{measure}` vs the targets: " + ("all met." if not misses else "; ".join(misses) + ".")]
+            by_outcome = [f"{c}: {format_value(s.false_rate_clean, s.false_interval_clean)} on {s.n_clean} clean, "
+                          f"{s.n_partial} partly learned" for c, s in row.alarms.items()]
+            lines.append(f"`{measure}` false alarms on clean controls (final held-out accuracy < {CLEAN_HELDOUT_ACC:g}): "
+                         + "; ".join(by_outcome) + ".")
     return "\n".join(lines)

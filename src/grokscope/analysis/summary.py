@@ -96,6 +96,18 @@ TABLE_FINALS = {"train_loss": names.TRAIN_LOSS, "test_loss": names.TEST_LOSS, "s
                 "excess_failure": names.SHIFT_EXCESS_FAILURE}
 
 
+def table_finals(store, n_members: int) -> tuple[int, dict[str, torch.Tensor]]:
+    """A stored table's run: the last evaluated step and key -> [E] each TABLE_FINALS metric's value there
+    (a metric the run does not log is left out; NaN where a member has none)."""
+    finals: dict[str, torch.Tensor] = {}
+    last = 0
+    for key, name in TABLE_FINALS.items():
+        steps, values = store.series_tensor(name, n_members)  # [E, S]
+        if steps:
+            last, finals[key] = steps[-1], values[:, -1]
+    return last, finals
+
+
 def summarize_table(run: Run) -> dict[str, Any]:
     """A stored table's run (task "table"): per member its seed, learning rate, weight decay, init scale, the
     columns it reads permuted (its kind, for the regime demos), and the last evaluation's squared error on the
@@ -104,12 +116,7 @@ def summarize_table(run: Run) -> dict[str, Any]:
     n = run.config.n_members
     table = run.table()
     with run.metrics() as store:
-        finals: dict[str, torch.Tensor] = {}
-        steps: list[int] = []
-        for key, name in TABLE_FINALS.items():
-            logged, values = store.series_tensor(name, n)  # [E, S]
-            if logged:
-                steps, finals[key] = logged, values[:, -1]
+        last, finals = table_finals(store, n)
         groups = json.loads(store.meta("feature_groups") or "[]")
         _, ablation = store.vector_array(names.TEST_ROUTE_ABLATION, list(range(n)))  # [E][S][G]
     permuted = torch.zeros(n, table.p, dtype=torch.bool) if table.permuted is None else table.permuted
@@ -126,4 +133,4 @@ def summarize_table(run: Run) -> dict[str, Any]:
         member["final_route_ablation"] = {g: last[i] for i, g in enumerate(groups) if i < len(last)}
         members.append(member)
     return {"path": str(run.path), "config": run.config.to_dict(), "status": run.status(),
-            "steps": steps[-1] if steps else 0, "threshold": None, "members": members}
+            "steps": last, "threshold": None, "members": members}

@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import metric_names as names
 from ..run import Run
 from .censored_stats import bootstrap_median_ratio, mann_whitney_u
 from .compare import load_runs, member_arms
+from .summary import table_finals
 
-FINALS = {"test_loss": names.TEST_LOSS, "failure": names.SHIFT_FAILURE, "excess_failure": names.SHIFT_EXCESS_FAILURE}
+FINALS = ("test_loss", "failure", "excess_failure")  # summary.TABLE_FINALS' keys an arm is described by
 
 
 @dataclass(frozen=True)
@@ -82,12 +82,11 @@ class TableComparison:
 
 
 def _finals(run: Run) -> dict[str, np.ndarray]:
-    """key -> [E] the last evaluation's value of each final (NaN where the run does not log it)."""
+    """key -> [E] the last evaluation's value of each of FINALS (NaN where the run does not log it)."""
     n = run.config.n_members
     with run.metrics() as store:
-        logged = set(store.names())
-        return {key: store.series_tensor(name, n)[1][:, -1].numpy() if name in logged else np.full(n, np.nan)
-                for key, name in FINALS.items()}
+        _, finals = table_finals(store, n)
+    return {key: finals[key].numpy() if key in finals else np.full(n, np.nan) for key in FINALS}
 
 
 def _quantile(values: np.ndarray, q: float) -> float | None:

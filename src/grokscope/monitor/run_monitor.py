@@ -31,7 +31,7 @@ from ..models import Ensemble
 from ..store.checkpoints import checkpoint_path, load_weights
 from ..store.metrics import MetricsStore
 from ..store.run_dir import RunLock
-from ..tasks import OPERAND_POSITIONS
+from ..tasks import OPERAND_POSITIONS, StoredTable
 from ..training import resolve_device
 from ..training.loss import per_example_loss
 from .features import Features
@@ -227,7 +227,7 @@ def member_groups(data: RunData, max_group: int = MAX_GROUP) -> list[tuple[list[
             rows = data.train_mask[index].nonzero()[:, 1].view(len(chunk), -1)  # [G, N]: every row has N pairs
             targets = data.targets[rows] if data.train_targets is None else \
                 data.train_targets[index[:, None], rows]  # [G, N, n_out]
-            own = data.inputs.dim() == 3 and data.table.op.group == "table"  # a stored table: each member's own rows
+            own = isinstance(data.table, StoredTable)  # a stored table: each member's own rows
             groups.append((chunk, TrainingData(data.inputs[index[:, None], rows] if own else data.inputs[rows], targets)))
     return groups
 
@@ -297,18 +297,22 @@ def _check_inputs(options: MonitorOptions, model: Ensemble, tokens: torch.Tensor
     return hook
 
 
+def feature_groups(config: "RunConfig", data: RunData) -> dict[str, list[int]] | None:
+    """The route ablation's feature groups of a run: a stored table's own (the regime demos: state and id), else
+    the operand positions "a" and "b" (None for features and bits, which have no operands)."""
+    if isinstance(data.table, StoredTable):
+        return data.table.groups
+    operands = OPERAND_POSITIONS.get(config.resolved("layout"))
+    return None if operands is None else {"a": [operands[0]], "b": [operands[1]]}
+
+
 def group_monitors(run: Run, model: Ensemble, groups: list[tuple[list[int], TrainingData]], options: MonitorOptions,
-                   hook: str) -> list[tuple[list[int], Monitor]]:
+                   hook: str, route_groups: dict[str, list[int]] | None) -> list[tuple[list[int], Monitor]]:
     """One Monitor per group of members of a checkpoint's ensemble, with what a grokscope run supplies: its own
     loss (loss kind and dtype of the config), the features of `hook` (effective rank: the first scored position),
-    the linear probe on them with K = d_vocab_out (prequential), the operand positions as feature groups
-    "a" and "b" (route ablation; none for features and bits, which have no operands), and the LLC settings of
-    `options` (the run's default_llc where unset)."""
+    the linear probe on them with K = d_vocab_out (prequential), `route_groups` as the feature groups (route
+    ablation: feature_groups), and the LLC settings of `options` (the run's default_llc where unset)."""
     settings = MonitorSettings(llc=options.llc or default_llc(run.config), llc_seeds=tuple(range(options.llc_chains)))
-    operands = OPERAND_POSITIONS.get(run.config.resolved("layout"))
-    operand_groups = None if operands is None else {"a": [operands[0]], "b": [operands[1]]}
-    if run.config.task == "table":  # a stored table's own feature groups (the regime demos: state and id)
-        operand_groups = run.table().groups
     monitors = []
     for members, train in groups:
         view = model.members(torch.tensor(members, device=next(iter(model.params.values())).device))
@@ -316,7 +320,7 @@ def group_monitors(run: Run, model: Ensemble, groups: list[tuple[list[int], Trai
         monitors.append((members, Monitor(view, _loss(run), train.inputs, train.labels, settings=settings,
                                           features=readout_features(view, hook, None), fit=probe,
                                           n_classes=view.spec.d_vocab_out,
-                                          feature_groups=operand_groups)))
+                                          feature_groups=route_groups)))
     return monitors
 
 
@@ -328,7 +332,8 @@ def run_monitors(run: Run, step: int, options: MonitorOptions = MonitorOptions()
     device = resolve_device(options.device)
     data = run.data(device)
     model = run.model(step, device=str(device))
-    return group_monitors(run, model, member_groups(data), options, _check_inputs(options, model, data.inputs))
+    return group_monitors(run, model, member_groups(data), options, _check_inputs(options, model, data.inputs),
+                          feature_groups(run.config, data))
 
 
 def _measure_checkpoint(monitors: list[tuple[list[int], Monitor]], measures: list[str], step: int,
@@ -381,7 +386,7 @@ def monitor_run(run: Run, options: MonitorOptions = MonitorOptions(), *,
     device = resolve_device(options.device)
     data = run.data(device)
     hook = _check_inputs(options, run.model(steps[0], device=str(device)), data.inputs)
-    groups = member_groups(data)
+    groups, route_groups = member_groups(data), feature_groups(run.config, data)
     n_members = run.config.n_members
     todo = sorted({s for measured in plan.values() for s in measured})
     scalars: dict[int, dict[str, torch.Tensor]] = {}
@@ -393,7 +398,7 @@ def monitor_run(run: Run, options: MonitorOptions = MonitorOptions(), *,
             measures = [m for m in options.measures if step in plan[m]]
             before = steps[steps.index(step) - 1] if step != steps[0] else None
             previous = load_weights(checkpoint_path(run.path, before))[1] if "effective_lr" in measures else None
-            monitors = group_monitors(run, run.model(step, device=str(device)), groups, options, hook)
+            monitors = group_monitors(run, run.model(step, device=str(device)), groups, options, hook, route_groups)
             values, costs, flags = _measure_checkpoint(monitors, measures, step, previous, n_members)
             if names.EFFECTIVE_LR in values:
                 values[names.EFFECTIVE_LR_PER_STEP] = values[names.EFFECTIVE_LR] / (step - before)

@@ -335,8 +335,8 @@ def zoo_config(members: Members, settings: TrainSettings, d_in: int) -> RunConfi
 
 
 def read_history(run: Run) -> dict[int, dict[str, torch.Tensor]]:
-    """step -> evaluate()'s [E] values (train_loss, val_loss, shift_loss, failure, rule_failure,
-    excess_failure, val_ablation_<group>) from a zoo run's stored metrics."""
+    """step -> [E] values from a zoo run's stored metrics, under the demos' keys (train_loss, val_loss, shift_loss,
+    failure, rule_failure, excess_failure, val_ablation_<group>)."""
     n = run.config.n_members
     names = {"train_loss": metric_names.TRAIN_LOSS, "val_loss": metric_names.TEST_LOSS,
              "shift_loss": metric_names.SHIFT_LOSS, "failure": metric_names.SHIFT_FAILURE,

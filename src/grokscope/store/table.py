@@ -29,9 +29,9 @@ def table_path(run_dir: Path) -> Path:
     return run_dir / TABLE_FILE
 
 
-def save_table(run_dir: Path, table: StoredTable) -> Path:
+def save_table(run_dir: Path, table: StoredTable, config: RunConfig) -> Path:
     """Write the table atomically (checked first, so a bad table is refused before the file exists)."""
-    check_table(table, table_path(run_dir))
+    check_table(table, table_path(run_dir), config)
     tensors = {"x": table.x.double(), "y": table.y.double(), "train": table.train, "test": table.test,
                "shift": table.shift}
     for name in _OPTIONAL:
@@ -44,10 +44,11 @@ def save_table(run_dir: Path, table: StoredTable) -> Path:
     return path
 
 
-def check_table(table: StoredTable, path: Path) -> None:
+def check_table(table: StoredTable, path: Path, config: RunConfig) -> None:
     """CheckpointError naming the tensor unless the table's parts agree: [E, N, F] inputs, [E, N] rows and masks,
     [E, F] column masks, groups naming columns in 0..F-1, every member with training and held-out rows and the same
-    number of held-out rows (route ablation permutes them as one [E, N_test] block)."""
+    number of held-out rows (route ablation permutes them as one [E, N_test] block); and with the config: E members
+    (its seeds) of p columns."""
     x = table.x
     if x.dim() != 3 or not x.is_floating_point():
         raise CheckpointError(f"{path}: tensor x must be float [E, N, F], got {x.dtype} {list(x.shape)}")
@@ -69,6 +70,9 @@ def check_table(table: StoredTable, path: Path) -> None:
                                    for c in cols) or not all(table.groups.values()):
         raise CheckpointError(f"{path}: groups must name non-empty lists of columns in 0..{n_cols - 1}, "
                               f"got {table.groups!r}")
+    if n_members != config.n_members or n_cols != config.p:
+        raise CheckpointError(f"{path}: holds {n_members} members of {n_cols} columns, the config has "
+                              f"{config.n_members} members (seeds) and p = {config.p}")
 
 
 def load_table(run_dir: Path, config: RunConfig) -> StoredTable:
@@ -90,8 +94,5 @@ def load_table(run_dir: Path, config: RunConfig) -> StoredTable:
     table = StoredTable(get_operation("table"), tensors["x"].shape[-1] if tensors["x"].dim() else 0, tensors["x"],
                         tensors["y"], tensors["train"], tensors["test"], tensors["shift"], groups,
                         *(tensors.get(name) for name in _OPTIONAL))
-    check_table(table, path)
-    if table.n_members != config.n_members or table.p != config.p:
-        raise CheckpointError(f"{path}: holds {table.n_members} members of {table.p} columns, the config has "
-                              f"{config.n_members} members (seeds) and p = {config.p}")
+    check_table(table, path, config)
     return table

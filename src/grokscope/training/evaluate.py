@@ -44,6 +44,8 @@ class Evaluator:
             self.grid = self.parity = None
             self.instruments = False
             self.note = skip_note(data.table) if config.instruments else None
+            n_test = int(data.test_mask[0].sum())  # the same for every member (store/table.check_table)
+            self.test_rows = data.test_mask.nonzero()[:, 1].reshape(data.test_mask.shape[0], n_test)  # [E, N_test]
             return
         grid = additive_grid(data.table) if config.instruments else None
         self.grid = None if grid is None else grid.to(device)
@@ -115,8 +117,6 @@ class Evaluator:
         model adds, 1 where it degrades as the rule does); and the route ablation of every feature group on the
         held-out rows (monitor.ablation.route_ablation), a vector [E, G]."""
         data, table, chunk = self.data, self.stored, self._members_per_chunk(model)
-        n_test = int(data.test_mask[0].sum())
-        test_rows = data.test_mask.nonzero()[:, 1].reshape(data.test_mask.shape[0], n_test)  # [E, N_test] in row order
         parts = []
         for start in range(0, model.n_members, chunk):
             members = slice(start, start + chunk)
@@ -133,7 +133,7 @@ class Evaluator:
                 scalars[names.SHIFT_RULE_FAILURE] = (_era_mean(rule_error, data.shift_mask[members])
                                                      / _masked_mean(rule_error, data.test_mask[members]))
                 scalars[names.SHIFT_EXCESS_FAILURE] = scalars[names.SHIFT_FAILURE] / scalars[names.SHIFT_RULE_FAILURE]
-            rows = test_rows[members]  # [Ec, N_test]
+            rows = self.test_rows[members]  # [Ec, N_test] in row order
             x = data.inputs[members].gather(1, rows[..., None].expand(-1, -1, data.inputs.shape[-1]))
             y = targets.gather(1, rows[..., None])  # [Ec, N_test, 1]
 

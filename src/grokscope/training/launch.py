@@ -80,17 +80,14 @@ def train(config: RunConfig, out: str | Path = "runs", *, progress: Callable[[Pr
         raise ConfigError(f"table: only a run of task 'table' trains on stored rows; task {config.task!r} builds its own")
     if table is not None:
         try:
-            check_table(table, Path("table"))  # "table: tensor x must be ..."
+            check_table(table, Path("table"), config)  # "table: tensor x must be ..."
         except CheckpointError as error:
             raise ConfigError(str(error)) from None
-        if table.n_members != config.n_members or table.p != config.p:
-            raise ConfigError(f"table: holds {table.n_members} members of {table.p} columns, the config "
-                              f"{config.n_members} members (seeds) and p = {config.p}")
     check_footprint(config, out, device=str(device), force=force, n_rows=None if table is None else table.n_pairs)
     run_dir = new_run_dir(out, config) if name is None else unique_run_dir(out, name)
     write_config(run_dir, config, device)
     if table is not None:
-        save_table(run_dir, table)
+        save_table(run_dir, table, config)
     return _train_into(run_dir, config, device, progress, after_step, log_to)
 
 

@@ -169,6 +169,14 @@ def test_show_folds_the_mirror_columns_only_where_they_repeat_the_test_ones(grok
     assert kept.exit_code == 0 and "mirror acc" in kept.stdout and "they equal the test ones" not in kept.stdout
 
 
+def test_show_says_how_near_a_silent_member_came_to_warning():
+    from grokscope.cli.render import _warning_cell
+
+    assert _warning_cell({"early_warning_step": 225, "early_warning_statistic_max": 20.0}, 8.0) == 225  # it fired
+    assert _warning_cell({"early_warning_step": None, "early_warning_statistic_max": 2.0}, 8.0) == "- (0.25)"
+    assert _warning_cell({"early_warning_step": None, "early_warning_statistic_max": None}, None) is None  # legacy
+
+
 def test_the_default_thread_count_leaves_other_running_tasks_their_cores(monkeypatch):
     import os
 

@@ -143,3 +143,12 @@ def test_early_warning_stays_silent_when_nothing_generalizes(tmp_path):
     assert train_acc[0].max().item() >= 0.99 and (statistic[0] > 0).any()
     assert statistic[0].max().item() < PEAK_THRESHOLD
     assert 0 < gated(train_acc, z)[0].max().item() < SHUFFLE_Z_THRESHOLD  # likewise for the shuffle rule's z
+    # show says how near each silent member came: the same maxima, read from the store by the summary
+    shuffle = run.summary(warning_rule="shuffle")
+    assert summary["early_warning"] == {"rule": "peak", "threshold": PEAK_THRESHOLD}
+    assert shuffle["early_warning"]["threshold"] == SHUFFLE_Z_THRESHOLD
+    for e in range(2):
+        assert summary["members"][e]["early_warning_statistic_max"] == pytest.approx(statistic[e].max().item(), rel=1e-12)
+        assert shuffle["members"][e]["early_warning_statistic_max"] == pytest.approx(
+            gated(train_acc, z)[e].max().item(), rel=1e-12)
+    assert run.summary(warning_rule="legacy")["members"][0]["early_warning_statistic_max"] is None

@@ -144,7 +144,7 @@ def member_traces(run: Run, arm: str, *, grokked_acc: float = GROKKED_ACC) -> li
         if not monitored:
             raise ConfigError(f"runs: {run.path} has no monitor values; run `grokscope monitor {run.path}` first")
         steps = np.array(monitored, dtype=np.int64)
-        _, warnings = run_phases(store, n)
+        warnings = run_phases(store, n).warnings
         eval_steps, train_acc = store.series(names.TRAIN_ACC)
         scalars = {m: _scalar_series(store, metric, n, steps) for m, metric in MEASURE_METRICS.items()
                    if m not in ("route_ablation", SPECTRUM_PEAK)}  # measure -> [E, S]

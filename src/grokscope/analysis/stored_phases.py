@@ -3,6 +3,8 @@ handed to instruments/phases.py and instruments/warning.py (no test metric is re
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 from .. import metric_names as names
@@ -10,12 +12,13 @@ from ..checks import check_choice
 from ..instruments.phases import Phases, phase_indices
 from ..instruments.warning import (
     LEGACY,
-    PEAK,
     RULES,
     SHUFFLE,
+    THRESHOLDS,
+    first_index,
+    gated,
     legacy_warning_indices,
-    peak_warning_indices,
-    shuffle_warning_indices,
+    peak_ratio,
 )
 from ..store.metrics import MetricsStore
 
@@ -25,22 +28,36 @@ def _series(store: MetricsStore, name: str, n_members: int) -> tuple[list[int], 
     return steps, values.nan_to_num(nan=0.0)
 
 
-def run_phases(store: MetricsStore, n_members: int, *, warning_rule: str = PEAK) -> tuple[list[Phases], list[int | None]]:
-    """Per member: the phase boundaries (steps) and the early-warning step, from a run's metrics.
+class StoredPhases(NamedTuple):
+    """Per member: phase boundaries, the early-warning step (None: it never fired), and the largest value the
+    warning rule's gated statistic reached in the run (None: the rule has no single statistic (legacy) or the run
+    did not log it). Below the rule's threshold (`warning.THRESHOLDS`) the member never warned; the ratio says
+    how near it came, which is what a control's silence is worth."""
 
-    warning_rule: `peak` (the detector, default), `shuffle` (its peak ratio against shuffled residues; None for
-    runs that did not log `measure/embed_peak_z`) or `legacy` (the rule before them), warning.RULES.
+    phases: list[Phases]
+    warnings: list[int | None]
+    statistic_max: list[float | None]
+
+
+def run_phases(store: MetricsStore, n_members: int, *, warning_rule: str = "peak") -> StoredPhases:
+    """Per member: the phase boundaries (steps), the early-warning step and its statistic's maximum, from a run's
+    metrics (`StoredPhases`).
+
+    warning_rule: `peak` (the detector, default: the gated peak ratio of W_E's spectrum), `shuffle` (the gated z of
+    that peak ratio against shuffled residues; None for runs that did not log `measure/embed_peak_z`) or `legacy`
+    (the rule before them), warning.RULES.
 
     Raises:
         ConfigError: an unknown warning rule.
     """
     check_choice("warning_rule", warning_rule, RULES)
+    nothing = [None] * n_members
     steps, train_acc = _series(store, names.TRAIN_ACC, n_members)
     _, train_loss = _series(store, names.TRAIN_LOSS, n_members)
     _, weight_norm = _series(store, names.WEIGHT_NORM_SQ, n_members)
     _, n_key = _series(store, names.N_KEY_FREQUENCIES_LIVE, n_members)
     if not steps or any(t.shape[1] != train_acc.shape[1] for t in (train_loss, weight_norm)):
-        return [Phases(None, None, None) for _ in range(n_members)], [None] * n_members
+        return StoredPhases([Phases(None, None, None) for _ in range(n_members)], nothing, nothing)
     if n_key.shape[1] != train_acc.shape[1]:  # no Fourier view (sparse parity, the polynomial tasks): memorization's
         n_key = torch.zeros_like(train_acc)  # end is still read; the cleanup boundaries need the key set and stay None
     indices = phase_indices(torch.tensor(steps), train_acc, train_loss, weight_norm, n_key)
@@ -49,15 +66,19 @@ def run_phases(store: MetricsStore, n_members: int, *, warning_rule: str = PEAK)
     if warning_rule == SHUFFLE:
         z_steps, z = _series(store, names.EMBED_PEAK_Z, n_members)
         if z_steps != steps:  # logged by grokscope since 2026-12-03; not by older runs
-            return phases, [None] * n_members
-        return phases, [at(i) for i in shuffle_warning_indices(train_acc, z).tolist()]
-    norm_steps, norms = store.vector_array(names.EMBED_NORMS, list(range(n_members)))
-    if norm_steps != steps:  # instruments off, or a run that logged them on other steps: no warning
-        return phases, [None] * n_members
-    norms = torch.tensor(norms, dtype=torch.float64).nan_to_num(nan=0.0)  # [E, S, K]
-    warnings = (legacy_warning_indices(indices[:, 0], norms) if warning_rule == LEGACY
-                else peak_warning_indices(train_acc, norms))
-    return phases, [at(i) for i in warnings.tolist()]
+            return StoredPhases(phases, nothing, nothing)
+        statistic = z
+    else:
+        norm_steps, norms = store.vector_array(names.EMBED_NORMS, list(range(n_members)))
+        if norm_steps != steps:  # instruments off, or a run that logged them on other steps: no warning
+            return StoredPhases(phases, nothing, nothing)
+        norms = torch.tensor(norms, dtype=torch.float64).nan_to_num(nan=0.0)  # [E, S, K]
+        if warning_rule == LEGACY:
+            return StoredPhases(phases, [at(i) for i in legacy_warning_indices(indices[:, 0], norms).tolist()], nothing)
+        statistic = peak_ratio(norms)
+    statistic = gated(train_acc, statistic)  # [E, S]: 0 before training accuracy reaches the gate
+    warnings = first_index(statistic >= THRESHOLDS[warning_rule])
+    return StoredPhases(phases, [at(i) for i in warnings.tolist()], statistic.max(dim=1).values.tolist())
 
 
 def key_frequency_histories(store: MetricsStore, n_members: int) -> list[dict[str, list[int] | int | None]]:

@@ -10,6 +10,7 @@ import torch
 from .. import metric_names as names
 from ..instruments.collapse import softmax_collapse
 from ..instruments.early_stopping import PATIENCE_INTERVALS, early_stopping_indices
+from ..instruments.warning import THRESHOLDS
 from ..run import Run
 from .first_steps import first_step_reaching, held_out_metric
 from .stored_phases import key_frequency_histories, run_phases
@@ -26,7 +27,8 @@ def summarize(run: Run, threshold: float | None = None, early_stopping_patience:
     from which softmax collapse stopped the member and the remedies it does not use yet
     (`instruments.collapse.softmax_collapse`). `early_warning_step` follows `warning_rule`: `peak` (the
     detector), `shuffle` (its peak ratio against shuffled residues) or `legacy` (the rule before them;
-    instruments/warning.py).
+    instruments/warning.py); `early_warning_statistic_max` is the largest value its gated statistic reached (None
+    for legacy), to be read against `early_warning.threshold`: how near a silent member came to warning.
 
     A run of task "table" (a stored table's scalar target) has no accuracy: its summary is `summarize_table`'s.
 
@@ -40,7 +42,7 @@ def summarize(run: Run, threshold: float | None = None, early_stopping_patience:
         series = {name: store.series(name) for name in (names.TRAIN_ACC, names.TEST_ACC, names.MIRROR_ACC, names.DIVERGED)}
         loss_steps, test_loss = store.series_tensor(names.TEST_LOSS, run.config.n_members)
         collapse_steps, zero_grad = store.series_tensor(names.COLLAPSE_ZERO_GRAD_FRAC, run.config.n_members)
-        phases, warnings = run_phases(store, run.config.n_members, warning_rule=warning_rule)
+        phases, warnings, statistic_max = run_phases(store, run.config.n_members, warning_rule=warning_rule)
         histories = key_frequency_histories(store, run.config.n_members)
     steps = series[names.TRAIN_ACC][0]
     if early_stopping_patience is None:
@@ -63,6 +65,7 @@ def summarize(run: Run, threshold: float | None = None, early_stopping_patience:
                                  if v), None),
             "phases": phases[e].to_dict(),
             "early_warning_step": warnings[e],
+            "early_warning_statistic_max": statistic_max[e],
             **histories[e],
         }
         for level in (0.5, 0.99):  # how long before the test curve the warning came (reporting only)
@@ -88,7 +91,8 @@ def summarize(run: Run, threshold: float | None = None, early_stopping_patience:
     for member, verdict in zip(members, softmax_collapse(run.config, collapse_steps, zero_grad, generalized)):
         member["softmax_collapse"] = verdict
     return {"path": str(run.path), "config": run.config.to_dict(), "status": run.status(),
-            "steps": steps[-1] if steps else 0, "threshold": threshold, "members": members}
+            "steps": steps[-1] if steps else 0, "threshold": threshold,
+            "early_warning": {"rule": warning_rule, "threshold": THRESHOLDS.get(warning_rule)}, "members": members}
 
 
 TABLE_FINALS = {"train_loss": names.TRAIN_LOSS, "test_loss": names.TEST_LOSS, "shift_loss": names.SHIFT_LOSS,

@@ -110,6 +110,15 @@ def table_summary_table(summary: dict[str, Any]) -> Table:
     return table
 
 
+def _warning_cell(member: dict[str, Any], threshold: float | None) -> Any:
+    """The warning's step; for a member that never warned, how near it came: "- (0.42)", its gated statistic's
+    largest value over the threshold (plain "-" where the rule has no single statistic, as the legacy rule)."""
+    step, peak = member.get("early_warning_step"), member.get("early_warning_statistic_max")
+    if step is not None or peak is None or not threshold:
+        return step
+    return f"- ({peak / threshold:.2f})"
+
+
 def summary_table(summary: dict[str, Any]) -> Table:
     """`grokscope show`: one row per member."""
     config = summary["config"]
@@ -130,13 +139,14 @@ def summary_table(summary: dict[str, Any]) -> Table:
     diverged = any(m.get("diverged_at") is not None for m in summary["members"])  # a column only where one did
     headers += ["train acc", "test acc"] + (["mirror acc"] if mirror else []) + ["early stop"] + (["diverged at"] if diverged else [])
     table = Table(*headers, title=table.title, caption="memorize / generalize: first step with accuracy >= threshold; warning: early-warning step "
-                          "(training-side measures only, docs/instruments.md); acc: final; early stop: where early stopping on the "
+                          "(training-side measures only, docs/instruments.md), and where it never fired, in brackets the "
+                          "largest value its statistic reached as a share of the threshold; acc: final; early stop: where early stopping on the "
                           "test loss would have stopped, and in brackets the test accuracy of the weights it would keep"
                           + ("; mirror-held-out columns left out: they equal the test ones (symmetric split)"
                              if logged and not mirror else ""))
     for m in summary["members"]:
         row = [m["member"], m["seed"], m["frac"], *(config[n][m["member"]] for n in varying), m["steps_to_memorize"],
-               m.get("early_warning_step"), m["steps_to_generalize"]]
+               _warning_cell(m, (summary.get("early_warning") or {}).get("threshold")), m["steps_to_generalize"]]
         row += [m.get("steps_to_generalize_mirror")] if mirror else []
         row += [m["final_train_acc"], m["final_test_acc"]]
         row += [m.get("final_test_mirror_acc")] if mirror else []

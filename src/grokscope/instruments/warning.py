@@ -57,6 +57,7 @@ PEAK = "peak"  # the detector above (default)
 SHUFFLE = "shuffle"  # the peak ratio against shuffled residues
 LEGACY = "legacy"  # the rule before it (1-6 frequencies >= 3x the median after memorization ends)
 RULES = (PEAK, SHUFFLE, LEGACY)
+THRESHOLDS = {PEAK: PEAK_THRESHOLD, SHUFFLE: SHUFFLE_Z_THRESHOLD}  # rule -> its frozen threshold (legacy has none)
 
 
 def peak_ratio(norms: torch.Tensor) -> torch.Tensor:

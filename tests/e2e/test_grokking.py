@@ -152,3 +152,8 @@ def test_early_warning_stays_silent_when_nothing_generalizes(tmp_path):
         assert shuffle["members"][e]["early_warning_statistic_max"] == pytest.approx(
             gated(train_acc, z)[e].max().item(), rel=1e-12)
     assert run.summary(warning_rule="legacy")["members"][0]["early_warning_statistic_max"] is None
+    either = run.summary(warning_rule="either")  # the union of the two, in units of their thresholds: still below 1
+    for e in range(2):
+        assert either["members"][e]["early_warning_step"] is None
+        assert either["members"][e]["early_warning_statistic_max"] == pytest.approx(max(
+            statistic[e].max().item() / PEAK_THRESHOLD, gated(train_acc, z)[e].max().item() / SHUFFLE_Z_THRESHOLD), rel=1e-12)

@@ -8,8 +8,11 @@ from grokscope.instruments.warning import (
     CALIBRATION_MARGIN,
     GATE_TRAIN_ACC,
     PEAK_THRESHOLD,
+    SHUFFLE_Z_THRESHOLD,
     SHUFFLES,
     calibrate_threshold,
+    either_statistic,
+    either_warning_indices,
     gated,
     gated_statistic,
     peak_ratio,
@@ -100,3 +103,21 @@ def test_the_shuffle_warning_is_gated_by_training_accuracy_alone():
     train_acc = torch.tensor([[0.5, 1.0, 1.0], [0.9, 0.9, 0.9], [1.0, 1.0, 1.0]], dtype=torch.float64)
     assert shuffle_warning_indices(train_acc, z, threshold=10.0).tolist() == [1, -1, -1]
     assert gated(train_acc, z)[1].eq(0).all() and gated(train_acc, z)[2].max().item() == 3.0
+
+
+def test_the_either_warning_fires_where_the_first_of_the_two_rules_would():
+    above, below = _spectrum(PEAK_THRESHOLD * 1.01), _spectrum(PEAK_THRESHOLD * 0.99)
+    norms = torch.stack([
+        torch.stack([below, below, above, above]),  # member 0: the peak rule from index 2
+        torch.stack([below, below, below, below]),  # member 1: the shuffle rule from index 1
+        torch.stack([below, below, below, below]),  # member 2: neither, both just below
+        torch.stack([above, above, above, above]),  # member 3: both, but never memorized
+    ])
+    z = torch.tensor([[0.0, 1.0, 1.0, 30.0], [1.0, SHUFFLE_Z_THRESHOLD, 1.0, 1.0], [SHUFFLE_Z_THRESHOLD * 0.99] * 4,
+                      [30.0] * 4], dtype=torch.float64)
+    train_acc = torch.tensor([[1.0] * 4, [1.0] * 4, [1.0] * 4, [0.98] * 4], dtype=torch.float64)
+    assert either_warning_indices(train_acc, norms, z).tolist() == [2, 1, -1, -1]
+    assert peak_warning_indices(train_acc, norms).tolist() == [2, -1, -1, -1]
+    assert shuffle_warning_indices(train_acc, z).tolist() == [3, 1, -1, -1]
+    statistic = either_statistic(peak_ratio(norms), z)  # in units of the two thresholds: 1 is either's own
+    assert statistic[2].max().item() == pytest.approx(0.99) and statistic[1, 1].item() == pytest.approx(1.0)

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from grokscope.analysis.monitor_validation import AlarmRule, MemberTrace
 from grokscope.analysis.warning_benchmark import (
     CLEANUP_START,
+    EITHER_WARNING,
     GROK,
     LEGACY_WARNING,
     MEASURES,
@@ -119,6 +120,12 @@ def test_validate_warning_scores_a_trained_sweep(small_sweep, tmp_path):
     assert {WARNING, SHUFFLE_WARNING, LEGACY_WARNING, CLEANUP_START, "embed_peak_ratio", "embed_peak_z",
             "train_loss"} <= set(measures)
     assert "llc" not in measures  # the monitor has not run on these packs
+    rows = {row["measure"]: row for row in table["rows"]}
+    for control, either in rows[EITHER_WARNING]["alarms"].items():  # the union fires wherever either rule does
+        for key in ("true_rate", "false_rate"):  # NaN where the arm has no member to rate (none grokked in 400 steps)
+            rates = [rows[m]["alarms"][control][key] for m in (WARNING, SHUFFLE_WARNING)]
+            assert math.isnan(either[key]) if all(map(math.isnan, rates)) else either[key] >= max(rates)
+    assert not math.isnan(rows[EITHER_WARNING]["alarms"][table["control_arms"][0]]["false_rate"])
     for row in table["rows"]:
         for value in row["auroc"].values():
             assert math.isnan(value) or 0.0 <= value <= 1.0

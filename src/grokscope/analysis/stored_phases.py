@@ -11,10 +11,13 @@ from .. import metric_names as names
 from ..checks import check_choice
 from ..instruments.phases import Phases, phase_indices
 from ..instruments.warning import (
+    EITHER,
     LEGACY,
+    PEAK,
     RULES,
     SHUFFLE,
     THRESHOLDS,
+    either_statistic,
     first_index,
     gated,
     legacy_warning_indices,
@@ -39,13 +42,14 @@ class StoredPhases(NamedTuple):
     statistic_max: list[float | None]
 
 
-def run_phases(store: MetricsStore, n_members: int, *, warning_rule: str = "peak") -> StoredPhases:
+def run_phases(store: MetricsStore, n_members: int, *, warning_rule: str = PEAK) -> StoredPhases:
     """Per member: the phase boundaries (steps), the early-warning step and its statistic's maximum, from a run's
     metrics (`StoredPhases`).
 
     warning_rule: `peak` (the detector, default: the gated peak ratio of W_E's spectrum), `shuffle` (the gated z of
-    that peak ratio against shuffled residues; None for runs that did not log `measure/embed_peak_z`) or `legacy`
-    (the rule before them), warning.RULES.
+    that peak ratio against shuffled residues; None for runs that did not log `measure/embed_peak_z`), `either`
+    (whichever of the two fires first; its statistic in units of their thresholds) or `legacy` (the rule before
+    them), warning.RULES.
 
     Raises:
         ConfigError: an unknown warning rule.
@@ -63,19 +67,21 @@ def run_phases(store: MetricsStore, n_members: int, *, warning_rule: str = "peak
     indices = phase_indices(torch.tensor(steps), train_acc, train_loss, weight_norm, n_key)
     at = lambda i: None if i < 0 else steps[i]
     phases = [Phases(at(m), at(c), at(e)) for m, c, e in indices.tolist()]
-    if warning_rule == SHUFFLE:
+    if warning_rule in (SHUFFLE, EITHER):
         z_steps, z = _series(store, names.EMBED_PEAK_Z, n_members)
         if z_steps != steps:  # logged by grokscope since 2026-12-03; not by older runs
             return StoredPhases(phases, nothing, nothing)
-        statistic = z
-    else:
+    if warning_rule != SHUFFLE:
         norm_steps, norms = store.vector_array(names.EMBED_NORMS, list(range(n_members)))
         if norm_steps != steps:  # instruments off, or a run that logged them on other steps: no warning
             return StoredPhases(phases, nothing, nothing)
         norms = torch.tensor(norms, dtype=torch.float64).nan_to_num(nan=0.0)  # [E, S, K]
         if warning_rule == LEGACY:
             return StoredPhases(phases, [at(i) for i in legacy_warning_indices(indices[:, 0], norms).tolist()], nothing)
-        statistic = peak_ratio(norms)
+    if warning_rule == SHUFFLE:
+        statistic = z
+    else:
+        statistic = peak_ratio(norms) if warning_rule == PEAK else either_statistic(peak_ratio(norms), z)
     statistic = gated(train_acc, statistic)  # [E, S]: 0 before training accuracy reaches the gate
     warnings = first_index(statistic >= THRESHOLDS[warning_rule])
     return StoredPhases(phases, [at(i) for i in warnings.tolist()], statistic.max(dim=1).values.tolist())

@@ -12,7 +12,8 @@ Each measure is a row; all are read at every evaluation (monitor measures, writt
 
 - the warning: its statistic (`instruments.warning`: the running maximum of the gated peak ratio, so that
   "above the threshold by step t" and "warned by step t" are the same event) and its alarm; the shuffle warning
-  likewise (the gated shuffle z, where the sweep logged it); the legacy warning
+  likewise (the gated shuffle z, where the sweep logged it), and the either warning (the larger of the two
+  statistics, each over its threshold); the legacy warning
   and the phases' cleanup start as 0/1 "fired by step t", with their own alarms;
 - the instruments' other training-side measures and the monitor's measures, each with an alarm rule fitted
   (validation.fit_alarm_rule) on the tuning tasks' members and applied unchanged to the held-out tasks.
@@ -70,14 +71,18 @@ GROK, SMALL_FRACTION, NO_DECAY = "grok", "small-fraction", "no-decay"
 # measure -> (source, description); fixed-rule alarms carry their own alarm, the others get a fitted rule.
 WARNING = "warning"  # values: the warning's statistic; alarm: the warning
 SHUFFLE_WARNING = "shuffle_warning"  # likewise for the shuffle rule
-WARNINGS = {WARNING: warning.PEAK, SHUFFLE_WARNING: warning.SHUFFLE}  # row -> the rule it scores
+EITHER_WARNING = "either_warning"  # and for either of the two (its statistic in units of their thresholds)
+WARNINGS = {WARNING: warning.PEAK, SHUFFLE_WARNING: warning.SHUFFLE, EITHER_WARNING: warning.EITHER}  # row -> rule
+CALIBRATED = {WARNING: warning.PEAK_THRESHOLD, SHUFFLE_WARNING: warning.SHUFFLE_Z_THRESHOLD}  # rows with a fitted threshold
 LEGACY_WARNING = "legacy_warning"
 CLEANUP_START = "cleanup_start"
-FIXED = (WARNING, SHUFFLE_WARNING, LEGACY_WARNING, CLEANUP_START)
+FIXED = (WARNING, SHUFFLE_WARNING, EITHER_WARNING, LEGACY_WARNING, CLEANUP_START)
 MEASURES: dict[str, tuple[str, str]] = {
     WARNING: ("instruments", "the early warning: gated W_E peak ratio, running max; alarm at the threshold"),
     SHUFFLE_WARNING: ("instruments", "the shuffle warning: gated W_E peak ratio against shuffled residues (z), "
                                      "running max; alarm at its threshold"),
+    EITHER_WARNING: ("instruments", "the either warning: max(peak ratio / its threshold, z / its threshold), gated, "
+                                    "running max; alarm at 1"),
     LEGACY_WARNING: ("instruments", "the legacy warning (3x median after memorization end), fired by step t"),
     CLEANUP_START: ("phases", "cleanup start (live key set admitted), reached by step t"),
     "embed_peak_ratio": ("instruments", "W_E peak ratio, ungated"),
@@ -165,12 +170,15 @@ def pack_traces(run: Run) -> list[MemberTrace]:
     statistic = warning.gated_statistic(acc, embed_t).cummax(dim=1).values.numpy()  # [E, S]
     z = torch.from_numpy(np.nan_to_num(values["embed_peak_z"], nan=0.0))  # [E, S]: 0 where not logged (older sweeps)
     logged_z = bool(np.isfinite(values["embed_peak_z"]).any())
-    shuffle_statistic = (warning.gated(acc, z).cummax(dim=1).values.numpy() if logged_z
-                         else np.full((n, len(steps)), math.nan))
+    unlogged = np.full((n, len(steps)), math.nan)
+    shuffle_statistic = warning.gated(acc, z).cummax(dim=1).values.numpy() if logged_z else unlogged
+    either_statistic = (warning.gated(acc, warning.either_statistic(warning.peak_ratio(embed_t), z)).cummax(dim=1)
+                        .values.numpy() if logged_z else unlogged)
     phase = phase_indices(torch.tensor(steps), acc, torch.from_numpy(np.nan_to_num(values["train_loss"], nan=1.0)),
                           torch.from_numpy(np.nan_to_num(values["weight_norm_sq"])), torch.from_numpy(np.nan_to_num(n_key)))
     alarm_index = {WARNING: warning.peak_warning_indices(acc, embed_t),
                    SHUFFLE_WARNING: warning.shuffle_warning_indices(acc, z) if logged_z else torch.full((n,), -1),
+                   EITHER_WARNING: warning.either_warning_indices(acc, embed_t, z) if logged_z else torch.full((n,), -1),
                    LEGACY_WARNING: warning.legacy_warning_indices(phase[:, 0], embed_t), CLEANUP_START: phase[:, 1]}
     values["embed_peak_ratio"] = warning.peak_ratio(embed_t).numpy()
     values["logit_peak_ratio"] = (warning.peak_ratio(torch.from_numpy(logit)).numpy() if logit is not None
@@ -180,7 +188,7 @@ def pack_traces(run: Run) -> list[MemberTrace]:
     for name, index in alarm_index.items():
         index = index.numpy()
         values[name] = ((index[:, None] >= 0) & (positions[None, :] >= index[:, None])).astype(float)
-    values[WARNING], values[SHUFFLE_WARNING] = statistic, shuffle_statistic
+    values[WARNING], values[SHUFFLE_WARNING], values[EITHER_WARNING] = statistic, shuffle_statistic, either_statistic
     step_array = np.asarray(steps, dtype=np.int64)
     mirror = heldout[names.MIRROR_ACC]
     final = (mirror if mirror.numel() and bool(torch.isfinite(mirror).any()) else heldout[names.TEST_ACC])[:, -1]  # [E]
@@ -349,13 +357,12 @@ def calibration(sweep_dir: str | Path, *, tuning: Sequence[str] = TUNING_TASKS) 
     """Per warning rule the threshold the calibration gives on the tuning tasks' controls, beside the frozen one
     (a rule whose statistic the sweep did not log is left out)."""
     arms = [a for a in sweep_arms(sweep_dir) if a.task in tuning]
-    frozen = {WARNING: warning.PEAK_THRESHOLD, SHUFFLE_WARNING: warning.SHUFFLE_Z_THRESHOLD}
     rules = {}
-    for row, rule in WARNINGS.items():
+    for row, frozen in CALIBRATED.items():  # `either` has no threshold of its own: it is made of these two
         maxima = control_maxima(arms, row)
         if maxima:
-            rules[rule] = {"control_members": len(maxima), "largest_control_statistic": max(maxima),
-                           "calibrated_threshold": warning.calibrate_threshold(maxima), "frozen_threshold": frozen[row]}
+            rules[WARNINGS[row]] = {"control_members": len(maxima), "largest_control_statistic": max(maxima),
+                                    "calibrated_threshold": warning.calibrate_threshold(maxima), "frozen_threshold": frozen}
     if not rules:
         raise ConfigError(f"tuning: the sweep has no control member of {', '.join(tuning)} that never generalized")
     return {"tuning_tasks": list(tuning), "margin": warning.CALIBRATION_MARGIN, "rules": rules}

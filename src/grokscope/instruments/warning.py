@@ -28,6 +28,9 @@ frequencies and falls with d_model, so one fixed peak threshold cannot serve p =
 the first evaluation with training accuracy at least GATE_TRAIN_ACC and z at least SHUFFLE_Z_THRESHOLD, calibrated
 the same way on the same tuning tasks.
 
+A third (`EITHER`, 2026-12-07) fires where either of the two would, with their frozen thresholds: the peak
+ratio is early at small widths and late at large ones, the shuffle z the other way round.
+
 The rule before these (`LEGACY`: 1 to 6 frequencies at 3x the median, at or after the end of memorization,
 phases.py) is kept as a named option for comparison: its silence on controls came from its memorization gate.
 """
@@ -55,9 +58,12 @@ SHUFFLE_STREAM = 90_000  # their counter_rng stream, seeds 0..SHUFFLES-1
 SHUFFLE_Z_THRESHOLD = 15.71  # 1.25 x 12.570
 PEAK = "peak"  # the detector above (default)
 SHUFFLE = "shuffle"  # the peak ratio against shuffled residues
+EITHER = "either"  # the peak rule or the shuffle rule, whichever fires first (2026-12-07)
 LEGACY = "legacy"  # the rule before it (1-6 frequencies >= 3x the median after memorization ends)
-RULES = (PEAK, SHUFFLE, LEGACY)
-THRESHOLDS = {PEAK: PEAK_THRESHOLD, SHUFFLE: SHUFFLE_Z_THRESHOLD}  # rule -> its frozen threshold (legacy has none)
+RULES = (PEAK, SHUFFLE, EITHER, LEGACY)
+# rule -> the threshold its gated statistic is read against (legacy has none; either's statistic is in units of the
+# two frozen thresholds, so 1 is each rule's own threshold and nothing new was fitted)
+THRESHOLDS = {PEAK: PEAK_THRESHOLD, SHUFFLE: SHUFFLE_Z_THRESHOLD, EITHER: 1.0}
 
 
 def peak_ratio(norms: torch.Tensor) -> torch.Tensor:
@@ -152,6 +158,27 @@ def shuffle_warning_indices(train_acc: torch.Tensor, z: torch.Tensor, *,
     """[E] evaluation index of the shuffle warning (-1: none): the first evaluation with training accuracy at least
     GATE_TRAIN_ACC and shuffle z at least `threshold`. Args: train_acc, z: [E, S] (z: `measure/embed_peak_z`)."""
     return first_index(gated(train_acc, z) >= threshold)
+
+
+def either_statistic(peak: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """[...] the `either` rule's statistic: max(peak ratio / PEAK_THRESHOLD, shuffle z / SHUFFLE_Z_THRESHOLD), at
+    least 1 exactly where one of the two rules' statistics stands at its own threshold.
+
+    The peak ratio is an effect size with a null that depends on the grid and the width (it reads a forming
+    circuit at d_model 32, p = 31, and is crossed late at d_model 128, p = 113); the shuffle z is a significance
+    against a null that reads about 0 at every size (it catches the circuit early at d_model 128, late at 32).
+    Each is specific where the other is late, so the union keeps the earlier of two calibrated alarms.
+
+    Args:
+        peak: [...] peak ratios (`peak_ratio`); z: [...] shuffle z (`measure/embed_peak_z`) at the same evaluations.
+    """
+    return torch.maximum(peak.double() / PEAK_THRESHOLD, z.double() / SHUFFLE_Z_THRESHOLD)
+
+
+def either_warning_indices(train_acc: torch.Tensor, embed_norms: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """[E] evaluation index of the `either` warning (-1: none): the first evaluation where the peak rule or the
+    shuffle rule would fire. Args: train_acc, z: [E, S]; embed_norms: [E, S, K]."""
+    return first_index(gated(train_acc, either_statistic(peak_ratio(embed_norms), z)) >= THRESHOLDS[EITHER])
 
 
 def legacy_warning_indices(memorization_end: torch.Tensor, embed_norms: torch.Tensor) -> torch.Tensor:

@@ -145,7 +145,7 @@ class Run:
         return load_table(self.path, self.config) if self.config.task == "table" else None
 
     def summary(self, threshold: float | None = None, early_stopping_patience: int | None = None, *,
-                warning_rule: str = "peak") -> dict[str, Any]:
+                warning_rule: str | None = None) -> dict[str, Any]:
         """What `grokscope show --json` prints (analysis.summary.summarize says what is in it)."""
         from .analysis.summary import summarize
 

@@ -11,6 +11,7 @@ from .. import metric_names as names
 from ..checks import check_choice
 from ..instruments.phases import Phases, phase_indices
 from ..instruments.warning import (
+    DEFAULT_RULE,
     EITHER,
     LEGACY,
     PEAK,
@@ -42,14 +43,14 @@ class StoredPhases(NamedTuple):
     statistic_max: list[float | None]
 
 
-def run_phases(store: MetricsStore, n_members: int, *, warning_rule: str = PEAK) -> StoredPhases:
+def run_phases(store: MetricsStore, n_members: int, *, warning_rule: str = DEFAULT_RULE) -> StoredPhases:
     """Per member: the phase boundaries (steps), the early-warning step and its statistic's maximum, from a run's
     metrics (`StoredPhases`).
 
-    warning_rule: `peak` (the detector, default: the gated peak ratio of W_E's spectrum), `shuffle` (the gated z of
+    warning_rule: `peak` (the detector: the gated peak ratio of W_E's spectrum), `shuffle` (the gated z of
     that peak ratio against shuffled residues; None for runs that did not log `measure/embed_peak_z`), `either`
     (whichever of the two fires first; its statistic in units of their thresholds) or `legacy` (the rule before
-    them), warning.RULES.
+    them), warning.RULES; default warning.DEFAULT_RULE.
 
     Raises:
         ConfigError: an unknown warning rule.

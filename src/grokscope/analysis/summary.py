@@ -10,14 +10,14 @@ import torch
 from .. import metric_names as names
 from ..instruments.collapse import softmax_collapse
 from ..instruments.early_stopping import PATIENCE_INTERVALS, early_stopping_indices
-from ..instruments.warning import THRESHOLDS
+from ..instruments.warning import DEFAULT_RULE, THRESHOLDS
 from ..run import Run
 from .first_steps import first_step_reaching, held_out_metric
 from .stored_phases import key_frequency_histories, run_phases
 
 
 def summarize(run: Run, threshold: float | None = None, early_stopping_patience: int | None = None, *,
-              warning_rule: str = "peak") -> dict[str, Any]:
+              warning_rule: str | None = None) -> dict[str, Any]:
     """What `grokscope show --json` prints: config, evaluated steps, and per member the steps to
     memorize (train acc >= threshold) and to generalize (test acc >= threshold), the delay between
     them, and final accuracies (None where not reached). Commutative tasks add the same for the
@@ -25,9 +25,9 @@ def summarize(run: Run, threshold: float | None = None, early_stopping_patience:
     early stopping on the test loss (patience in steps; default 10 evaluation intervals) would have stopped, the
     step whose weights it would keep, and the test accuracy there. `softmax_collapse` is None, or the step
     from which softmax collapse stopped the member and the remedies it does not use yet
-    (`instruments.collapse.softmax_collapse`). `early_warning_step` follows `warning_rule`: `peak` (the
-    detector), `shuffle` (its peak ratio against shuffled residues) or `legacy` (the rule before them;
-    instruments/warning.py); `early_warning_statistic_max` is the largest value its gated statistic reached (None
+    (`instruments.collapse.softmax_collapse`). `early_warning_step` follows `warning_rule`
+    (None: warning.DEFAULT_RULE): `peak` (the detector), `shuffle` (its peak ratio against shuffled residues),
+    `either` (whichever of the two fires first) or `legacy` (the rule before them; instruments/warning.py); `early_warning_statistic_max` is the largest value its gated statistic reached (None
     for legacy), to be read against `early_warning.threshold`: how near a silent member came to warning.
 
     A run of task "table" (a stored table's scalar target) has no accuracy: its summary is `summarize_table`'s.
@@ -37,6 +37,7 @@ def summarize(run: Run, threshold: float | None = None, early_stopping_patience:
     """
     if run.config.task == "table":
         return summarize_table(run)
+    warning_rule = DEFAULT_RULE if warning_rule is None else warning_rule
     threshold = run.config.generalize_acc if threshold is None else threshold
     with run.metrics() as store:
         series = {name: store.series(name) for name in (names.TRAIN_ACC, names.TEST_ACC, names.MIRROR_ACC, names.DIVERGED)}

@@ -110,8 +110,8 @@ def show(run: Annotated[Path, typer.Argument(help="A run directory.")],
          as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
          early_stopping_patience: Annotated[Optional[int], typer.Option(
              help="Steps without a test-loss improvement before early stopping would stop (default: 10 x eval_every).")] = None,
-         warning_rule: Annotated[str, typer.Option(
-             help="The early warning's rule: peak (the detector, docs/instruments.md), shuffle (its peak ratio against shuffled residues), either (whichever of the two fires first) or legacy (the rule before them).")] = "peak") -> None:
+         warning_rule: Annotated[Optional[str], typer.Option(
+             help="The early warning's rule: peak (the detector, docs/instruments.md), shuffle (its peak ratio against shuffled residues), either (whichever of the two fires first) or legacy (the rule before them); default: peak.")] = None) -> None:
     """Summarize each member: steps to memorize and to generalize, grokking delay, final accuracies, the early
     warning, what early stopping on the test loss would have kept, and which members softmax collapse stopped
     (with remedies)."""

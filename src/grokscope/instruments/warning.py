@@ -56,11 +56,12 @@ SHUFFLE_STREAM = 90_000  # their counter_rng stream, seeds 0..SHUFFLES-1
 # Fitted 2026-12-03 the same way, on the same tuning tasks' 96 control members (the sweep re-trained that day; the
 # peak calibration above reproduced 6.885 exactly), before the held-out tasks were scored with it.
 SHUFFLE_Z_THRESHOLD = 15.71  # 1.25 x 12.570
-PEAK = "peak"  # the detector above (default)
+PEAK = "peak"  # the detector above
 SHUFFLE = "shuffle"  # the peak ratio against shuffled residues
 EITHER = "either"  # the peak rule or the shuffle rule, whichever fires first (2026-12-07)
 LEGACY = "legacy"  # the rule before it (1-6 frequencies >= 3x the median after memorization ends)
 RULES = (PEAK, SHUFFLE, EITHER, LEGACY)
+DEFAULT_RULE = PEAK  # what show, the report and run.summary() use unless told (docs/instruments.md says why)
 # rule -> the threshold its gated statistic is read against (legacy has none; either's statistic is in units of the
 # two frozen thresholds, so 1 is each rule's own threshold and nothing new was fitted)
 THRESHOLDS = {PEAK: PEAK_THRESHOLD, SHUFFLE: SHUFFLE_Z_THRESHOLD, EITHER: 1.0}

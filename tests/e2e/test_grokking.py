@@ -107,6 +107,9 @@ def test_phases_are_ordered_and_the_warning_comes_first(demo_run):
     assert member["steps_to_memorize"] <= member["early_warning_step"] <= phases["cleanup_start"]
     assert member["early_warning_step"] < member["steps_to_generalize"]
     assert member["early_warning_lead_to_test_acc_99"] > 0
+    # the test loss falls before the member generalizes, and the lead to that fall is measured from the warning
+    assert member["steps_to_memorize"] <= member["test_loss_fall_start"] <= member["steps_to_generalize"]
+    assert member["early_warning_lead_to_test_loss_fall"] == member["test_loss_fall_start"] - member["early_warning_step"]
     # textbook early stopping on the test loss would have kept weights at chance, long before grokking
     stopping = member["early_stopping"]
     assert stopping["stopped_at"] < member["steps_to_generalize"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from .. import metric_names as names
@@ -16,6 +17,27 @@ def first_step_reaching(steps: list[int], values: list[float | None], threshold:
     for step, value in zip(steps, values):
         if value is not None and value >= threshold:
             return step
+    return None
+
+
+FALL_SLOPE = -1.0  # the test loss's fall starts where its log-log slope first drops below this after its peak
+
+
+def loss_fall_start(steps: list[int], loss: list[float | None]) -> int | None:
+    """The step the test loss starts its fall: the first evaluation after its peak whose log-log slope since the
+    previous evaluation, Δ ln loss / Δ ln step, is below FALL_SLOPE (None: it never falls that fast).
+
+    On `nanda2023` the test loss peaks at the end of memorization (~1.4k) and declines slowly for thousands of
+    steps before this point; the question the early warning is asked is whether it comes before it
+    (docs/instruments.md). A reading of the test curve, for reporting only: no alarm reads it.
+    """
+    points = [(s, v) for s, v in zip(steps, loss) if s > 0 and v is not None and v > 0]
+    if len(points) < 2:
+        return None
+    peak = max(range(len(points)), key=lambda k: points[k][1])
+    for (s0, v0), (s1, v1) in zip(points[peak:], points[peak + 1:]):
+        if (math.log(v1) - math.log(v0)) / (math.log(s1) - math.log(s0)) < FALL_SLOPE:
+            return s1
     return None
 
 

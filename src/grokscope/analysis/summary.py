@@ -12,7 +12,7 @@ from ..instruments.collapse import softmax_collapse
 from ..instruments.early_stopping import PATIENCE_INTERVALS, early_stopping_indices
 from ..instruments.warning import DEFAULT_RULE, THRESHOLDS
 from ..run import Run
-from .first_steps import first_step_reaching, held_out_metric
+from .first_steps import first_step_reaching, held_out_metric, loss_fall_start
 from .stored_phases import key_frequency_histories, run_phases
 
 
@@ -28,7 +28,9 @@ def summarize(run: Run, threshold: float | None = None, early_stopping_patience:
     (`instruments.collapse.softmax_collapse`). `early_warning_step` follows `warning_rule`
     (None: warning.DEFAULT_RULE): `peak` (the detector), `shuffle` (its peak ratio against shuffled residues),
     `either` (whichever of the two fires first) or `legacy` (the rule before them; instruments/warning.py); `early_warning_statistic_max` is the largest value its gated statistic reached (None
-    for legacy), to be read against `early_warning.threshold`: how near a silent member came to warning.
+    for legacy), to be read against `early_warning.threshold`: how near a silent member came to warning;
+    `test_loss_fall_start` is where the test loss starts its fall (first_steps.loss_fall_start), and the
+    `early_warning_lead_to_*` keys how many steps the warning came before it and before 50% and 99% test accuracy.
 
     A run of task "table" (a stored table's scalar target) has no accuracy: its summary is `summarize_table`'s.
 
@@ -69,10 +71,13 @@ def summarize(run: Run, threshold: float | None = None, early_stopping_patience:
             "early_warning_statistic_max": statistic_max[e],
             **histories[e],
         }
-        for level in (0.5, 0.99):  # how long before the test curve the warning came (reporting only)
-            reached = first_step_reaching(steps, test, level)
-            lead = None if reached is None or warnings[e] is None else reached - warnings[e]
-            member[f"early_warning_lead_to_test_acc_{int(level * 100)}"] = lead
+        # how long before the test curve the warning came (reporting only: nothing here moves the warning)
+        fall = loss_fall_start(loss_steps, test_loss[e].tolist()) if loss_steps else None
+        member["test_loss_fall_start"] = fall
+        marks = {"test_loss_fall": fall, **{f"test_acc_{int(level * 100)}": first_step_reaching(steps, test, level)
+                                            for level in (0.5, 0.99)}}
+        for name, reached in marks.items():
+            member[f"early_warning_lead_to_{name}"] = None if reached is None or warnings[e] is None else reached - warnings[e]
         stop, best = int(stops[e]), int(bests[e])
         member["early_stopping"] = {
             "patience_steps": early_stopping_patience,

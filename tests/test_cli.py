@@ -177,6 +177,13 @@ def test_show_says_how_near_a_silent_member_came_to_warning():
     assert _warning_cell({"early_warning_step": None, "early_warning_statistic_max": None}, None) is None  # legacy
 
 
+def test_show_help_names_the_warning_rule_the_summary_uses_by_default():
+    from grokscope.instruments.warning import DEFAULT_RULE
+
+    words = " ".join(runner.invoke(cli.app, ["show", "--help"]).stdout.replace("│", " ").split())
+    assert f"{DEFAULT_RULE} (whichever of the two fires first; the default)" in words
+
+
 def test_the_default_thread_count_leaves_other_running_tasks_their_cores(monkeypatch):
     import os
 

@@ -148,14 +148,16 @@ def test_early_warning_stays_silent_when_nothing_generalizes(tmp_path):
     assert 0 < gated(train_acc, z)[0].max().item() < SHUFFLE_Z_THRESHOLD  # likewise for the shuffle rule's z
     # show says how near each silent member came: the same maxima, read from the store by the summary
     shuffle = run.summary(warning_rule="shuffle")
-    assert summary["early_warning"] == {"rule": "peak", "threshold": PEAK_THRESHOLD}
+    peak = run.summary(warning_rule="peak")
+    assert peak["early_warning"] == {"rule": "peak", "threshold": PEAK_THRESHOLD}
     assert shuffle["early_warning"]["threshold"] == SHUFFLE_Z_THRESHOLD
     for e in range(2):
-        assert summary["members"][e]["early_warning_statistic_max"] == pytest.approx(statistic[e].max().item(), rel=1e-12)
+        assert peak["members"][e]["early_warning_statistic_max"] == pytest.approx(statistic[e].max().item(), rel=1e-12)
         assert shuffle["members"][e]["early_warning_statistic_max"] == pytest.approx(
             gated(train_acc, z)[e].max().item(), rel=1e-12)
     assert run.summary(warning_rule="legacy")["members"][0]["early_warning_statistic_max"] is None
-    either = run.summary(warning_rule="either")  # the union of the two, in units of their thresholds: still below 1
+    either = run.summary()  # the default: the union of the two, in units of their thresholds, still below 1
+    assert either["early_warning"] == {"rule": "either", "threshold": 1.0}
     for e in range(2):
         assert either["members"][e]["early_warning_step"] is None
         assert either["members"][e]["early_warning_statistic_max"] == pytest.approx(max(

@@ -69,7 +69,7 @@ TARGETS = {"true_rate": 0.9, "false_rate": 0.05, "median_lead_fraction": 0.3, "a
 GROK, SMALL_FRACTION, NO_DECAY = "grok", "small-fraction", "no-decay"
 
 # measure -> (source, description); fixed-rule alarms carry their own alarm, the others get a fitted rule.
-WARNING = "warning"  # values: the warning's statistic; alarm: the warning
+WARNING = "peak_warning"  # values: the peak rule's statistic; alarm: its warning ("warning" before 2026-12-07)
 SHUFFLE_WARNING = "shuffle_warning"  # likewise for the shuffle rule
 EITHER_WARNING = "either_warning"  # and for either of the two (its statistic in units of their thresholds)
 WARNINGS = {WARNING: warning.PEAK, SHUFFLE_WARNING: warning.SHUFFLE, EITHER_WARNING: warning.EITHER}  # row -> rule

@@ -111,7 +111,7 @@ def show(run: Annotated[Path, typer.Argument(help="A run directory.")],
          early_stopping_patience: Annotated[Optional[int], typer.Option(
              help="Steps without a test-loss improvement before early stopping would stop (default: 10 x eval_every).")] = None,
          warning_rule: Annotated[Optional[str], typer.Option(
-             help="The early warning's rule: peak (the detector, docs/instruments.md), shuffle (its peak ratio against shuffled residues), either (whichever of the two fires first) or legacy (the rule before them); default: peak.")] = None) -> None:
+             help="The early warning's rule (docs/instruments.md): peak (W_E's Fourier peak ratio), shuffle (its peak ratio against shuffled residues), either (whichever of the two fires first; the default) or legacy (the rule before them).")] = None) -> None:
     """Summarize each member: steps to memorize and to generalize, grokking delay, final accuracies, the early
     warning, what early stopping on the test loss would have kept, and which members softmax collapse stopped
     (with remedies)."""

@@ -26,8 +26,9 @@ def summarize(run: Run, threshold: float | None = None, early_stopping_patience:
     step whose weights it would keep, and the test accuracy there. `softmax_collapse` is None, or the step
     from which softmax collapse stopped the member and the remedies it does not use yet
     (`instruments.collapse.softmax_collapse`). `early_warning_step` follows `warning_rule`
-    (None: warning.DEFAULT_RULE): `peak` (the detector), `shuffle` (its peak ratio against shuffled residues),
-    `either` (whichever of the two fires first) or `legacy` (the rule before them; instruments/warning.py); `early_warning_statistic_max` is the largest value its gated statistic reached (None
+    (None: warning.DEFAULT_RULE): `peak` (W_E's Fourier peak ratio), `shuffle` (that peak ratio against shuffled
+    residues), `either` (whichever of the two fires first) or `legacy` (the rule before them;
+    instruments/warning.py). `early_warning_statistic_max` is the largest value its gated statistic reached (None
     for legacy), to be read against `early_warning.threshold`: how near a silent member came to warning;
     `test_loss_fall_start` is where the test loss starts its fall (first_steps.loss_fall_start), and the
     `early_warning_lead_to_*` keys how many steps the warning came before it and before 50% and 99% test accuracy.

@@ -10,7 +10,7 @@ held-out accuracy >= 0.95 (mirror-held-out where logged); the plateau is t_g −
 Each measure is a row; all are read at every evaluation (monitor measures, written at weights checkpoints by
 `grokscope monitor`, hold their last value until the next checkpoint: what a live reader would know):
 
-- the warning: its statistic (`instruments.warning`: the running maximum of the gated peak ratio, so that
+- the peak warning: its statistic (`instruments.warning`: the running maximum of the gated peak ratio, so that
   "above the threshold by step t" and "warned by step t" are the same event) and its alarm; the shuffle warning
   likewise (the gated shuffle z, where the sweep logged it), and the either warning (the larger of the two
   statistics, each over its threshold); the legacy warning
@@ -78,7 +78,7 @@ LEGACY_WARNING = "legacy_warning"
 CLEANUP_START = "cleanup_start"
 FIXED = (WARNING, SHUFFLE_WARNING, EITHER_WARNING, LEGACY_WARNING, CLEANUP_START)
 MEASURES: dict[str, tuple[str, str]] = {
-    WARNING: ("instruments", "the early warning: gated W_E peak ratio, running max; alarm at the threshold"),
+    WARNING: ("instruments", "the peak warning: gated W_E peak ratio, running max; alarm at its threshold"),
     SHUFFLE_WARNING: ("instruments", "the shuffle warning: gated W_E peak ratio against shuffled residues (z), "
                                      "running max; alarm at its threshold"),
     EITHER_WARNING: ("instruments", "the either warning: max(peak ratio / its threshold, z / its threshold), gated, "

@@ -148,3 +148,35 @@ def test_idle_connections_time_out_and_connections_are_bounded(grokked_run, monk
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("launcher", ["plain", "sigint-ignored", "sigint-blocked"])
+def test_ctrl_c_stops_the_dashboard_however_it_was_launched(tmp_path, launcher):
+    """`grokscope serve` prints "(Ctrl-C stops)": a parent that ignored or blocked SIGINT (a background job of a
+    non-interactive shell; a thread's signal mask) must not make that untrue, and it stops without a traceback."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    def inherit():  # runs in the child before exec: what the launcher leaves it
+        if launcher == "sigint-ignored":
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        elif launcher == "sigint-blocked":
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+    process = subprocess.Popen([sys.executable, "-m", "grokscope", "serve", str(tmp_path), "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=inherit,
+                               env={**os.environ, "COLUMNS": "200"})
+    try:
+        host, port = re.search(r"http://([\d.]+):(\d+)/", process.stdout.readline().decode()).groups()
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection.request("GET", "/")
+        assert connection.getresponse().status == 200
+        connection.close()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0 and b"Traceback" not in stderr, stderr.decode(errors="replace")

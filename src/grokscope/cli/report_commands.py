@@ -48,7 +48,7 @@ def serve(root: Annotated[Path, typer.Argument(help="Directory of runs (sweeps i
           timeout: Annotated[Optional[float], typer.Option(help="Seconds after which an idle connection is closed "
                                                              "(default 30).")] = None) -> None:
     """A live, read-only dashboard of the runs under ROOT, in the browser."""
-    from ..report.server import make_server
+    from ..report.server import make_server, serve_until_interrupted
 
     try:
         server = make_server(root, host=host, port=port, timeout=timeout)
@@ -60,9 +60,4 @@ def serve(root: Annotated[Path, typer.Argument(help="Directory of runs (sweeps i
     bound_host, bound_port = server.server_address[:2]
     out.print(f"serving {root} at http://{bound_host}:{bound_port}/  (Ctrl-C stops)")
     sys.stdout.flush()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_interrupted(server)

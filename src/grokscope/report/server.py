@@ -13,6 +13,9 @@ that goes away early is no traceback, and an error body names paths relative to 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -250,3 +253,29 @@ def make_server(root: str | Path, *, host: str = "127.0.0.1", port: int = 8000,
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 3600:
         raise ConfigError(f"timeout: must be a number of seconds in (0, 3600], got {timeout!r}")
     return DashboardServer((host, port), _handler(Dashboard(root), timeout))
+
+
+def serve_until_interrupted(server: ThreadingHTTPServer) -> None:
+    """Serve until Ctrl-C (SIGINT), then close the socket and end the process at once.
+
+    A launcher can hand the process SIGINT ignored (a non-interactive shell does so for background jobs) or
+    blocked (a signal mask is inherited from the thread that started it); both are undone first, so that "Ctrl-C
+    stops" holds. The server only reads, so once its socket is closed nothing is left to write: the process exits
+    without waiting for request threads, which a database read or a torch op in flight could otherwise hold up at
+    interpreter shutdown. Returns normally where another thread called `server.shutdown()`.
+    """
+    if threading.current_thread() is threading.main_thread():  # signal dispositions belong to the main thread
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    else:
+        return
+    finally:
+        server.server_close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

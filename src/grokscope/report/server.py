@@ -224,9 +224,9 @@ class DashboardServer(ThreadingHTTPServer):
             return
         try:
             super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
+        except Exception:  # the thread could not start, so it will not release its slot. Not BaseException: a
+            self._slots.release()  # Ctrl-C inside Thread.start() comes after the thread runs (and releases it);
+            raise  # a second release raised ValueError there, which the server logged and served on, Ctrl-C lost
 
     def process_request_thread(self, request, client_address) -> None:
         try:
